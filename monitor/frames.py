@@ -1,0 +1,192 @@
+"""The values that flow through the pipeline, from audio frames to the records of the JSON contract.
+
+Every type is immutable and stamped with audio time in seconds (never the wall clock), so a
+replay produces exactly the timeline the live call did. Records that reach the JSON-lines
+contract (see DESIGN.md) implement ``to_json``; the others stay inside the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+Channel = Literal["agent", "customer"]
+CHANNELS: tuple[Channel, ...] = ("agent", "customer")
+
+SAMPLE_RATE_HZ = 16000
+FRAME_S = 0.02
+FRAME_SAMPLES = int(SAMPLE_RATE_HZ * FRAME_S)
+FRAME_BYTES = FRAME_SAMPLES * 2
+
+
+def _r(t: float) -> float:
+    """Round a time for output: milliseconds are all a timeline needs and keep JSON stable."""
+    return round(t, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """20 ms of 16 kHz mono int16 audio from one channel, starting at audio time ``t``."""
+
+    channel: Channel
+    t: float
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStart:
+    """The VAD has confirmed speech on a channel; ``t`` is where the speech began.
+
+    Emitted as soon as the onset is confirmed, long before the segment ends, so timing rules
+    (interruption, dead air) can react within a frame or two.
+    """
+
+    channel: Channel
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """A finished VAD speech segment on one channel."""
+
+    type: ClassVar[str] = "speech"
+    channel: Channel
+    start: float
+    end: float
+
+    @property
+    def t(self) -> float:
+        return self.start
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.start), "channel": self.channel,
+                "start": _r(self.start), "end": _r(self.end)}
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word (a Chinese character or a word in English) with its audio times."""
+
+    start: float
+    end: float
+    text: str
+    prob: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": _r(self.start), "end": _r(self.end), "text": self.text,
+                "prob": round(self.prob, 3)}
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """Recognised text of one speech segment, normalised (simplified characters, digits)."""
+
+    type: ClassVar[str] = "utterance"
+    channel: Channel
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+    @property
+    def t(self) -> float:
+        return self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.start), "channel": self.channel,
+                "start": _r(self.start), "end": _r(self.end), "text": self.text,
+                "words": [w.to_json() for w in self.words]}
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """One ringback burst heard on the customer channel before pickup."""
+
+    type: ClassVar[str] = "ring"
+    start: float
+    end: float
+    freq_hz: float
+
+    @property
+    def t(self) -> float:
+        return self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.start), "start": _r(self.start),
+                "end": _r(self.end), "freq_hz": round(self.freq_hz, 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class Pickup:
+    """The agent's first speech: the moment the call was answered."""
+
+    type: ClassVar[str] = "pickup"
+    t: float
+    rings: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.t), "rings": self.rings}
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A running measurement (speaking rate, talk ratio ...) at audio time ``t``."""
+
+    type: ClassVar[str] = "metric"
+    t: float
+    name: str
+    value: float | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        value = None if self.value is None else round(self.value, 3)
+        return {"type": self.type, "t": _r(self.t), "name": self.name, "value": value,
+                **self.detail}
+
+
+Severity = Literal["info", "warn", "violation"]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A rule's finding: what the supervisor reads (``message``) and the agent hears (``say``)."""
+
+    type: ClassVar[str] = "alert"
+    rule: str
+    t: float
+    severity: Severity
+    message: str
+    say: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.t), "rule": self.rule,
+                "severity": self.severity, "message": self.message, "say": self.say,
+                "evidence": self.evidence}
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The one closing record of a session; ``fields`` holds the keys DESIGN.md promises."""
+
+    type: ClassVar[str] = "summary"
+    t: float
+    fields: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.t), **self.fields}
+
+
+Record = Speech | Utterance | Ring | Pickup | Metric | Alert | Summary
+"""Everything the engine hands to sinks: the JSON-lines contract, one record per line."""
+
+
+__all__ = [
+    "CHANNELS", "FRAME_BYTES", "FRAME_S", "FRAME_SAMPLES", "SAMPLE_RATE_HZ", "Alert", "Channel",
+    "Frame", "Metric", "Pickup", "Record", "Ring", "Severity", "Speech", "SpeechStart", "Summary",
+    "Utterance", "Word",
+]

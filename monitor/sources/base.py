@@ -1,0 +1,25 @@
+"""What every audio source yields: one frame per channel for each 20 ms step of audio time."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+from monitor.frames import Channel, Frame
+
+
+class Source(ABC):
+    """A call's audio, as 16 kHz mono int16 frames per channel, stamped with audio time."""
+
+    channels: tuple[Channel, ...]
+
+    @abstractmethod
+    def frames(self) -> Iterator[tuple[Frame, ...]]:
+        """One tuple per 20 ms step, one ``Frame`` per channel in ``channels`` order.
+
+        Step ``i`` has ``t == i * FRAME_S``; a short final step is padded with silence.
+        """
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A line for the timeline header: what is being listened to."""

@@ -1,0 +1,1 @@
+"""Shared fixtures. Real models load once per test session through the production search order."""
