@@ -37,12 +37,13 @@ class VadConfig:
     onset_frames: int
     onset_window_frames: int
     hangover_s: float
-    min_speech_s: float
 
 
 @dataclass(frozen=True, slots=True)
 class ToneConfig:
     freqs_hz: tuple[float, ...]
+    band_hz: float
+    window_s: float
     tonal_ratio: float
     min_level_dbfs: float
     min_ring_s: float

@@ -1,0 +1,29 @@
+"""The rule table of the service standard (DESIGN.md); ``RULES`` lists the built-in rules.
+
+``PENDING`` names the rules of the standard that are not built yet, with the summary keys they
+will own, so the summary can show them as null and say why instead of leaving keys out.
+"""
+
+from __future__ import annotations
+
+from monitor.engine.rules.base import Rule
+from monitor.engine.rules.silence import DeadAir
+
+RULES: tuple[type[Rule], ...] = (DeadAir,)
+
+PENDING: dict[str, tuple[str, ...]] = {
+    "ring.late_pickup": ("apology_ok",),
+    "greeting.incomplete": ("greeting_ok",),
+    "hold.too_long": ("holds",),
+    "hold.unannounced": (),
+    "hold.no_thanks": (),
+    "rate.too_fast": (),
+    "rate.too_slow": (),
+    "filler.excess": ("filler_count",),
+    "interruption": ("interruptions",),
+    "backchannel.missing": ("backchannel_gaps",),
+    "forbidden_phrase": ("forbidden",),
+    "closing.incomplete": ("closing_ok",),
+    "volume.too_loud": (),
+}
+PENDING_WHY = "not implemented yet (the rules of issue #3)"

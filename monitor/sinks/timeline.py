@@ -1,0 +1,138 @@
+"""The readable timeline: one line per thing that happened, then the summary.
+
+Works on records' JSON form, so ``replay`` (as the call runs) and ``show`` (from the store)
+print the same text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+
+
+def clock(t: float | None) -> str:
+    """Audio time as mm:ss.ss (a call rarely passes an hour; hours show as more minutes)."""
+    if t is None:
+        return "--:--"
+    minutes, seconds = divmod(float(t), 60.0)
+    return f"{int(minutes):02d}:{seconds:05.2f}"
+
+
+class TimelineFormatter:
+    """Turns records into lines; a speech segment is shown by its recognised text when it has
+    one, so it holds back a segment until it knows whether the utterance follows."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, Any] | None = None
+
+    def lines(self, record: dict[str, Any]) -> Iterator[str]:
+        held, self._held = self._held, None
+        if held is not None and not _same_segment(held, record):
+            yield _speech_line(held)
+        if record["type"] == "speech":
+            self._held = record
+        else:
+            yield from _LINES.get(record["type"], _other)(record)
+
+    def flush(self) -> Iterator[str]:
+        if self._held is not None:
+            yield _speech_line(self._held)
+            self._held = None
+
+
+def render(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    formatter = TimelineFormatter()
+    for record in records:
+        yield from formatter.lines(record)
+    yield from formatter.flush()
+
+
+class TimelineSink:
+    def __init__(self, stream: TextIO, header: str) -> None:
+        self._stream = stream
+        self._formatter = TimelineFormatter()
+        self._print(header)
+
+    def write(self, record: dict[str, Any]) -> None:
+        for line in self._formatter.lines(record):
+            self._print(line)
+
+    def close(self, status: str) -> None:
+        for line in self._formatter.flush():
+            self._print(line)
+        if status != "complete":
+            self._print(f"(session {status})")
+
+    def _print(self, line: str) -> None:
+        self._stream.write(line + "\n")
+        self._stream.flush()
+
+
+def _same_segment(speech: dict[str, Any], record: dict[str, Any]) -> bool:
+    return (record["type"] == "utterance" and record["channel"] == speech["channel"]
+            and record["start"] == speech["start"])
+
+
+def _speech_line(r: dict[str, Any]) -> str:
+    return (f"  {clock(r['start'])}  {r['channel']:<8}  (speech {r['end'] - r['start']:.1f} s,"
+            " no words recognised)")
+
+
+def _utterance(r: dict[str, Any]) -> Iterator[str]:
+    yield f"  {clock(r['start'])}  {r['channel']:<8}  {r['text']}  [{r['end'] - r['start']:.1f} s]"
+
+
+def _ring(r: dict[str, Any]) -> Iterator[str]:
+    yield f"  {clock(r['start'])}  ring      {r['freq_hz']:.0f} Hz, {r['end'] - r['start']:.1f} s"
+
+
+def _pickup(r: dict[str, Any]) -> Iterator[str]:
+    yield f"  {clock(r['t'])}  pickup    after {r['rings']} ring(s)"
+
+
+def _alert(r: dict[str, Any]) -> Iterator[str]:
+    yield (f"  {clock(r['t'])}  ALERT     [{r['severity']}] {r['rule']}: {r['message']}"
+           f"  (whisper: {r['say']})")
+
+
+def _metric(r: dict[str, Any]) -> Iterator[str]:
+    return iter(())
+
+
+def _other(r: dict[str, Any]) -> Iterator[str]:
+    yield f"  {clock(r['t'])}  {r['type']}"
+
+
+def _summary(s: dict[str, Any]) -> Iterator[str]:
+    yield "Summary"
+    rings = s.get("rings_before_pickup")
+    pickup = "no agent speech" if s.get("pickup_t") is None else (
+        f"picked up at {clock(s['pickup_t'])}"
+        + ("" if rings is None else f" after {rings} ring(s)"))
+    yield f"  duration {s['duration_s']:.1f} s; {pickup}"
+    talk = s.get("talk_s", {})
+    ratio = s.get("talk_ratio_agent")
+    split = "" if ratio is None else f" (agent {ratio:.0%} of talk)"
+    yield ("  talk: " + ", ".join(f"{c} {v:.1f} s" for c, v in talk.items()) + split)
+    if s.get("longest_customer_turn_s") is not None:
+        yield f"  longest customer turn {s['longest_customer_turn_s']:.1f} s"
+    rate = s.get("agent_rate_cpm")
+    unit = "characters" if s.get("rate_unit") == "cpm" else "words"
+    yield ("  agent speaking rate: " + ("n/a (no long agent turn recognised)" if rate is None
+                                        else f"{rate:.0f} {unit} per minute"))
+    dead = s.get("dead_air")
+    if dead is not None:
+        spans = ", ".join(f"{clock(d['start'])}-{clock(d['end'])}" for d in dead)
+        yield f"  dead air: {len(dead)}" + (f" ({spans})" if spans else "")
+    alerts = s.get("alerts_by_rule") or {}
+    yield "  alerts: " + (", ".join(f"{k} x{v}" for k, v in alerts.items()) or "none")
+    if s.get("asr_backend"):
+        yield f"  speech recognition: {s['asr_backend']} ({s.get('asr_model')})"
+    skipped = s.get("rules_skipped") or []
+    for why in sorted({item["why"] for item in skipped}):
+        names = ", ".join(i["rule"] for i in skipped if i["why"] == why)
+        yield f"  not checked: {names}: {why}"
+
+
+_LINES = {"utterance": _utterance, "ring": _ring, "pickup": _pickup, "alert": _alert,
+          "metric": _metric, "summary": _summary}

@@ -1,0 +1,77 @@
+"""Call-progress tones (ringback) on the customer channel.
+
+Ringback is a steady tone at a few known frequencies; webrtcvad calls it speech. This detector
+finds it so the VAD can ignore it and the engine can count rings before pickup. A frame is
+tonal when nearly all of the recent spectrum sits within a few hertz of a known ringback
+frequency and the frame itself is loud: a voice spreads its energy over moving harmonics, a
+ringback tone does not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monitor.config import ToneConfig
+from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame, Ring
+
+
+def frame_level_dbfs(samples: np.ndarray) -> float:
+    """RMS level of int16-scaled float samples in dB relative to full scale."""
+    rms = float(np.sqrt(np.mean(np.square(samples)))) / 32768.0
+    return 20.0 * np.log10(max(rms, 1e-10))
+
+
+class ToneDetector:
+    """Marks tonal frames and reports each ring burst when it ends."""
+
+    def __init__(self, cfg: ToneConfig) -> None:
+        self._cfg = cfg
+        n = round(cfg.window_s * SAMPLE_RATE_HZ)
+        self._buf = np.zeros(n, dtype=np.float64)
+        self._window = np.hanning(n)
+        freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
+        band = np.zeros(freqs.shape, dtype=bool)
+        for f in cfg.freqs_hz:
+            band |= np.abs(freqs - f) <= cfg.band_hz
+        self._band_freqs = freqs[band]
+        # Only the band's DFT bins are needed (Parseval gives the total): a small matrix product
+        # instead of a whole FFT keeps the detector cheap enough to run on every frame.
+        self._dft = (np.exp(-2j * np.pi * np.outer(self._band_freqs, np.arange(n))
+                            / SAMPLE_RATE_HZ) * self._window)
+        self._run_start: float | None = None
+        self._run_end = 0.0
+        self._peaks: list[float] = []
+
+    def process(self, frame: Frame) -> tuple[bool, list[Ring]]:
+        """Is this frame tone? And the ring that ended just before it, if one did."""
+        samples = np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64)
+        self._buf[:-FRAME_SAMPLES] = self._buf[FRAME_SAMPLES:]
+        self._buf[-FRAME_SAMPLES:] = samples
+        peak = self._tonal_peak_hz(samples)
+        if peak is not None:
+            if self._run_start is None:
+                self._run_start = frame.t
+                self._peaks = []
+            self._run_end = frame.t + FRAME_S
+            self._peaks.append(peak)
+            return True, []
+        return False, self.flush()
+
+    def flush(self) -> list[Ring]:
+        """End a tone run; a run long enough is a ring."""
+        if self._run_start is None:
+            return []
+        start, self._run_start = self._run_start, None
+        if self._run_end - start + 1e-9 < self._cfg.min_ring_s:
+            return []
+        return [Ring(round(start, 3), round(self._run_end, 3), float(np.median(self._peaks)))]
+
+    def _tonal_peak_hz(self, samples: np.ndarray) -> float | None:
+        if frame_level_dbfs(samples) < self._cfg.min_level_dbfs:
+            return None
+        windowed = self._buf * self._window
+        total = len(windowed) * float(windowed @ windowed) / 2.0
+        in_band = np.square(np.abs(self._dft @ self._buf))
+        if total <= 0.0 or float(in_band.sum()) < self._cfg.tonal_ratio * total:
+            return None
+        return float(self._band_freqs[int(np.argmax(in_band))])

@@ -1,0 +1,85 @@
+"""Voice activity per channel: webrtcvad's frame decisions, smoothed into speech segments.
+
+webrtcvad judges each 20 ms frame on its own, which makes clicks look like speech and splits
+sentences at every short pause. The hysteresis here fixes both: speech is confirmed only when
+most of a short window is voiced (a click never is), and a segment closes only after
+``hangover_s`` of unvoiced audio (a 150 ms breath never does). Segment bounds are the first
+and last voiced frames, not the confirmation or hangover points, so they sit on the speech.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import webrtcvad
+
+from monitor.config import VadConfig
+from monitor.frames import FRAME_S, SAMPLE_RATE_HZ, Channel, Frame, Speech, SpeechStart
+
+
+class ChannelVad:
+    """Speech segments of one channel, emitted as soon as the audio decides them."""
+
+    def __init__(self, channel: Channel, cfg: VadConfig) -> None:
+        self.channel = channel
+        self._cfg = cfg
+        self._vad = webrtcvad.Vad(cfg.aggressiveness)
+        self._window: deque[tuple[float, bool]] = deque(maxlen=cfg.onset_window_frames)
+        self._start: float | None = None
+        self._last_voiced_end = 0.0
+        self._silent_s = 0.0
+        self._was_masked = False
+
+    @property
+    def speaking(self) -> bool:
+        return self._start is not None
+
+    def process(self, frame: Frame, masked: bool = False) -> list[SpeechStart | Speech]:
+        """Judge one frame; ``masked`` frames (call-progress tones) count as unvoiced.
+
+        webrtcvad carries its own hangover from frame to frame; a tone's first frame, heard
+        before the tone detector is sure, would leave it voiced after the mask lifts. A fresh
+        instance after each masked stretch forgets the tone.
+        """
+        if self._was_masked and not masked:
+            self._vad = webrtcvad.Vad(self._cfg.aggressiveness)
+        self._was_masked = masked
+        voiced = not masked and self._vad.is_speech(frame.pcm, SAMPLE_RATE_HZ)
+        if self._start is None:
+            return self._while_quiet(frame.t, voiced)
+        return self._while_speaking(frame.t, voiced)
+
+    def flush(self) -> list[Speech]:
+        """Close a segment still open when the audio ends."""
+        if self._start is None:
+            return []
+        return [self._close()]
+
+    def _while_quiet(self, t: float, voiced: bool) -> list[SpeechStart | Speech]:
+        self._window.append((t, voiced))
+        if sum(v for _, v in self._window) < self._cfg.onset_frames:
+            return []
+        first_voiced = next(ft for ft, v in self._window if v)
+        last_voiced = max(ft for ft, v in self._window if v)
+        self._start = first_voiced
+        self._last_voiced_end = last_voiced + FRAME_S
+        self._silent_s = t + FRAME_S - self._last_voiced_end
+        self._window.clear()
+        return [SpeechStart(self.channel, first_voiced)]
+
+    def _while_speaking(self, t: float, voiced: bool) -> list[SpeechStart | Speech]:
+        if voiced:
+            self._last_voiced_end = t + FRAME_S
+            self._silent_s = 0.0
+            return []
+        self._silent_s += FRAME_S
+        if self._silent_s + 1e-9 < self._cfg.hangover_s:
+            return []
+        return [self._close()]
+
+    def _close(self) -> Speech:
+        assert self._start is not None
+        segment = Speech(self.channel, round(self._start, 3), round(self._last_voiced_end, 3))
+        self._start = None
+        self._silent_s = 0.0
+        return segment
