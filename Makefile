@@ -1,0 +1,21 @@
+# The two commands of the README: `make demo` and `make test`. Both set up what they need first.
+.PHONY: setup demo test test-fast lint bench
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/callmonitor replay demo/demo_call.wav --db var/demo.sqlite3
+
+lint: setup
+	.venv/bin/ruff check .
+
+test: lint
+	.venv/bin/pytest -q -rs
+
+# Everything but the slow end-to-end checks (real models on whole calls).
+test-fast: lint
+	.venv/bin/pytest -q -m "not slow"
+
+bench: setup
+	.venv/bin/python scripts/bench_replay.py

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Everything `make demo` and `make test` need on a fresh Debian machine, and nothing twice:
+# Debian packages (only those missing), the virtual environment in .venv (only when
+# pyproject.toml changed), then the speech models (the installer is instant when they are found).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# espeak-ng: English test speech and the pyttsx3 voice; sox: audio checks in tests;
+# libportaudio2: sounddevice for live audio.
+SYSTEM_PACKAGES=(espeak-ng sox libportaudio2)
+
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$pkg")
+done
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+if ((${#missing[@]})); then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+
+stamp=.venv/.installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "setup: creating the virtual environment in .venv"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+    .venv/bin/pip install -q -e ".[vosk,whisper,test]"
+    touch "$stamp"
+fi
+
+.venv/bin/python models/install.py --profile all

@@ -1,0 +1,136 @@
+"""The engine on hand-made events: known inputs, exact expected records, milliseconds to run."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.config import load_config
+from monitor.engine.core import Engine
+from monitor.engine.turns import build_turns
+from monitor.frames import FRAME_S, Alert, Pickup, Ring, Speech, SpeechStart, Utterance
+
+CONTRACT_KEYS = {
+    "rings_before_pickup", "pickup_t", "greeting_ok", "apology_ok", "holds", "agent_rate_cpm",
+    "filler_count", "interruptions", "backchannel_gaps", "forbidden", "dead_air", "closing_ok",
+    "talk_ratio_agent", "longest_customer_turn_s", "score", "alerts_by_rule", "rules_skipped",
+}
+
+
+def run(events, t_end, channels=("agent", "customer"), profile="zh-CN"):
+    """Feed events in time order with 20 ms ticks in between, like the pipeline does."""
+    engine = Engine(load_config(profile), channels)
+    out, pending = [], sorted(events, key=_arrival)
+    step = 0
+    while step * FRAME_S < t_end - 1e-9:
+        t = (step + 1) * FRAME_S
+        while pending and _arrival(pending[0]) <= t + 1e-9:
+            out += engine.on_event(pending.pop(0))
+        out += engine.on_tick(t)
+        step += 1
+    out += engine.finish(t_end, {})
+    return out
+
+
+def _arrival(ev):
+    """When the pipeline would hand the event over: a segment after its hangover."""
+    return ev.end + 0.3 if isinstance(ev, Speech | Utterance) else ev.t
+
+
+def talk(channel, start, end, text=None):
+    evs = [SpeechStart(channel, start), Speech(channel, start, end)]
+    if text is not None:
+        evs.append(Utterance(channel, start, end, text))
+    return evs
+
+
+def test_dead_air_fires_when_the_silence_reaches_the_limit_and_records_its_length():
+    events = [*talk("agent", 1.0, 3.0), *talk("customer", 3.5, 5.0), *talk("agent", 12.0, 13.0)]
+    out = run(events, 15.0)
+    alerts = [r for r in out if isinstance(r, Alert)]
+    assert [(a.rule, a.t) for a in alerts] == [("dead_air", 10.0)]
+    assert alerts[0].say == "请回应客户"
+    summary = out[-1].fields
+    assert summary["dead_air"] == [{"start": 5.0, "end": 12.0, "duration_s": 7.0}]
+    assert summary["alerts_by_rule"] == {"dead_air": 1}
+
+
+def test_silence_just_under_the_limit_is_not_dead_air():
+    events = [*talk("agent", 1.0, 3.0), *talk("customer", 7.9, 9.0)]
+    out = run(events, 10.0)
+    assert not [r for r in out if isinstance(r, Alert)]
+    assert out[-1].fields["dead_air"] == []
+
+
+def test_silence_before_the_agent_answers_is_ringing_not_dead_air():
+    events = [Ring(0.5, 1.5, 450.0), Ring(5.5, 6.5, 450.0), *talk("agent", 12.0, 14.0)]
+    out = run(events, 15.0)
+    assert not [r for r in out if isinstance(r, Alert)]
+    pickups = [r for r in out if isinstance(r, Pickup)]
+    assert pickups == [Pickup(12.0, 2)]
+    assert out[-1].fields["rings_before_pickup"] == 2
+    assert out[-1].fields["pickup_t"] == 12.0
+
+
+def test_summary_holds_every_contract_key_and_lists_what_was_skipped():
+    out = run(talk("agent", 1.0, 2.0), 3.0)
+    summary = out[-1].to_json()
+    assert summary["type"] == "summary"
+    assert CONTRACT_KEYS <= set(summary)
+    skipped = {s["rule"] for s in summary["rules_skipped"]}
+    assert "interruption" in skipped and "dead_air" not in skipped
+    for key in ("greeting_ok", "holds", "forbidden", "score"):
+        assert summary[key] is None
+
+
+def test_mono_source_skips_rules_that_need_the_customer_instead_of_guessing():
+    out = run(talk("agent", 1.0, 2.0) + talk("agent", 10.0, 11.0), 12.0, channels=("agent",))
+    summary = out[-1].fields
+    assert not [r for r in out if isinstance(r, Alert)]
+    assert {"rule": "dead_air", "why": "needs the customer channel (the source has none)"} in (
+        summary["rules_skipped"])
+    assert summary["talk_ratio_agent"] is None
+    assert summary["longest_customer_turn_s"] is None
+    assert summary["rings_before_pickup"] is None
+
+
+def test_talk_ratio_and_longest_customer_turn_bridge_pauses_and_backchannels():
+    events = [
+        *talk("agent", 0.0, 4.0),
+        *talk("customer", 5.0, 9.0), *talk("agent", 8.0, 8.4),  # a backchannel inside the turn
+        *talk("customer", 9.8, 14.0),                          # pause of 0.8 s: same turn
+        *talk("agent", 15.0, 19.0),
+        *talk("customer", 22.0, 23.0),
+    ]
+    summary = run(events, 24.0)[-1].fields
+    assert summary["longest_customer_turn_s"] == pytest.approx(9.0)
+    assert summary["talk_s"] == {"agent": pytest.approx(8.4), "customer": pytest.approx(9.2)}
+    assert summary["talk_ratio_agent"] == pytest.approx(8.4 / 17.6, abs=1e-3)
+
+
+def test_turns_break_when_the_other_side_takes_the_floor():
+    own = [Speech("customer", 0.0, 2.0), Speech("customer", 2.5, 4.0)]
+    assert len(build_turns(own, [Speech("agent", 2.1, 2.4)], 1.5, 1.0)) == 1  # backchannel
+    assert len(build_turns(own, [Speech("agent", 2.0, 3.5)], 1.5, 1.0)) == 2  # takes floor
+    assert len(build_turns(own, [], 0.4, 1.0)) == 2                           # long pause
+
+
+def test_agent_rate_counts_characters_over_long_turns_only():
+    # 20 characters over a 10 s turn (pauses included) = 120 per minute; the 1 s turn is too
+    # short to judge a pace by and the digits count one character each.
+    events = [
+        *talk("agent", 0.0, 4.0, "您好诚美客服我是小王"),
+        *talk("agent", 4.5, 10.0, "请问有什么帮您123"),
+        *talk("customer", 11.0, 12.0, "好的"),
+        *talk("agent", 13.0, 14.0, "好的好的好的"),
+    ]
+    out = run(events, 15.0)
+    assert out[-1].fields["agent_rate_cpm"] == pytest.approx(120.0)
+    metrics = [r for r in out if r.type == "metric" and r.name == "agent_rate"]
+    assert metrics and metrics[-1].value == pytest.approx(120.0)
+
+
+def test_english_profile_counts_words_per_minute():
+    events = talk("agent", 0.0, 6.0, "Hello, thank you for calling Acme support, this is Anna.")
+    out = run(events, 7.0, profile="en-US")
+    assert out[-1].fields["rate_unit"] == "wpm"
+    assert out[-1].fields["agent_rate_cpm"] == pytest.approx(100.0)
