@@ -47,6 +47,7 @@ class ToneConfig:
     tonal_ratio: float
     min_level_dbfs: float
     min_ring_s: float
+    release_s: float
 
 
 @dataclass(frozen=True, slots=True)

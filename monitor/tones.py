@@ -17,7 +17,7 @@ from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame, Ring
 
 def frame_level_dbfs(samples: np.ndarray) -> float:
     """RMS level of int16-scaled float samples in dB relative to full scale."""
-    rms = float(np.sqrt(np.mean(np.square(samples)))) / 32768.0
+    rms = float(np.sqrt(samples @ samples / len(samples))) / 32768.0
     return 20.0 * np.log10(max(rms, 1e-10))
 
 
@@ -34,16 +34,18 @@ class ToneDetector:
         for f in cfg.freqs_hz:
             band |= np.abs(freqs - f) <= cfg.band_hz
         self._band_freqs = freqs[band]
-        # Only the band's DFT bins are needed (Parseval gives the total): a small matrix product
-        # instead of a whole FFT keeps the detector cheap enough to run on every frame.
-        self._dft = (np.exp(-2j * np.pi * np.outer(self._band_freqs, np.arange(n))
-                            / SAMPLE_RATE_HZ) * self._window)
+        # Only the band's DFT bins are needed (Parseval gives the total): a small real matrix
+        # product (cosines over sines) instead of a whole FFT keeps the detector cheap enough to
+        # run on every frame.
+        phase = 2.0 * np.pi * np.outer(self._band_freqs, np.arange(n)) / SAMPLE_RATE_HZ
+        self._dft = np.vstack([np.cos(phase), np.sin(phase)]) * self._window
         self._run_start: float | None = None
         self._run_end = 0.0
         self._peaks: list[float] = []
 
     def process(self, frame: Frame) -> tuple[bool, list[Ring]]:
-        """Is this frame tone? And the ring that ended just before it, if one did."""
+        """Should the VAD ignore this frame (a tone, or its release)? And the ring that ended
+        just before it, if one did."""
         samples = np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64)
         self._buf[:-FRAME_SAMPLES] = self._buf[FRAME_SAMPLES:]
         self._buf[-FRAME_SAMPLES:] = samples
@@ -55,7 +57,8 @@ class ToneDetector:
             self._run_end = frame.t + FRAME_S
             self._peaks.append(peak)
             return True, []
-        return False, self.flush()
+        releasing = self._run_end > 0 and frame.t + 1e-9 < self._run_end + self._cfg.release_s
+        return releasing, self.flush()
 
     def flush(self) -> list[Ring]:
         """End a tone run; a run long enough is a ring."""
@@ -71,7 +74,9 @@ class ToneDetector:
             return None
         windowed = self._buf * self._window
         total = len(windowed) * float(windowed @ windowed) / 2.0
-        in_band = np.square(np.abs(self._dft @ self._buf))
+        parts = self._dft @ self._buf
+        half = len(self._band_freqs)
+        in_band = np.square(parts[:half]) + np.square(parts[half:])
         if total <= 0.0 or float(in_band.sum()) < self._cfg.tonal_ratio * total:
             return None
         return float(self._band_freqs[int(np.argmax(in_band))])

@@ -28,7 +28,6 @@ class ChannelVad:
         self._start: float | None = None
         self._last_voiced_end = 0.0
         self._silent_s = 0.0
-        self._was_masked = False
 
     @property
     def speaking(self) -> bool:
@@ -37,14 +36,9 @@ class ChannelVad:
     def process(self, frame: Frame, masked: bool = False) -> list[SpeechStart | Speech]:
         """Judge one frame; ``masked`` frames (call-progress tones) count as unvoiced.
 
-        webrtcvad carries its own hangover from frame to frame; a tone's first frame, heard
-        before the tone detector is sure, would leave it voiced after the mask lifts. A fresh
-        instance after each masked stretch forgets the tone.
+        webrtcvad still hears masked frames: its noise model must keep adapting to the line.
         """
-        if self._was_masked and not masked:
-            self._vad = webrtcvad.Vad(self._cfg.aggressiveness)
-        self._was_masked = masked
-        voiced = not masked and self._vad.is_speech(frame.pcm, SAMPLE_RATE_HZ)
+        voiced = self._vad.is_speech(frame.pcm, SAMPLE_RATE_HZ) and not masked
         if self._start is None:
             return self._while_quiet(frame.t, voiced)
         return self._while_speaking(frame.t, voiced)
