@@ -1,1 +1,2 @@
 """Shared fixtures. Real models load once per test session through the production search order."""
+from fixtures_synth import *  # noqa: F403
