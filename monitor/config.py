@@ -37,6 +37,9 @@ class VadConfig:
     onset_frames: int
     onset_window_frames: int
     hangover_s: float
+    energy_margin_db: float
+    floor_rise_db_per_s: float
+    min_level_dbfs: float
 
 
 @dataclass(frozen=True, slots=True)

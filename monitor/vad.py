@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
 import webrtcvad
 
 from monitor.config import VadConfig
 from monitor.frames import FRAME_S, SAMPLE_RATE_HZ, Channel, Frame, Speech, SpeechStart
+from monitor.tones import frame_level_dbfs
 
 
 class ChannelVad:
@@ -28,6 +30,7 @@ class ChannelVad:
         self._start: float | None = None
         self._last_voiced_end = 0.0
         self._silent_s = 0.0
+        self._floor_dbfs: float | None = None
 
     @property
     def speaking(self) -> bool:
@@ -38,7 +41,8 @@ class ChannelVad:
 
         webrtcvad still hears masked frames: its noise model must keep adapting to the line.
         """
-        voiced = self._vad.is_speech(frame.pcm, SAMPLE_RATE_HZ) and not masked
+        loud = self._above_floor(frame)
+        voiced = self._vad.is_speech(frame.pcm, SAMPLE_RATE_HZ) and loud and not masked
         if self._start is None:
             return self._while_quiet(frame.t, voiced)
         return self._while_speaking(frame.t, voiced)
@@ -48,6 +52,15 @@ class ChannelVad:
         if self._start is None:
             return []
         return [self._close()]
+
+    def _above_floor(self, frame: Frame) -> bool:
+        level = frame_level_dbfs(np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64))
+        if self._floor_dbfs is None or level < self._floor_dbfs:
+            self._floor_dbfs = level
+        else:
+            self._floor_dbfs += self._cfg.floor_rise_db_per_s * FRAME_S
+        return level >= max(self._floor_dbfs + self._cfg.energy_margin_db,
+                            self._cfg.min_level_dbfs)
 
     def _while_quiet(self, t: float, voiced: bool) -> list[SpeechStart | Speech]:
         self._window.append((t, voiced))

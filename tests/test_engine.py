@@ -75,7 +75,7 @@ def test_summary_holds_every_contract_key_and_lists_what_was_skipped():
     out = run(talk("agent", 1.0, 2.0), 3.0)
     summary = out[-1].to_json()
     assert summary["type"] == "summary"
-    assert CONTRACT_KEYS <= set(summary)
+    assert set(summary) >= CONTRACT_KEYS
     skipped = {s["rule"] for s in summary["rules_skipped"]}
     assert "interruption" in skipped and "dead_air" not in skipped
     for key in ("greeting_ok", "holds", "forbidden", "score"):
