@@ -50,7 +50,6 @@ class ToneConfig:
     tonal_ratio: float
     min_level_dbfs: float
     min_ring_s: float
-    release_s: float
 
 
 @dataclass(frozen=True, slots=True)

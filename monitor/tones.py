@@ -44,8 +44,7 @@ class ToneDetector:
         self._peaks: list[float] = []
 
     def process(self, frame: Frame) -> tuple[bool, list[Ring]]:
-        """Should the VAD ignore this frame (a tone, or its release)? And the ring that ended
-        just before it, if one did."""
+        """Is this frame tone? And the ring that ended just before it, if one did."""
         samples = np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64)
         self._buf[:-FRAME_SAMPLES] = self._buf[FRAME_SAMPLES:]
         self._buf[-FRAME_SAMPLES:] = samples
@@ -57,8 +56,7 @@ class ToneDetector:
             self._run_end = frame.t + FRAME_S
             self._peaks.append(peak)
             return True, []
-        releasing = self._run_end > 0 and frame.t + 1e-9 < self._run_end + self._cfg.release_s
-        return releasing, self.flush()
+        return False, self.flush()
 
     def flush(self) -> list[Ring]:
         """End a tone run; a run long enough is a ring."""
