@@ -88,7 +88,8 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
     header = (f"callmonitor replay: {source.describe()}; profile {profile}; speech recognition "
               + (f"{recognizer.backend} ({recognizer.model_name})" if recognizer else "off")
               + f"; session {writer.session_id}")
-    out: Sink = JsonlSink(sys.stdout) if as_json else TimelineSink(sys.stdout, header)
+    out: Sink = (JsonlSink(sys.stdout) if as_json
+                 else TimelineSink(sys.stdout, header, show_speech=recognizer is None))
     extra = {
         "session_id": writer.session_id, "source": str(file), "profile": profile,
         "language": cfg.language, "company": cfg.company, "agent_name": cfg.agent_name,
@@ -132,7 +133,7 @@ def show(session_id: int, as_json: bool, db: str | None) -> None:
         return
     click.echo(f"session {info.id}: {info.mode} of {info.source}, {info.started_at}, "
                f"profile {info.profile}, {info.status}")
-    for line in render(records):
+    for line in render(records, show_speech=info.asr_backend is None):
         click.echo(line)
     if info.status == "running":
         click.echo(f"(no summary: the session was cut off at {clock(_last_t(path, info.id))})")

@@ -62,6 +62,8 @@ class AsrConfig:
     whisper_beam_size: int
     whisper_threads: int
     pad_s: float
+    phrase_gap_s: float
+    max_phrase_s: float
 
 
 @dataclass(frozen=True, slots=True)

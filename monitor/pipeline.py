@@ -11,7 +11,7 @@ from monitor.config import Config
 from monitor.engine.core import Engine
 from monitor.engine.rules.base import EngineEvent
 from monitor.frames import FRAME_S, Frame, Record, Speech, SpeechStart
-from monitor.recognition import SegmentRecognition
+from monitor.recognition import PhraseRecognition
 from monitor.sinks.base import Sink
 from monitor.sources.base import Source
 from monitor.tones import ToneDetector
@@ -28,7 +28,7 @@ class Session:
         self._sinks = sinks
         self._tones = ToneDetector(cfg.tones) if "customer" in channels else None
         self._vads = {c: ChannelVad(c, cfg.vad) for c in channels}
-        self._asr = (SegmentRecognition(recognizer, channels, cfg.asr.pad_s, cfg.vad)
+        self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad)
                      if recognizer else None)
         self._engine = Engine(cfg, channels)
         self.t = 0.0
@@ -62,6 +62,8 @@ class Session:
                 self._asr.push(frame)
             events += self._vad_events(self._vads[frame.channel].process(frame, masked))
         self.t = frames[0].t + FRAME_S
+        if self._asr is not None:
+            events += self._asr.poll(self.t)
         for ev in events:
             self._emit(self._engine.on_event(ev))
         self._emit(self._engine.on_tick(self.t))
@@ -79,6 +81,8 @@ class Session:
         events: list[EngineEvent] = list(self._tones.flush()) if self._tones else []
         for vad in self._vads.values():
             events += self._vad_events(list(vad.flush()))
+        if self._asr is not None:
+            events += self._asr.flush()
         for ev in events:
             self._emit(self._engine.on_event(ev))
         records = self._engine.finish(self.t, summary_extra)

@@ -1,41 +1,82 @@
-"""Feeds each channel's speech segments to its decoder, as the VAD opens and closes them.
+"""Feeds each channel's speech to its decoder phrase by phrase.
 
-It keeps a short history of frames per channel so that a segment's decoder also hears the
-audio just before the VAD confirmed speech (the onset frames and ``pad_s`` more): without it
-the first syllable of every utterance would be clipped. Decoding happens on the caller's
-thread, which keeps a replay deterministic.
+A phrase is a run of VAD segments with pauses shorter than ``phrase_gap_s`` between them. The
+VAD splits at every pause longer than its hangover (a comma); recognising those fragments one
+by one loses the context a recogniser needs (您好 alone comes back as 你有), and Whisper pads
+every input to 30 s, so many short inputs also cost far more than one long one.
+
+Each channel keeps a short history of frames, so a phrase's decoder also hears the audio just
+before the VAD confirmed speech (the onset frames and ``pad_s`` more): without it the first
+syllable would be clipped. Decoding happens on the caller's thread, which keeps a replay
+deterministic.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 from monitor.asr.base import Recognizer, SegmentDecoder
-from monitor.config import VadConfig
+from monitor.config import AsrConfig, VadConfig
 from monitor.frames import FRAME_S, Channel, Frame, Speech, SpeechStart, Utterance
 
 
-class SegmentRecognition:
-    def __init__(self, recognizer: Recognizer, channels: tuple[Channel, ...], pad_s: float,
+@dataclass
+class _Phrase:
+    start: float
+    end: float | None = None  # end of the last finished segment
+    speaking: bool = True
+
+
+class PhraseRecognition:
+    def __init__(self, recognizer: Recognizer, channels: tuple[Channel, ...], asr: AsrConfig,
                  vad: VadConfig) -> None:
-        keep = round((pad_s + vad.onset_window_frames * FRAME_S) / FRAME_S) + 1
-        self._pad_s = pad_s
+        keep = round((asr.pad_s + vad.onset_window_frames * FRAME_S) / FRAME_S) + 1
+        self._cfg = asr
         self._decoders: dict[Channel, SegmentDecoder] = {c: recognizer.decoder(c)
                                                           for c in channels}
         self._history: dict[Channel, deque[Frame]] = {c: deque(maxlen=keep) for c in channels}
-        self._open: set[Channel] = set()
+        self._phrases: dict[Channel, _Phrase] = {}
 
     def push(self, frame: Frame) -> None:
         """Every frame of the channel, in order, before the VAD events it caused."""
         self._history[frame.channel].append(frame)
-        if frame.channel in self._open:
+        if frame.channel in self._phrases:
             self._decoders[frame.channel].feed(frame.pcm)
 
     def on_vad(self, ev: SpeechStart | Speech) -> Utterance | None:
+        """Open or extend a phrase; a phrase grown past ``max_phrase_s`` is recognised now."""
+        phrase = self._phrases.get(ev.channel)
         if isinstance(ev, SpeechStart):
-            frames = [f for f in self._history[ev.channel] if f.t >= ev.t - self._pad_s - 1e-9]
-            self._decoders[ev.channel].begin(frames[0].t, b"".join(f.pcm for f in frames))
-            self._open.add(ev.channel)
+            if phrase is None:
+                self._begin(ev)
+            else:
+                phrase.speaking = True
             return None
-        self._open.discard(ev.channel)
-        return self._decoders[ev.channel].finish(ev.start, ev.end)
+        if phrase is None:  # cannot happen: every segment starts with a SpeechStart
+            return None
+        phrase.end, phrase.speaking = ev.end, False
+        if phrase.end - phrase.start >= self._cfg.max_phrase_s:
+            return self._finish(ev.channel)
+        return None
+
+    def poll(self, t: float) -> list[Utterance]:
+        """Phrases whose pause has reached ``phrase_gap_s`` by audio time ``t``."""
+        done = [c for c, p in self._phrases.items() if not p.speaking and p.end is not None
+                and t - p.end + 1e-9 >= self._cfg.phrase_gap_s]
+        return [u for u in (self._finish(c) for c in done) if u is not None]
+
+    def flush(self) -> list[Utterance]:
+        """The audio ended: recognise what is still open."""
+        return [u for u in (self._finish(c) for c in list(self._phrases)) if u is not None]
+
+    def _begin(self, ev: SpeechStart) -> None:
+        frames = [f for f in self._history[ev.channel] if f.t >= ev.t - self._cfg.pad_s - 1e-9]
+        self._decoders[ev.channel].begin(frames[0].t, b"".join(f.pcm for f in frames))
+        self._phrases[ev.channel] = _Phrase(ev.t)
+
+    def _finish(self, channel: Channel) -> Utterance | None:
+        phrase = self._phrases.pop(channel)
+        if phrase.end is None:
+            return None
+        return self._decoders[channel].finish(phrase.start, phrase.end)

@@ -19,38 +19,31 @@ def clock(t: float | None) -> str:
 
 
 class TimelineFormatter:
-    """Turns records into lines; a speech segment is shown by its recognised text when it has
-    one, so it holds back a segment until it knows whether the utterance follows."""
+    """Turns records into lines. With recognition on, what was said (utterances) tells the
+    story and bare speech segments would repeat it; with recognition off, segments are all
+    there is."""
 
-    def __init__(self) -> None:
-        self._held: dict[str, Any] | None = None
+    def __init__(self, show_speech: bool) -> None:
+        self._show_speech = show_speech
 
     def lines(self, record: dict[str, Any]) -> Iterator[str]:
-        held, self._held = self._held, None
-        if held is not None and not _same_segment(held, record):
-            yield _speech_line(held)
         if record["type"] == "speech":
-            self._held = record
-        else:
-            yield from _LINES.get(record["type"], _other)(record)
-
-    def flush(self) -> Iterator[str]:
-        if self._held is not None:
-            yield _speech_line(self._held)
-            self._held = None
+            if self._show_speech:
+                yield _speech_line(record)
+            return
+        yield from _LINES.get(record["type"], _other)(record)
 
 
-def render(records: Iterable[dict[str, Any]]) -> Iterator[str]:
-    formatter = TimelineFormatter()
+def render(records: Iterable[dict[str, Any]], show_speech: bool) -> Iterator[str]:
+    formatter = TimelineFormatter(show_speech)
     for record in records:
         yield from formatter.lines(record)
-    yield from formatter.flush()
 
 
 class TimelineSink:
-    def __init__(self, stream: TextIO, header: str) -> None:
+    def __init__(self, stream: TextIO, header: str, show_speech: bool) -> None:
         self._stream = stream
-        self._formatter = TimelineFormatter()
+        self._formatter = TimelineFormatter(show_speech)
         self._print(header)
 
     def write(self, record: dict[str, Any]) -> None:
@@ -58,8 +51,6 @@ class TimelineSink:
             self._print(line)
 
     def close(self, status: str) -> None:
-        for line in self._formatter.flush():
-            self._print(line)
         if status != "complete":
             self._print(f"(session {status})")
 
@@ -68,14 +59,8 @@ class TimelineSink:
         self._stream.flush()
 
 
-def _same_segment(speech: dict[str, Any], record: dict[str, Any]) -> bool:
-    return (record["type"] == "utterance" and record["channel"] == speech["channel"]
-            and record["start"] == speech["start"])
-
-
 def _speech_line(r: dict[str, Any]) -> str:
-    return (f"  {clock(r['start'])}  {r['channel']:<8}  (speech {r['end'] - r['start']:.1f} s,"
-            " no words recognised)")
+    return f"  {clock(r['start'])}  {r['channel']:<8}  (speech {r['end'] - r['start']:.1f} s)"
 
 
 def _utterance(r: dict[str, Any]) -> Iterator[str]:
