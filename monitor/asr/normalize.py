@@ -20,6 +20,9 @@ _HAN = re.compile(f"[{_CJK}]")
 _ZH_UNIT = re.compile(f"[{_CJK}]|[0-9]|[A-Za-z]+(?:'[A-Za-z]+)*")
 _WORD = re.compile(r"\w+(?:['’.,]\w+)*")
 _SPACE_NEAR_HAN = re.compile(f"\\s+(?=[{_CJK}，。？！、；：])|(?<=[{_CJK}，。？！、；：])\\s+")
+# Whisper often closes a Mandarin clause with ASCII punctuation; Chinese text uses full width.
+_ASCII_PUNCT_AFTER_HAN = re.compile(f"(?<=[{_CJK}])[,?!;:.]")
+_FULL_PUNCT = {",": "，", "?": "？", "!": "！", ";": "；", ":": "：", ".": "。"}
 # Non-speech annotations Whisper emits from its subtitle training data: [音乐], (笑), ♪ ...
 _ANNOTATION = re.compile(r"\[[^\]]{0,20}\]|【[^】]{0,20}】|\([^)]{0,20}\)|（[^）]{0,20}）|[♪♫🎵]")
 # Subtitle credits Whisper hallucinates on quiet audio; compared after conversion to simplified.
@@ -37,23 +40,28 @@ _DIGIT_NAMES = str.maketrans("0123456789", "零一二三四五六七八九")
 
 @cache
 def _t2s():
-    """The OpenCC converter: building it reads dictionaries, so it is built once per process."""
+    """The OpenCC converter: building it reads dictionaries, so it is built once per process.
+
+    ``tw2s`` is ``t2s`` plus the Taiwan variants, which is the traditional Whisper writes:
+    plain ``t2s`` leaves the particle 著 (照著做, 著急) where Mandarin text has 着.
+    """
     import opencc
 
-    return opencc.OpenCC("t2s")
+    return opencc.OpenCC("tw2s")
 
 
 def to_simplified(text: str) -> str:
-    """Traditional to simplified characters (OpenCC ``t2s``); other text is left as it is."""
+    """Traditional to simplified characters (OpenCC); simplified text comes back unchanged."""
     return _t2s().convert(text) if _HAN.search(text) else text
 
 
 def normalize_text(text: str, language: str) -> str:
     """The one written form of a recognised utterance: what rules, store and sinks see.
 
-    Mandarin gets simplified characters and no spaces between characters (Vosk separates its
-    words with spaces); every language loses Whisper's annotations and credits and gets single
-    spaces. Punctuation and digits stay as written.
+    Mandarin gets simplified characters, no spaces between characters (Vosk separates its
+    words with spaces) and full-width punctuation after a character; every language loses
+    Whisper's annotations and credits and gets single spaces. Punctuation and digits stay as
+    written.
     """
     text = text.translate(_FULLWIDTH)
     if language == "zh":
@@ -62,6 +70,7 @@ def normalize_text(text: str, language: str) -> str:
         text = text.replace(credit, " ")
     text = _ANNOTATION.sub(" ", text)
     if language == "zh":
+        text = _ASCII_PUNCT_AFTER_HAN.sub(lambda m: _FULL_PUNCT[m.group()], text)
         text = _SPACE_NEAR_HAN.sub("", text)
     return " ".join(text.split())
 

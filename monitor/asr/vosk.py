@@ -1,0 +1,116 @@
+"""The Vosk (Kaldi) backend: streaming recognition as the frames arrive, with word times.
+
+Vosk's clock counts the audio given to one recogniser, and it does not restart after
+``FinalResult`` nor after ``Reset`` (measured with vosk 0.3.45): the second segment fed to a
+recogniser reports times after the first one's. Each decoder therefore counts the samples it
+fed and maps Vosk's time back to audio time per segment; the tests feed two segments through
+one decoder to catch a change of that behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from monitor.asr.base import Recognizer, SegmentDecoder
+from monitor.asr.normalize import normalize_text, word_units
+from monitor.errors import CallmonitorError
+from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
+
+
+def _import_vosk() -> Any:
+    try:
+        import vosk
+    except ImportError:
+        raise CallmonitorError("the vosk backend needs the vosk package",
+                               "install it: pip install vosk (or pip install -e '.[vosk]')"
+                               ) from None
+    vosk.SetLogLevel(-1)
+    return vosk
+
+
+def load_model(model_name: str, path: Path) -> Any:
+    """Load a Vosk model folder (seconds, hundreds of MB): callers cache the result."""
+    vosk = _import_vosk()
+    try:
+        return vosk.Model(str(path))
+    except Exception as exc:  # vosk raises bare Exception
+        raise CallmonitorError(f"vosk could not load {model_name} from {path} ({exc})",
+                               "reinstall the model: remove the folder and run `make models`"
+                               ) from None
+
+
+class VoskDecoder(SegmentDecoder):
+    """One ``KaldiRecognizer`` per channel, reused for every segment of the session."""
+
+    def __init__(self, recognizer: VoskRecognizer, channel: Channel) -> None:
+        super().__init__(channel)
+        self._language = recognizer.language
+        self._name = recognizer.model_name
+        try:
+            self._rec = _import_vosk().KaldiRecognizer(recognizer.model, SAMPLE_RATE_HZ)
+        except Exception as exc:  # vosk raises bare Exception
+            raise CallmonitorError(f"vosk could not open a recogniser on {self._name} ({exc})",
+                                   "reinstall the model") from None
+        self._rec.SetWords(True)
+        self._fed_samples = 0
+        self._origin_s = 0.0
+        self._words: list[dict[str, Any]] = []
+
+    def begin(self, t: float, pcm: bytes) -> None:
+        self._origin_s = t - self._fed_samples / SAMPLE_RATE_HZ
+        self._words = []
+        self.feed(pcm)
+
+    def feed(self, pcm: bytes) -> None:
+        if not pcm:
+            return
+        try:
+            endpoint = self._rec.AcceptWaveform(pcm)
+        except Exception as exc:  # vosk raises bare Exception
+            raise CallmonitorError(f"vosk failed on audio of the {self.channel} channel "
+                                   f"({exc})", "check that the audio is 16 kHz int16 mono"
+                                   ) from None
+        self._fed_samples += len(pcm) // 2
+        if endpoint:  # vosk heard a pause inside the segment: keep what it finalised
+            self._words += self._parse(self._rec.Result())
+
+    def finish(self, start: float, end: float) -> Utterance | None:
+        words = self._words + self._parse(self._rec.FinalResult())
+        self._words = []
+        text = normalize_text(self._join(w["word"] for w in words), self._language)
+        if not text:
+            return None
+        out: list[Word] = []
+        for w in words:
+            out += word_units(w["word"], self._origin_s + w["start"],
+                              self._origin_s + w["end"], w.get("conf", 1.0), self._language)
+        return Utterance(self.channel, start, end, text, tuple(out))
+
+    def _join(self, words: Any) -> str:
+        return ("" if self._language == "zh" else " ").join(words)
+
+    def _parse(self, result: str) -> list[dict[str, Any]]:
+        try:
+            return list(json.loads(result).get("result", []))
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise CallmonitorError(f"vosk returned a result that is not JSON ({exc})",
+                                   "report it with the vosk version") from None
+
+
+class VoskRecognizer(Recognizer):
+    """A loaded Vosk model (from ``load_model``) and the language its text is written in.
+
+    Each channel gets its own decoder on the shared model.
+    """
+
+    backend = "vosk"
+
+    def __init__(self, model_name: str, model: Any, language: str) -> None:
+        super().__init__(model_name)
+        self.model = model
+        self.language = language
+
+    def decoder(self, channel: Channel) -> VoskDecoder:
+        return VoskDecoder(self, channel)
