@@ -1,8 +1,12 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what they need first.
-.PHONY: setup demo test test-fast lint bench
+.PHONY: setup models demo test test-fast lint bench
 
 setup:
 	@bash scripts/setup.sh
+
+# Look for the speech models along the search order and install what can be fetched.
+models: setup
+	.venv/bin/python models/install.py --profile all
 
 demo: setup
 	.venv/bin/callmonitor replay demo/demo_call.wav --db var/demo.sqlite3

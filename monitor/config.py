@@ -61,6 +61,10 @@ class AsrConfig:
     whisper_compute_type: str
     whisper_beam_size: int
     whisper_threads: int
+    whisper_loop_compression_ratio: float
+    whisper_loop_repetition_penalty: float
+    whisper_max_units_per_s: float
+    whisper_min_span_s: float
     pad_s: float
     phrase_gap_s: float
     max_phrase_s: float

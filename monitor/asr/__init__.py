@@ -62,9 +62,7 @@ def load_whisper(asr: AsrConfig, language: str) -> WhisperRecognizer:
     key = ("whisper", path.resolve(), asr.whisper_compute_type, asr.whisper_threads)
     model = _cached(key, lambda: whisper_backend.load_model(
         asr.whisper_model, path, asr.whisper_compute_type, asr.whisper_threads))
-    return WhisperRecognizer(asr.whisper_model, model, language,
-                             whisper_language=asr.whisper_language,
-                             beam_size=asr.whisper_beam_size)
+    return WhisperRecognizer(asr.whisper_model, model, language, asr)
 
 
 def _auto_backend(asr: AsrConfig, language: str) -> str:

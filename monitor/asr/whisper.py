@@ -23,19 +23,9 @@ import numpy as np
 
 from monitor.asr.base import Recognizer, SegmentDecoder
 from monitor.asr.normalize import count_units, normalize_text, word_units
+from monitor.config import AsrConfig
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
-
-# Text whose gzip compression ratio is above this repeats itself: faster-whisper's own
-# threshold for "too repetitive".
-LOOP_COMPRESSION_RATIO = 2.4
-# Strong enough to break a loop; not used otherwise, because it also drops repeated commas.
-LOOP_REPETITION_PENALTY = 1.1
-# Whisper invents a sentence for a short grunt (对 became 这次的节目是). Nobody speaks more than
-# about 8 characters or words a second (the fast clips of the library: 5), so more than this
-# over the VAD's speech span (at least MIN_SPAN_S) is a hallucination and is dropped.
-MAX_UNITS_PER_S = 10.0
-MIN_SPAN_S = 0.5
 
 
 def _import_faster_whisper() -> Any:
@@ -86,8 +76,7 @@ class WhisperDecoder(SegmentDecoder):
         if audio.size == 0:
             return None
         text, words = self._recognizer.transcribe(audio)
-        span_s = max(end - start, MIN_SPAN_S)
-        if not text or count_units(text, self._recognizer.language) > MAX_UNITS_PER_S * span_s:
+        if not text or self._recognizer.implausible(text, end - start):
             return None
         limit = self._t + audio.size / SAMPLE_RATE_HZ
         words = tuple(Word(min(self._t + w.start, limit), min(self._t + w.end, limit),
@@ -98,26 +87,25 @@ class WhisperDecoder(SegmentDecoder):
 class WhisperRecognizer(Recognizer):
     """A loaded faster-whisper model (from ``load_model``) and how to decode with it.
 
-    ``language`` is the profile's (how text is normalised), ``whisper_language`` the language
-    Whisper decodes in.
+    ``language`` is the profile's (how text is normalised), ``asr.whisper_language`` the
+    language Whisper decodes in; ``asr`` also holds the safeguards against its habits.
     """
 
     backend = "whisper"
 
-    def __init__(self, model_name: str, model: Any, language: str, *, whisper_language: str,
-                 beam_size: int) -> None:
+    def __init__(self, model_name: str, model: Any, language: str, asr: AsrConfig) -> None:
         super().__init__(model_name)
         self.language = language
         self._model = model
-        self._whisper_language = whisper_language
-        self._beam_size = beam_size
+        self._asr = asr
 
     def decoder(self, channel: Channel) -> WhisperDecoder:
         return WhisperDecoder(self, channel)
 
     def _decode(self, audio: np.ndarray, repetition_penalty: float = 1.0) -> list[Any]:
         segments, _info = self._model.transcribe(
-            audio, language=self._whisper_language, beam_size=self._beam_size, temperature=0.0,
+            audio, language=self._asr.whisper_language, beam_size=self._asr.whisper_beam_size,
+            temperature=0.0,
             repetition_penalty=repetition_penalty, condition_on_previous_text=False,
             word_timestamps=True, vad_filter=False)
         return list(segments)  # a lazy generator: decoding happens here
@@ -125,8 +113,8 @@ class WhisperRecognizer(Recognizer):
     def transcribe(self, audio: np.ndarray) -> tuple[str, list[Word]]:
         """Normalised text and words (times from the start of ``audio``) of one utterance."""
         segments = self._decode(audio)
-        if any(s.compression_ratio > LOOP_COMPRESSION_RATIO for s in segments):
-            segments = self._decode(audio, LOOP_REPETITION_PENALTY)
+        if any(s.compression_ratio > self._asr.whisper_loop_compression_ratio for s in segments):
+            segments = self._decode(audio, self._asr.whisper_loop_repetition_penalty)
         words: list[Word] = []
         for segment in segments:
             for w in segment.words or ():
@@ -135,3 +123,8 @@ class WhisperRecognizer(Recognizer):
         joiner = "" if self.language == "zh" else " "
         text = normalize_text(joiner.join(s.text.strip() for s in segments), self.language)
         return text, words
+
+    def implausible(self, text: str, span_s: float) -> bool:
+        """More speech than anyone fits into the VAD's span: Whisper made it up."""
+        span_s = max(span_s, self._asr.whisper_min_span_s)
+        return count_units(text, self.language) > self._asr.whisper_max_units_per_s * span_s
