@@ -102,6 +102,8 @@ class Config:
     asr: AsrConfig
     engine: EngineConfig
     messages: MappingProxyType[str, RuleMessage]
+    rules: MappingProxyType[str, dict[str, Any]]
+    score_weights: MappingProxyType[str, float]
     company: str = ""
     agent_name: str = ""
 
@@ -129,7 +131,9 @@ def _read(path: Path) -> dict[str, Any]:
                                "fix the syntax at the position named") from None
 
 
-def _section(cls: type, data: dict[str, Any], name: str) -> Any:
+def section(cls: type, data: dict[str, Any], name: str) -> Any:
+    """Build the frozen dataclass ``cls`` from one TOML table, refusing unknown and missing
+    keys so that a typo in a profile fails at start-up instead of silently using a default."""
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
@@ -156,11 +160,15 @@ def load_config(profile: str = "zh-CN", overrides: dict[str, Any] | None = None)
     data = _merge(data, overrides or {})
     sections = {"store": StoreConfig, "audio": AudioConfig, "vad": VadConfig,
                 "tones": ToneConfig, "asr": AsrConfig, "engine": EngineConfig}
-    built = {name: _section(cls, data.pop(name, {}), name) for name, cls in sections.items()}
-    messages = {rule: _section(RuleMessage, m, f"messages.{rule}")
+    built = {name: section(cls, data.pop(name, {}), name) for name, cls in sections.items()}
+    messages = {rule: section(RuleMessage, m, f"messages.{rule}")
                 for rule, m in data.pop("messages", {}).items()}
+    rules = {name: dict(table) for name, table in data.pop("rules", {}).items()}
+    weights = {rule: float(w) for rule, w in data.pop("score", {}).get("weights", {}).items()}
     top = {k: data.pop(k) for k in ("language", "rate_unit", "company", "agent_name") if k in data}
     if data:
         raise CallmonitorError(f"config has unknown keys: {', '.join(sorted(data))}",
                                f"compare with {CONFIG_DIR / 'default.toml'}")
-    return Config(profile=profile, messages=MappingProxyType(messages), **top, **built)
+    return Config(profile=profile, messages=MappingProxyType(messages),
+                  rules=MappingProxyType(rules), score_weights=MappingProxyType(weights),
+                  **top, **built)

@@ -47,12 +47,13 @@ class SpeechStart:
 
 @dataclass(frozen=True, slots=True)
 class Speech:
-    """A finished VAD speech segment on one channel."""
+    """A finished VAD speech segment on one channel, with the mean level of its voiced frames."""
 
     type: ClassVar[str] = "speech"
     channel: Channel
     start: float
     end: float
+    level_dbfs: float | None = None
 
     @property
     def t(self) -> float:
@@ -63,8 +64,9 @@ class Speech:
         return self.end - self.start
 
     def to_json(self) -> dict[str, Any]:
+        level = None if self.level_dbfs is None else round(self.level_dbfs, 1)
         return {"type": self.type, "t": _r(self.start), "channel": self.channel,
-                "start": _r(self.start), "end": _r(self.end)}
+                "start": _r(self.start), "end": _r(self.end), "level_dbfs": level}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,34 @@ class Metric:
                 **self.detail}
 
 
+@dataclass(frozen=True, slots=True)
+class HoldStart:
+    """The caller has been put on hold (both sides silent after an announcement, or a hold
+    event from the softphone)."""
+
+    type: ClassVar[str] = "hold_start"
+    t: float
+    announced: bool
+    transfer: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.t), "announced": self.announced,
+                "transfer": self.transfer}
+
+
+@dataclass(frozen=True, slots=True)
+class HoldEnd:
+    """The agent is back on the line; ``thanked`` is known once the returning words are."""
+
+    type: ClassVar[str] = "hold_end"
+    t: float
+    start: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.t), "start": _r(self.start),
+                "duration_s": _r(self.t - self.start)}
+
+
 Severity = Literal["info", "warn", "violation"]
 
 
@@ -181,12 +211,12 @@ class Summary:
         return {"type": self.type, "t": _r(self.t), **self.fields}
 
 
-Record = Speech | Utterance | Ring | Pickup | Metric | Alert | Summary
+Record = Speech | Utterance | Ring | Pickup | HoldStart | HoldEnd | Metric | Alert | Summary
 """Everything the engine hands to sinks: the JSON-lines contract, one record per line."""
 
 
 __all__ = [
     "CHANNELS", "FRAME_BYTES", "FRAME_S", "FRAME_SAMPLES", "SAMPLE_RATE_HZ", "Alert", "Channel",
-    "Frame", "Metric", "Pickup", "Record", "Ring", "Severity", "Speech", "SpeechStart", "Summary",
-    "Utterance", "Word",
+    "Frame", "HoldEnd", "HoldStart", "Metric", "Pickup", "Record", "Ring", "Severity", "Speech",
+    "SpeechStart", "Summary", "Utterance", "Word",
 ]

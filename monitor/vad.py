@@ -26,11 +26,13 @@ class ChannelVad:
         self.channel = channel
         self._cfg = cfg
         self._vad = webrtcvad.Vad(cfg.aggressiveness)
-        self._window: deque[tuple[float, bool]] = deque(maxlen=cfg.onset_window_frames)
+        self._window: deque[tuple[float, bool, float]] = deque(maxlen=cfg.onset_window_frames)
         self._start: float | None = None
         self._last_voiced_end = 0.0
         self._silent_s = 0.0
         self._floor_dbfs: float | None = None
+        self._power_sum = 0.0
+        self._power_frames = 0
 
     @property
     def speaking(self) -> bool:
@@ -41,11 +43,13 @@ class ChannelVad:
 
         webrtcvad still hears masked frames: its noise model must keep adapting to the line.
         """
-        loud = self._above_floor(frame)
+        level = frame_level_dbfs(np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64))
+        loud = self._above_floor(level)
         voiced = self._vad.is_speech(frame.pcm, SAMPLE_RATE_HZ) and loud and not masked
+        power = 10.0 ** (level / 10.0) if voiced else 0.0
         if self._start is None:
-            return self._while_quiet(frame.t, voiced)
-        return self._while_speaking(frame.t, voiced)
+            return self._while_quiet(frame.t, voiced, power)
+        return self._while_speaking(frame.t, voiced, power)
 
     def flush(self) -> list[Speech]:
         """Close a segment still open when the audio ends."""
@@ -53,8 +57,7 @@ class ChannelVad:
             return []
         return [self._close()]
 
-    def _above_floor(self, frame: Frame) -> bool:
-        level = frame_level_dbfs(np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64))
+    def _above_floor(self, level: float) -> bool:
         if self._floor_dbfs is None or level < self._floor_dbfs:
             self._floor_dbfs = level
         else:
@@ -62,20 +65,24 @@ class ChannelVad:
         return level >= max(self._floor_dbfs + self._cfg.energy_margin_db,
                             self._cfg.min_level_dbfs)
 
-    def _while_quiet(self, t: float, voiced: bool) -> list[SpeechStart | Speech]:
-        self._window.append((t, voiced))
-        if sum(v for _, v in self._window) < self._cfg.onset_frames:
+    def _while_quiet(self, t: float, voiced: bool, power: float) -> list[SpeechStart | Speech]:
+        self._window.append((t, voiced, power))
+        if sum(v for _, v, _ in self._window) < self._cfg.onset_frames:
             return []
-        first_voiced = next(ft for ft, v in self._window if v)
-        last_voiced = max(ft for ft, v in self._window if v)
+        first_voiced = next(ft for ft, v, _ in self._window if v)
+        last_voiced = max(ft for ft, v, _ in self._window if v)
+        self._power_sum = sum(p for _, _, p in self._window)
+        self._power_frames = sum(v for _, v, _ in self._window)
         self._start = first_voiced
         self._last_voiced_end = last_voiced + FRAME_S
         self._silent_s = t + FRAME_S - self._last_voiced_end
         self._window.clear()
         return [SpeechStart(self.channel, first_voiced)]
 
-    def _while_speaking(self, t: float, voiced: bool) -> list[SpeechStart | Speech]:
+    def _while_speaking(self, t: float, voiced: bool, power: float) -> list[SpeechStart | Speech]:
         if voiced:
+            self._power_sum += power
+            self._power_frames += 1
             self._last_voiced_end = t + FRAME_S
             self._silent_s = 0.0
             return []
@@ -86,7 +93,10 @@ class ChannelVad:
 
     def _close(self) -> Speech:
         assert self._start is not None
-        segment = Speech(self.channel, round(self._start, 3), round(self._last_voiced_end, 3))
+        level = 10.0 * np.log10(self._power_sum / max(self._power_frames, 1) + 1e-20)
+        segment = Speech(self.channel, round(self._start, 3), round(self._last_voiced_end, 3),
+                         round(float(level), 1))
         self._start = None
+        self._power_sum, self._power_frames = 0.0, 0
         self._silent_s = 0.0
         return segment

@@ -77,9 +77,11 @@ def test_summary_holds_every_contract_key_and_lists_what_was_skipped():
     assert summary["type"] == "summary"
     assert set(summary) >= CONTRACT_KEYS
     skipped = {s["rule"] for s in summary["rules_skipped"]}
-    assert "interruption" in skipped and "dead_air" not in skipped
-    for key in ("greeting_ok", "holds", "forbidden", "score"):
+    assert "greeting.incomplete" in skipped and "dead_air" not in skipped
+    for key in ("greeting_ok", "holds", "forbidden"):
         assert summary[key] is None
+    assert summary["score"] == 100.0
+    assert {c["rule"] for c in summary["checks"]} >= {"dead_air", "interruption"}
 
 
 def test_mono_source_skips_rules_that_need_the_customer_instead_of_guessing():
@@ -134,3 +136,53 @@ def test_english_profile_counts_words_per_minute():
     out = run(events, 7.0, profile="en-US")
     assert out[-1].fields["rate_unit"] == "wpm"
     assert out[-1].fields["agent_rate_cpm"] == pytest.approx(100.0)
+
+
+def alerts(out, rule):
+    return [(a.t, a.evidence) for a in out if isinstance(a, Alert) and a.rule == rule]
+
+
+def test_interruption_fires_once_the_overlap_passes_the_threshold():
+    out = run([*talk("customer", 0.0, 5.0), *talk("agent", 4.3, 7.0)], 8.0)
+    assert [t for t, _ in alerts(out, "interruption")] == [4.8]
+    assert out[-1].fields["interruptions"] == [{"t": 4.3, "overlap_s": 0.7}]
+    assert out[-1].fields["score"] < 100.0
+
+
+def test_interruption_fires_while_both_still_talk_and_records_the_final_overlap():
+    out = run([*talk("customer", 0.0, 9.0), *talk("agent", 3.0, 10.0)], 11.0)
+    fired = [a for a in out if isinstance(a, Alert) and a.rule == "interruption"]
+    assert [a.t for a in fired] == [3.5]
+    assert out.index(fired[0]) < next(i for i, r in enumerate(out)
+                                      if r.type == "speech" and r.channel == "customer")
+    assert out[-1].fields["interruptions"] == [{"t": 3.0, "overlap_s": 6.0}]
+
+
+@pytest.mark.parametrize("agent", [(2.0, 2.6), (4.8, 7.0)], ids=["backchannel", "brief-overlap"])
+def test_backchannels_and_brief_overlaps_are_not_interruptions(agent):
+    out = run([*talk("customer", 0.0, 5.0), *talk("agent", *agent)], 8.0)
+    assert alerts(out, "interruption") == []
+    assert out[-1].fields["interruptions"] == []
+
+
+def test_a_long_customer_turn_without_backchannel_is_flagged_at_the_limit():
+    customer = [*talk("customer", 0.0, 7.0), *talk("customer", 7.5, 14.0),
+                *talk("customer", 14.5, 20.0)]
+    out = run(customer, 21.0)
+    assert [t for t, _ in alerts(out, "backchannel.missing")] == [15.0]
+    assert out[-1].fields["backchannel_gaps"] == [{"start": 0.0, "end": 20.0}]
+
+
+def test_a_backchannel_restarts_the_listening_count():
+    customer = [*talk("customer", 0.0, 7.0), *talk("customer", 7.5, 14.0),
+                *talk("customer", 14.5, 20.0)]
+    out = run([*customer, *talk("agent", 8.0, 8.4)], 21.0)
+    assert alerts(out, "backchannel.missing") == []
+    assert out[-1].fields["longest_customer_turn_s"] == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize(("level", "fires"), [(-5.0, True), (-15.0, False)])
+def test_a_loud_agent_segment_is_flagged_at_its_end(level, fires):
+    events = [SpeechStart("agent", 1.0), Speech("agent", 1.0, 4.0, level)]
+    out = run(events, 5.0)
+    assert [t for t, _ in alerts(out, "volume.too_loud")] == ([4.0] if fires else [])

@@ -13,7 +13,8 @@ from monitor.config import Config
 from monitor.engine.metrics import CallMetrics
 from monitor.engine.rules import PENDING, PENDING_WHY, RULES, Rule
 from monitor.engine.rules.base import EngineEvent
-from monitor.frames import Alert, Channel, Record, SpeechStart, Summary
+from monitor.errors import CallmonitorError
+from monitor.frames import Alert, Channel, HoldEnd, HoldStart, Record, SpeechStart, Summary
 
 
 class Engine:
@@ -27,9 +28,10 @@ class Engine:
         for cls in rules:
             missing = cls.needs - set(channels)
             if missing:
-                self._skipped.append({"rule": cls.id, "why": _needs_why(missing)})
+                self._skipped += [{"rule": r, "why": _needs_why(missing)} for r in cls.rule_ids()]
             else:
                 self._rules.append(cls(cfg))
+        self._weights = _weights(cfg, [r for rule in self._rules for r in rule.rule_ids()])
         self._skipped += [{"rule": rule, "why": PENDING_WHY} for rule in PENDING]
         self._alerts: Counter[str] = Counter()
 
@@ -37,15 +39,27 @@ class Engine:
         """Feed one event; returns it (when it belongs on the timeline) and what it caused."""
         out: list[Record] = [] if isinstance(ev, SpeechStart) else [ev]
         out += self._metrics.on_event(ev)
-        for rule in self._rules:
-            out += rule.on_event(ev)
-        return self._count(out)
+        return self._count(out + self._to_rules(ev))
 
     def on_tick(self, t: float) -> list[Record]:
         out: list[Record] = []
         for rule in self._rules:
-            out += rule.on_tick(t)
+            out += self._derived(rule.on_tick(t))
         return self._count(out)
+
+    def _to_rules(self, ev: EngineEvent) -> list[Record]:
+        out: list[Record] = []
+        for rule in self._rules:
+            out += self._derived(rule.on_event(ev))
+        return out
+
+    def _derived(self, records: list[Record]) -> list[Record]:
+        """A hold found by one rule is an event for the others (dead air is not a hold)."""
+        out = list(records)
+        for record in records:
+            if isinstance(record, HoldStart | HoldEnd):
+                out += self._to_rules(record)
+        return out
 
     def finish(self, t_end: float, extra: dict[str, Any] | None = None) -> list[Record]:
         """Close the session at ``t_end``: final alerts, then the one summary record."""
@@ -59,8 +73,13 @@ class Engine:
             fields.update(rule.summary())
         for skipped in self._skipped:
             fields.update({key: None for key in PENDING.get(skipped["rule"], ())})
+        checks = [{"rule": rule, "weight": weight, "passed": self._alerts[rule] == 0}
+                  for rule, weight in self._weights.items()]
+        total = sum(c["weight"] for c in checks)
         fields.update({
-            "score": None,
+            "score": round(100.0 * sum(c["weight"] for c in checks if c["passed"]) / total, 1)
+            if total else None,
+            "checks": checks,
             "alerts_by_rule": dict(sorted(self._alerts.items())),
             "rules_skipped": list(self._skipped),
             "duration_s": round(t_end, 3),
@@ -71,6 +90,14 @@ class Engine:
     def _count(self, records: list[Record]) -> list[Record]:
         self._alerts.update(r.rule for r in records if isinstance(r, Alert))
         return records
+
+
+def _weights(cfg: Config, rule_ids: list[str]) -> dict[str, float]:
+    missing = [r for r in rule_ids if r not in cfg.score_weights]
+    if missing:
+        raise CallmonitorError(f"no score weight for {', '.join(missing)}",
+                               "add it under [score.weights] in config/default.toml")
+    return {r: cfg.score_weights[r] for r in rule_ids}
 
 
 def _needs_why(missing: set[str]) -> str:

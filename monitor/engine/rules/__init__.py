@@ -6,10 +6,13 @@ will own, so the summary can show them as null and say why instead of leaving ke
 
 from __future__ import annotations
 
+from monitor.engine.rules.backchannel import BackchannelMissing
 from monitor.engine.rules.base import Rule
+from monitor.engine.rules.overlap import Interruption
 from monitor.engine.rules.silence import DeadAir
+from monitor.engine.rules.volume import VolumeTooLoud
 
-RULES: tuple[type[Rule], ...] = (DeadAir,)
+RULES: tuple[type[Rule], ...] = (DeadAir, Interruption, BackchannelMissing, VolumeTooLoud)
 
 PENDING: dict[str, tuple[str, ...]] = {
     "ring.late_pickup": ("apology_ok",),
@@ -20,10 +23,7 @@ PENDING: dict[str, tuple[str, ...]] = {
     "rate.too_fast": (),
     "rate.too_slow": (),
     "filler.excess": ("filler_count",),
-    "interruption": ("interruptions",),
-    "backchannel.missing": ("backchannel_gaps",),
     "forbidden_phrase": ("forbidden",),
     "closing.incomplete": ("closing_ok",),
-    "volume.too_loud": (),
 }
 PENDING_WHY = "not implemented yet (the rules of issue #3)"

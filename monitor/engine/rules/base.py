@@ -8,21 +8,44 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from monitor.config import Config
-from monitor.frames import Alert, Channel, Record, Speech, SpeechStart, Utterance
-from monitor.frames import Ring as RingRecord
+from monitor.config import Config, section
+from monitor.frames import (
+    Alert,
+    Channel,
+    HoldEnd,
+    HoldStart,
+    Record,
+    Ring,
+    Speech,
+    SpeechStart,
+    Utterance,
+)
 
-EngineEvent = SpeechStart | Speech | Utterance | RingRecord
+EngineEvent = SpeechStart | Speech | Utterance | Ring | HoldStart | HoldEnd
+"""What rules read: the pipeline's events, plus the hold records a rule derives from them."""
 
 
 class Rule:
     """Base class: override what the rule needs; the defaults do nothing."""
 
     id: ClassVar[str]
+    # Every rule id the class raises alerts under (a class may own a family, like hold.*).
+    ids: ClassVar[tuple[str, ...]] = ()
     needs: ClassVar[frozenset[Channel]] = frozenset({"agent"})
+    # The [rules.NAME] table of the profile that holds the rule's thresholds and phrases.
+    section: ClassVar[str] = ""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
+
+    @classmethod
+    def rule_ids(cls) -> tuple[str, ...]:
+        return cls.ids or (cls.id,)
+
+    def settings(self, cls: type) -> Any:
+        """The rule's own frozen settings dataclass, read from ``[rules.<section>]``."""
+        name = self.section or self.id
+        return section(cls, self.cfg.rules.get(name, {}), f"rules.{name}")
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         return []
@@ -39,8 +62,10 @@ class Rule:
         """The summary keys this rule owns (DESIGN.md's contract)."""
         return {}
 
-    def alert(self, t: float, evidence: dict[str, Any]) -> Alert:
+    def alert(self, t: float, evidence: dict[str, Any], rule: str = "",
+              severity: str = "") -> Alert:
         """An alert worded by the profile: the templates are filled from ``evidence``."""
-        msg = self.cfg.messages[self.id]
-        return Alert(self.id, round(t, 3), msg.severity, msg.message.format(**evidence),
-                     msg.say.format(**evidence), evidence)
+        rule = rule or self.id
+        msg = self.cfg.messages[rule]
+        return Alert(rule, round(t, 3), severity or msg.severity,  # type: ignore[arg-type]
+                     msg.message.format(**evidence), msg.say.format(**evidence), evidence)

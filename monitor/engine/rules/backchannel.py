@@ -1,0 +1,82 @@
+"""``backchannel.missing``: a long customer turn with no 嗯 / 对 / 我明白 from the agent.
+
+The standard asks the agent to respond now and then while the customer talks. The rule keeps
+the time since the last sign of listening (the turn's start, or the agent's last backchannel)
+and fires when it reaches the limit while the customer's turn goes on; a backchannel starts
+the count again. The agent taking the floor ends the customer's turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.config import Config
+from monitor.engine.rules.base import EngineEvent, Rule
+from monitor.frames import Record, Speech, SpeechStart
+
+
+@dataclass(frozen=True, slots=True)
+class BackchannelSettings:
+    max_silent_listening_s: float
+
+
+class BackchannelMissing(Rule):
+    id = "backchannel.missing"
+    needs = frozenset({"agent", "customer"})
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        self._s: BackchannelSettings = self.settings(BackchannelSettings)
+        self._turn_gap_s = cfg.engine.turn_gap_s
+        self._bc_max_s = cfg.engine.backchannel_max_s
+        self._customer_speaking = False
+        self._customer_end = 0.0
+        self._agent_since: float | None = None
+        self._listening_since: float | None = None  # None: no customer turn open
+        self._open_gap: dict[str, float] | None = None
+        self._gaps: list[dict[str, float]] = []
+
+    def on_event(self, ev: EngineEvent) -> list[Record]:
+        if isinstance(ev, SpeechStart) and ev.channel == "customer":
+            if self._listening_since is None or ev.t - self._customer_end >= self._turn_gap_s:
+                self._close_gap(ev.t)
+                self._listening_since = ev.t
+            self._customer_speaking = True
+        elif isinstance(ev, SpeechStart):
+            self._agent_since = ev.t
+        elif isinstance(ev, Speech) and ev.channel == "customer":
+            self._customer_speaking = False
+            self._customer_end = ev.end
+        elif isinstance(ev, Speech):
+            self._agent_since = None
+            if ev.duration_s <= self._bc_max_s and self._listening_since is not None:
+                self._close_gap(ev.start)
+                self._listening_since = ev.end
+        return []
+
+    def on_tick(self, t: float) -> list[Record]:
+        if self._agent_since is not None and t - self._agent_since > self._bc_max_s:
+            self._close_gap(self._agent_since)  # the agent has taken the floor
+            self._listening_since = None
+        since = self._listening_since
+        in_turn = self._customer_speaking or t - self._customer_end < self._turn_gap_s
+        if since is None or self._open_gap is not None or not in_turn:
+            return []
+        limit = self._s.max_silent_listening_s
+        if t - since + 1e-9 < limit:
+            return []
+        self._open_gap = {"start": round(since, 3)}
+        return [self.alert(since + limit, {"start": round(since, 3), "limit_s": limit})]
+
+    def finish(self, t_end: float) -> list[Record]:
+        self._close_gap(min(t_end, self._customer_end))
+        return []
+
+    def summary(self) -> dict[str, Any]:
+        return {"backchannel_gaps": list(self._gaps)}
+
+    def _close_gap(self, t: float) -> None:
+        if self._open_gap is not None:
+            self._gaps.append({**self._open_gap, "end": round(max(t, self._open_gap["start"]), 3)})
+            self._open_gap = None
