@@ -1,0 +1,266 @@
+"""Phrase matching on utterances built the way the recognisers build them, with real pypinyin.
+
+Mandarin utterances carry one word per character or digit (``word_units``), punctuation only in
+the text, so every expected time below is ``T0 + STEP * index of the spoken unit``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from monitor.asr.normalize import count_units, word_units
+from monitor.engine.phrases import Match, PhraseMatcher
+from monitor.frames import Utterance
+
+T0, STEP = 10.0, 0.25
+
+
+def zh(text: str) -> Utterance:
+    """A Mandarin utterance: one word per spoken unit, STEP seconds each, from T0."""
+    end = T0 + STEP * count_units(text, "zh")
+    return Utterance("agent", T0, end, text, tuple(word_units(text, T0, end, 0.9, "zh")))
+
+
+def en(text: str) -> Utterance:
+    """An English utterance: one word per space-separated recogniser word, STEP seconds each."""
+    words = [w for i, token in enumerate(text.split())
+             for w in word_units(token, T0 + STEP * i, T0 + STEP * (i + 1), 0.9, "en")]
+    return Utterance("agent", T0, T0 + STEP * len(text.split()), text, tuple(words))
+
+
+def at(first: int, last: int) -> tuple[object, object]:
+    """Audio times of spoken units first..last (inclusive), compared approximately."""
+    return pytest.approx(T0 + STEP * first), pytest.approx(T0 + STEP * (last + 1))
+
+
+def found(matcher: PhraseMatcher, utterance: Utterance) -> list[tuple[str, str, str]]:
+    return [(m.phrase, m.text, m.by) for m in matcher.find(utterance)]
+
+
+def test_match_is_an_immutable_record():
+    m = Match("话费", "花费", 1.0, 1.5, "pinyin")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.text = "话费"  # type: ignore[misc]
+    assert not hasattr(m, "__dict__")
+
+
+def test_company_name_misrecognised_as_homophones_is_found_by_pinyin_with_word_times():
+    m = PhraseMatcher(["诚美客服"], "zh").first(zh("您好，成美克服，我是小李。"))
+    assert m is not None
+    assert (m.phrase, m.text, m.by) == ("诚美客服", "成美克服", "pinyin")
+    assert (m.start, m.end) == at(2, 5)
+
+
+def test_thanks_for_calling_survives_a_homophone_of_laidian():
+    m = PhraseMatcher(["感谢您的来电"], "zh").first(zh("感谢您的来点，再见"))
+    assert m is not None and (m.text, m.by) == ("感谢您的来点", "pinyin")
+    assert (m.start, m.end) == at(0, 5)
+
+
+@pytest.mark.parametrize(("phrase", "said"), [("话费", "花费"), ("花费", "话费")])
+def test_hua_fei_matches_either_way(phrase, said):
+    m = PhraseMatcher([phrase], "zh").first(zh(f"您这个月的{said}是三十元"))
+    assert m is not None and (m.text, m.by) == (said, "pinyin")
+    assert (m.start, m.end) == at(5, 6)
+
+
+def test_same_characters_are_a_character_match_not_a_pinyin_one():
+    matcher = PhraseMatcher(["花费", "话费"], "zh")
+    assert found(matcher, zh("您的话费")) == [("话费", "话费", "chars")]
+
+
+def test_taboo_opening_found_in_characters_and_the_polite_form_is_not_it():
+    matcher = PhraseMatcher(["你找谁"], "zh")
+    m = matcher.first(zh("喂，你找谁呀？"))
+    assert m is not None and (m.text, m.by) == ("你找谁", "chars")
+    assert (m.start, m.end) == at(1, 3)
+    assert matcher.find(zh("请问您找哪位？")) == []
+
+
+def test_i_dont_know_is_not_found_in_its_polite_alternative():
+    matcher = PhraseMatcher(["我不知道"], "zh")
+    assert found(matcher, zh("这个我不知道啊")) == [("我不知道", "我不知道", "chars")]
+    assert matcher.find(zh("抱歉，这事我不太了解")) == []
+
+
+def test_exclusion_excuses_the_taboo_inside_the_polite_phrase_only():
+    taboo = PhraseMatcher(["有什么事"], "zh", exclusions=["请问有什么事可以帮您"])
+    assert found(taboo, zh("你是谁？有什么事？")) == [("有什么事", "有什么事", "chars")]
+    assert taboo.find(zh("您好，请问有什么事可以帮您？")) == []
+    # Without the exclusion the polite phrase does contain the taboo.
+    assert found(PhraseMatcher(["有什么事"], "zh"), zh("请问有什么事可以帮您")) == [
+        ("有什么事", "有什么事", "chars")]
+    # The same utterance can hold both: only the match outside the polite phrase is reported.
+    [m] = taboo.find(zh("请问有什么事可以帮您？有什么事快说"))
+    assert (m.text, m.by) == ("有什么事", "chars")
+    assert (m.start, m.end) == at(10, 13)
+
+
+def test_exclusion_applies_to_pinyin_matches_and_is_itself_matched_by_pinyin():
+    # 事 written as 是 (both shi): the taboo matches by pinyin, and so does the exclusion.
+    said = zh("请问有什么是可以帮您")
+    assert found(PhraseMatcher(["有什么事"], "zh"), said) == [("有什么事", "有什么是", "pinyin")]
+    assert PhraseMatcher(["有什么事"], "zh", exclusions=["请问有什么事可以帮您"]).find(said) == []
+
+
+def test_traditional_and_simplified_characters_match_each_other():
+    simplified = PhraseMatcher(["让您久等了"], "zh")
+    traditional = PhraseMatcher(["讓您久等了"], "zh")
+    for matcher in (simplified, traditional):
+        m = matcher.first(zh("对不起，让您久等了"))
+        assert m is not None and (m.text, m.by) == ("让您久等了", "chars")
+        assert (m.start, m.end) == at(3, 7)
+    m = simplified.first(zh("對不起，讓您久等了"))  # Whisper writing traditional characters
+    assert m is not None and (m.text, m.by) == ("讓您久等了", "chars")
+    assert (m.start, m.end) == at(3, 7)
+
+
+@pytest.mark.parametrize(("phrase", "said", "text"), [
+    ("17951", "请拨打一七九五一。", "一七九五一"),
+    ("一七九五一", "请拨打17951。", "17951"),
+])
+def test_digits_match_the_characters_read_for_them(phrase, said, text):
+    m = PhraseMatcher([phrase], "zh").first(zh(said))
+    assert m is not None and (m.text, m.by) == (text, "chars")
+    assert (m.start, m.end) == at(3, 7)
+
+
+def test_latin_word_inside_mandarin_is_one_unit_and_one_word():
+    m = PhraseMatcher(["VIP客户"], "zh").first(zh("您是vip客户吗"))
+    assert m is not None and (m.text, m.by) == ("vip客户", "chars")
+    assert (m.start, m.end) == at(2, 4)
+    assert PhraseMatcher(["IP客户"], "zh").find(zh("您是VIP客户吗")) == []
+
+
+def test_match_text_keeps_the_punctuation_it_spans_and_times_cover_its_words():
+    m = PhraseMatcher(["您好诚美"], "zh").first(zh("您好，诚美客服"))
+    assert m is not None and m.text == "您好，诚美"
+    assert (m.start, m.end) == at(0, 3)
+
+
+def test_english_phrase_is_a_word_sequence():
+    matcher = PhraseMatcher(["anything else", "um"], "en")
+    m = matcher.first(en("Is there anything else I can help you with?"))
+    assert m is not None and (m.phrase, m.text, m.by) == ("anything else", "anything else", "chars")
+    assert (m.start, m.end) == at(2, 3)
+    assert matcher.find(en("I left my umbrella in the car")) == []
+    [m] = matcher.find(en("Um, let me check."))
+    assert (m.phrase, m.text) == ("um", "Um")
+    assert (m.start, m.end) == at(0, 0)
+    assert found(PhraseMatcher(["Sorry to keep you waiting"], "en"),
+                 en("So sorry, to keep you waiting!")) == [
+        ("Sorry to keep you waiting", "sorry, to keep you waiting", "chars")]
+
+
+def test_english_apostrophes_and_words_holding_two_units():
+    assert found(PhraseMatcher(["I don't know"], "en"), en("Well I don’t know.")) == [
+        ("I don't know", "I don’t know", "chars")]
+    # "well-known" is one recogniser word holding two units: times stay on the right words.
+    m = PhraseMatcher(["known company"], "en").first(en("a well-known company indeed"))
+    assert m is not None and m.text == "known company"
+    assert (m.start, m.end) == at(1, 2)
+
+
+def test_pinyin_never_matches_inside_or_across_syllables():
+    single = PhraseMatcher(["安"], "zh", min_pinyin_syllables=1)
+    assert single.find(zh("南方")) == []  # an is not inside nan
+    assert found(single, zh("按一下")) == [("安", "按", "pinyin")]
+    assert PhraseMatcher(["西安"], "zh").find(zh("先生")) == []  # xi an is not xian
+    assert PhraseMatcher(["先生"], "zh").find(zh("西安")) == []
+
+
+def test_single_syllables_match_by_characters_only_by_default():
+    fillers = PhraseMatcher(["唔", "啊"], "zh")
+    assert fillers.find(zh("感谢您对我们服务的支持，号码是五五五")) == []  # 务, 五: wu
+    assert found(fillers, zh("唔，这个啊")) == [("唔", "唔", "chars"), ("啊", "啊", "chars")]
+
+
+@pytest.mark.parametrize(("phrase", "said"), [
+    ("你找谁", "你早谁"),    # zh / z
+    ("查询", "擦询"),        # ch / c
+    ("稍等", "骚等"),        # sh / s
+    ("您好", "林好"),        # n / l
+    ("帮您", "班您"),        # an / ang
+    ("很好", "横好"),        # en / eng
+    ("您好", "宁好"),        # in / ing
+])
+def test_fuzzy_pairs_match_only_when_asked(phrase, said):
+    assert PhraseMatcher([phrase], "zh").find(zh(said)) == []
+    m = PhraseMatcher([phrase], "zh", fuzzy=True).first(zh(said))
+    assert m is not None and (m.phrase, m.text, m.by) == (phrase, said, "pinyin")
+    assert (m.start, m.end) == at(0, len(said) - 1)
+
+
+def test_fuzzy_keeps_syllable_boundaries_and_other_initials_apart():
+    fuzzy = PhraseMatcher(["安", "诚美"], "zh", fuzzy=True, min_pinyin_syllables=1)
+    assert fuzzy.find(zh("南方")) == []
+    assert fuzzy.find(zh("真美")) == []  # zhen is not cheng, even with both pairs fuzzy
+
+
+def test_polyphones_are_read_in_context():
+    # 行 alone reads xing and 重 zhong; in 银行 and 重新 they read hang and chong.
+    assert found(PhraseMatcher(["银行卡"], "zh"), zh("您的银航卡")) == [
+        ("银行卡", "银航卡", "pinyin")]
+    assert found(PhraseMatcher(["重新"], "zh"), zh("我虫新查一下")) == [("重新", "虫新", "pinyin")]
+
+
+def test_overlaps_prefer_the_earliest_then_longest_then_characters():
+    matcher = PhraseMatcher(["久等", "让您久等了", "对不起", "不起"], "zh")
+    assert found(matcher, zh("对不起，让您久等了")) == [
+        ("对不起", "对不起", "chars"), ("让您久等了", "让您久等了", "chars")]
+    # A longer pinyin match beats the shorter character match it contains.
+    thanks = PhraseMatcher(["感谢", "感谢您的来电"], "zh")
+    assert found(thanks, zh("感谢您的来点")) == [("感谢您的来电", "感谢您的来点", "pinyin")]
+
+
+def test_all_matches_in_order_of_position():
+    matcher = PhraseMatcher(["稍等", "您好", "诚美客服"], "zh")
+    matches = matcher.find(zh("您好，成美克服，请稍等，您好"))
+    assert [(m.phrase, m.text) for m in matches] == [
+        ("您好", "您好"), ("诚美客服", "成美克服"), ("稍等", "稍等"), ("您好", "您好")]
+    assert [m.start for m in matches] == [at(i, i)[0] for i in (0, 2, 7, 9)]
+    assert matcher.first(zh("您好，成美克服")) == matches[0]
+    assert matcher.first(zh("再见")) is None
+
+
+def test_without_usable_words_a_match_takes_the_utterance_times():
+    matcher = PhraseMatcher(["你找谁"], "zh")
+    bare = Utterance("agent", 3.0, 5.0, "喂，你找谁呀？")
+    assert [(m.text, m.start, m.end) for m in matcher.find(bare)] == [("你找谁", 3.0, 5.0)]
+    # Words that do not line up with the text (one missing) cannot place the match either.
+    short = dataclasses.replace(zh("喂，你找谁呀？"), words=zh("喂，你找谁呀？").words[:-1])
+    [m] = matcher.find(short)
+    assert (m.start, m.end) == (short.start, short.end)
+
+
+def test_empty_utterances_and_phrases():
+    assert PhraseMatcher(["您好"], "zh").find(Utterance("agent", 0.0, 1.0, "")) == []
+    assert PhraseMatcher(["您好"], "zh").find(zh("。。。")) == []
+    with pytest.raises(ValueError, match="nothing to match"):
+        PhraseMatcher(["您好", "，。"], "zh")
+    with pytest.raises(ValueError, match="nothing to match"):
+        PhraseMatcher(["hello"], "en", exclusions=["..."])
+
+
+def test_a_thousand_finds_on_a_long_utterance_stay_fast():
+    phrases = ["您好", "诚美客服", "我是", "对不起", "让您久等了", "请稍等", "感谢您的耐心等待",
+               "还有什么可以帮您", "感谢您的来电", "你弄错了", "这不关我的事", "我不知道",
+               "这是我们公司的规定", "你找谁", "有什么事", "没这个人", "是的", "我明白",
+               "话费", "唔"]
+    matcher = PhraseMatcher(phrases, "zh", exclusions=["请问有什么事可以帮您"], fuzzy=True)
+    utterance = zh("您好，成美克服，我是小李，请问有什么事可以帮您？"
+                   "您的花费是一三八元，号码是一三八，请稍等一下")
+    assert count_units(utterance.text, "zh") == 40
+    matcher.find(utterance)  # warm the pinyin cache, as the first utterances of a call do
+    started = time.perf_counter()
+    for _ in range(1000):
+        matches = matcher.find(utterance)
+    elapsed = time.perf_counter() - started
+    print(f"1000 finds, 40 characters, 20 phrases: {elapsed:.3f} s")
+    assert [(m.phrase, m.by) for m in matches] == [
+        ("您好", "chars"), ("诚美客服", "pinyin"), ("我是", "chars"), ("话费", "pinyin"),
+        ("请稍等", "chars")]
+    assert elapsed < 1.0
