@@ -78,7 +78,7 @@ def test_summary_holds_every_contract_key_and_lists_what_was_skipped():
     assert set(summary) >= CONTRACT_KEYS
     skipped = {s["rule"] for s in summary["rules_skipped"]}
     assert "greeting.incomplete" in skipped and "dead_air" not in skipped
-    for key in ("greeting_ok", "holds", "forbidden"):
+    for key in ("greeting_ok", "forbidden", "closing_ok"):
         assert summary[key] is None
     assert summary["score"] == 100.0
     assert {c["rule"] for c in summary["checks"]} >= {"dead_air", "interruption"}
@@ -186,3 +186,50 @@ def test_a_loud_agent_segment_is_flagged_at_its_end(level, fires):
     events = [SpeechStart("agent", 1.0), Speech("agent", 1.0, 4.0, level)]
     out = run(events, 5.0)
     assert [t for t, _ in alerts(out, "volume.too_loud")] == ([4.0] if fires else [])
+
+
+def hold_call(announce, silence_s, back):
+    """Agent speaks 0-3 s (``announce``), customer says 好的 3.5-4.5, silence, agent is back."""
+    back_at = 4.5 + silence_s
+    events = [*talk("agent", 0.0, 3.0, announce), *talk("customer", 3.5, 4.5, "好的"),
+              *talk("agent", back_at, back_at + 2.5, back)]
+    return events, back_at
+
+
+def test_an_announced_short_hold_is_recorded_thanked_and_never_dead_air():
+    events, back_at = hold_call("请您稍等，我帮您查询一下", 15.0, "感谢您耐心的等待")
+    out = run(events, back_at + 4.0)
+    types = [r.type for r in out]
+    assert types.count("hold_start") == 1 and types.count("hold_end") == 1
+    assert [r.t for r in out if r.type == "hold_start"] == [4.5]
+    assert [a for a in out if isinstance(a, Alert)] == []
+    assert out[-1].fields["holds"] == [{"start": 4.5, "end": back_at, "duration": 15.0,
+                                        "announced": True, "thanked": True, "transfer": False}]
+    assert out[-1].fields["dead_air"] == []
+
+
+def test_a_long_hold_warns_before_the_limit_and_violates_at_it_and_wants_thanks():
+    events, back_at = hold_call("请您稍等", 35.0, "好的先生")
+    out = run(events, back_at + 10.0)
+    too_long = [(a.t, a.severity) for a in out if isinstance(a, Alert)
+                and a.rule == "hold.too_long"]
+    assert too_long == [(29.5, "warn"), (34.5, "violation")]
+    assert [t for t, _ in alerts(out, "hold.no_thanks")] == [back_at + 2.5]
+    assert out[-1].fields["holds"][0]["thanked"] is False
+
+
+def test_a_transfer_has_the_shorter_limit():
+    events, back_at = hold_call("我帮您转接到技术部，请您稍等", 12.0, "让您久等了")
+    out = run(events, back_at + 4.0)
+    too_long = [(a.t, a.severity) for a in out if isinstance(a, Alert)
+                and a.rule == "hold.too_long"]
+    assert too_long == [(9.5, "warn"), (14.5, "violation")]
+    assert out[-1].fields["holds"][0]["transfer"] is True
+
+
+def test_silence_ended_with_thanks_was_an_unannounced_hold_and_dead_air():
+    events, back_at = hold_call("好的，我看一下", 9.0, "感谢您的耐心等待")
+    out = run(events, back_at + 4.0)
+    assert [t for t, _ in alerts(out, "hold.unannounced")] == [back_at + 2.5]
+    assert [t for t, _ in alerts(out, "dead_air")] == [9.5]
+    assert out[-1].fields["holds"][0]["announced"] is False

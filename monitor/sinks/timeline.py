@@ -75,6 +75,16 @@ def _pickup(r: dict[str, Any]) -> Iterator[str]:
     yield f"  {clock(r['t'])}  pickup    after {r['rings']} ring(s)"
 
 
+def _hold_start(r: dict[str, Any]) -> Iterator[str]:
+    how = ("announced" if r["announced"] else "unannounced") + (
+        ", transfer" if r["transfer"] else "")
+    yield f"  {clock(r['t'])}  hold      caller on hold ({how})"
+
+
+def _hold_end(r: dict[str, Any]) -> Iterator[str]:
+    yield f"  {clock(r['t'])}  hold      agent back after {r['duration_s']:.1f} s"
+
+
 def _alert(r: dict[str, Any]) -> Iterator[str]:
     yield (f"  {clock(r['t'])}  ALERT     [{r['severity']}] {r['rule']}: {r['message']}"
            f"  (whisper: {r['say']})")
@@ -109,8 +119,18 @@ def _summary(s: dict[str, Any]) -> Iterator[str]:
     if dead is not None:
         spans = ", ".join(f"{clock(d['start'])}-{clock(d['end'])}" for d in dead)
         yield f"  dead air: {len(dead)}" + (f" ({spans})" if spans else "")
+    holds = s.get("holds")
+    if holds:
+        yield "  holds: " + ", ".join(
+            f"{clock(h['start'])} {h['duration']:.0f} s"
+            + ("" if h["announced"] else " unannounced")
+            + {True: ", thanked", False: ", not thanked", None: ""}[h["thanked"]] for h in holds)
     alerts = s.get("alerts_by_rule") or {}
     yield "  alerts: " + (", ".join(f"{k} x{v}" for k, v in alerts.items()) or "none")
+    if s.get("score") is not None:
+        failed = [c["rule"] for c in s.get("checks", []) if not c["passed"]]
+        yield f"  QA score {s['score']:.0f}/100" + (f" (missed: {', '.join(failed)})"
+                                                    if failed else "")
     if s.get("asr_backend"):
         yield f"  speech recognition: {s['asr_backend']} ({s.get('asr_model')})"
     skipped = s.get("rules_skipped") or []
@@ -120,4 +140,5 @@ def _summary(s: dict[str, Any]) -> Iterator[str]:
 
 
 _LINES = {"utterance": _utterance, "ring": _ring, "pickup": _pickup, "alert": _alert,
-          "metric": _metric, "summary": _summary}
+          "metric": _metric, "summary": _summary, "hold_start": _hold_start,
+          "hold_end": _hold_end}

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from monitor.engine.rules.backchannel import BackchannelMissing
 from monitor.engine.rules.base import Rule
+from monitor.engine.rules.hold import HoldRule
 from monitor.engine.rules.overlap import Interruption
 from monitor.engine.rules.silence import DeadAir
 from monitor.engine.rules.volume import VolumeTooLoud
 
-RULES: tuple[type[Rule], ...] = (DeadAir, Interruption, BackchannelMissing, VolumeTooLoud)
+RULES: tuple[type[Rule], ...] = (HoldRule, DeadAir, Interruption, BackchannelMissing,
+                                 VolumeTooLoud)
 
 PENDING: dict[str, tuple[str, ...]] = {
     "ring.late_pickup": ("apology_ok",),
     "greeting.incomplete": ("greeting_ok",),
-    "hold.too_long": ("holds",),
-    "hold.unannounced": (),
-    "hold.no_thanks": (),
     "rate.too_fast": (),
     "rate.too_slow": (),
     "filler.excess": ("filler_count",),

@@ -6,14 +6,14 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import Record, Speech, SpeechStart
+from monitor.frames import HoldEnd, HoldStart, Record, Speech, SpeechStart
 
 
 class DeadAir(Rule):
     """Alerts the moment a silence reaches the limit, and records how long it lasted.
 
     It fires on the audio clock during the silence (not when speech resumes) so the agent can
-    be told while the caller is still waiting.
+    be told while the caller is still waiting. An announced hold is not dead air.
     """
 
     id = "dead_air"
@@ -26,6 +26,7 @@ class DeadAir(Rule):
         self._answered = False
         self._last_end = 0.0
         self._open: float | None = None
+        self._on_hold = False
         self._gaps: list[dict[str, float]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
@@ -36,10 +37,13 @@ class DeadAir(Rule):
         elif isinstance(ev, Speech):
             self._speaking.discard(ev.channel)
             self._last_end = max(self._last_end, ev.end)
+        elif isinstance(ev, HoldStart | HoldEnd):
+            self._on_hold = isinstance(ev, HoldStart)
+            self._last_end = max(self._last_end, ev.t)
         return []
 
     def on_tick(self, t: float) -> list[Record]:
-        if not self._answered or self._speaking or self._open is not None:
+        if not self._answered or self._speaking or self._open is not None or self._on_hold:
             return []
         if t - self._last_end + 1e-9 < self._limit_s:
             return []

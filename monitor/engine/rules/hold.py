@@ -1,0 +1,167 @@
+"""The hold family: ``hold.too_long``, ``hold.unannounced`` and ``hold.no_thanks``.
+
+A hold begins when, soon after the agent announced one (请您稍等 ...), both sides fall silent
+for ``confirm_silence_s``; it starts where that silence started and ends when the agent speaks
+again. A warning comes ``warn_before_s`` before the limit (shorter for a transfer) and a
+violation at it. On return the agent must thank the caller (感谢您的耐心等待 / 让您久等了)
+within ``return_window_s``. A long silence that the agent ends with such thanks was a hold
+nobody announced. A hold in progress is never dead air: the hold records tell that rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.config import Config
+from monitor.engine.phrases import PhraseMatcher
+from monitor.engine.rules.base import EngineEvent, Rule
+from monitor.frames import HoldEnd, HoldStart, Record, Speech, SpeechStart, Utterance
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSettings:
+    announce_phrases: tuple[str, ...]
+    transfer_phrases: tuple[str, ...]
+    thanks_phrases: tuple[str, ...]
+    announce_window_s: float
+    confirm_silence_s: float
+    limit_s: float
+    transfer_limit_s: float
+    warn_before_s: float
+    return_window_s: float
+    unannounced_min_s: float
+
+
+@dataclass
+class _Hold:
+    start: float
+    announced: bool
+    transfer: bool
+    end: float | None = None
+    warned: bool = False
+    violated: bool = False
+    thanked: bool | None = None
+    last_return_end: float | None = None
+
+    def record(self) -> dict[str, Any]:
+        end = self.end if self.end is not None else self.start
+        return {"start": round(self.start, 3), "end": round(end, 3),
+                "duration": round(end - self.start, 3), "announced": self.announced,
+                "thanked": self.thanked, "transfer": self.transfer}
+
+
+class HoldRule(Rule):
+    id = "hold.too_long"
+    ids = ("hold.too_long", "hold.unannounced", "hold.no_thanks")
+    section = "hold"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        s: HoldSettings = self.settings(HoldSettings)
+        self._s = s
+        self._announce = PhraseMatcher(s.announce_phrases + s.transfer_phrases, cfg.language)
+        self._transfer = PhraseMatcher(s.transfer_phrases, cfg.language)
+        self._thanks = PhraseMatcher(s.thanks_phrases, cfg.language)
+        self._speaking: set[str] = set()
+        self._last_end = 0.0
+        self._announced: tuple[float, bool] | None = None  # (utterance end, transfer?)
+        self._hold: _Hold | None = None  # on hold now
+        self._returned: _Hold | None = None  # back from hold, thanks not yet judged
+        self._holds: list[_Hold] = []
+
+    def on_event(self, ev: EngineEvent) -> list[Record]:
+        if isinstance(ev, SpeechStart):
+            self._speaking.add(ev.channel)
+            if ev.channel == "agent" and self._hold is not None:
+                return self._end_hold(ev.t)
+            if ev.channel == "agent" and self._hold is None:
+                self._unannounced_return(ev.t)
+        elif isinstance(ev, Speech):
+            self._speaking.discard(ev.channel)
+            self._last_end = max(self._last_end, ev.end)
+        elif isinstance(ev, Utterance) and ev.channel == "agent":
+            return self._on_agent_words(ev)
+        return []
+
+    def on_tick(self, t: float) -> list[Record]:
+        hold = self._hold
+        if hold is not None:
+            return self._limits(hold, t)
+        if self._speaking or t - self._last_end + 1e-9 < self._s.confirm_silence_s:
+            return []
+        if self._announced is None or self._last_end - self._announced[0] > (
+                self._s.announce_window_s):
+            return []
+        transfer = self._announced[1]
+        self._announced = None
+        self._hold = _Hold(self._last_end, announced=True, transfer=transfer)
+        self._holds.append(self._hold)
+        return [HoldStart(round(self._last_end, 3), announced=True, transfer=transfer)]
+
+    def finish(self, t_end: float) -> list[Record]:
+        out: list[Record] = []
+        if self._hold is not None:
+            self._hold.end = t_end
+            self._hold = None
+        if self._returned is not None:
+            out += self._judge_thanks(self._returned, t_end)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"holds": [h.record() for h in self._holds]}
+
+    def _limits(self, hold: _Hold, t: float) -> list[Record]:
+        limit = self._s.transfer_limit_s if hold.transfer else self._s.limit_s
+        evidence = {"start": round(hold.start, 3), "limit_s": limit, "transfer": hold.transfer}
+        if not hold.warned and t - hold.start + 1e-9 >= limit - self._s.warn_before_s:
+            hold.warned = True
+            return [self.alert(hold.start + limit - self._s.warn_before_s, evidence,
+                               severity="warn")]
+        if not hold.violated and t - hold.start + 1e-9 >= limit:
+            hold.violated = True
+            return [self.alert(hold.start + limit, evidence, severity="violation")]
+        return []
+
+    def _end_hold(self, t: float) -> list[Record]:
+        assert self._hold is not None
+        hold, self._hold = self._hold, None
+        hold.end = t
+        self._returned = hold
+        return [HoldEnd(round(t, 3), round(hold.start, 3))]
+
+    def _unannounced_return(self, t: float) -> None:
+        """A long unannounced silence may have been a hold; the returning words will tell."""
+        silence = t - self._last_end
+        if self._speaking == {"agent"} and silence >= self._s.unannounced_min_s:
+            self._returned = _Hold(self._last_end, announced=False, transfer=False, end=t)
+
+    def _on_agent_words(self, ev: Utterance) -> list[Record]:
+        if self._announce.first(ev) is not None:
+            self._announced = (ev.end, self._transfer.first(ev) is not None)
+        hold = self._returned
+        if hold is None or hold.end is None or ev.start < hold.end - 0.5:
+            return []
+        if ev.start > hold.end + self._s.return_window_s:
+            return self._judge_thanks(hold, ev.start)
+        thanks = self._thanks.first(ev)
+        hold.last_return_end = ev.end
+        if thanks is None:
+            return []
+        hold.thanked = True
+        self._returned = None
+        if hold.announced:
+            return []
+        self._holds.append(hold)
+        return [self.alert(ev.end, {"start": round(hold.start, 3), "phrase": thanks.text,
+                                    "duration_s": round(hold.end - hold.start, 1)},
+                           rule="hold.unannounced")]
+
+    def _judge_thanks(self, hold: _Hold, t: float) -> list[Record]:
+        """No thanks in the return window: the caller was not thanked for waiting."""
+        self._returned = None
+        if not hold.announced:
+            return []  # a silence, not a hold: dead air has said what there is to say
+        hold.thanked = False
+        at = hold.last_return_end if hold.last_return_end is not None else t
+        return [self.alert(at, {"start": round(hold.start, 3)}, rule="hold.no_thanks")]
