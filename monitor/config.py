@@ -50,6 +50,7 @@ class ToneConfig:
     tonal_ratio: float
     min_level_dbfs: float
     min_ring_s: float
+    cadence_gap_s: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,16 @@ from monitor.engine.metrics import CallMetrics
 from monitor.engine.rules import PENDING, PENDING_WHY, RULES, Rule
 from monitor.engine.rules.base import EngineEvent
 from monitor.errors import CallmonitorError
-from monitor.frames import Alert, Channel, HoldEnd, HoldStart, Record, SpeechStart, Summary
+from monitor.frames import (
+    Alert,
+    Channel,
+    HoldEnd,
+    HoldStart,
+    Pickup,
+    Record,
+    SpeechStart,
+    Summary,
+)
 
 
 class Engine:
@@ -38,7 +47,7 @@ class Engine:
     def on_event(self, ev: EngineEvent) -> list[Record]:
         """Feed one event; returns it (when it belongs on the timeline) and what it caused."""
         out: list[Record] = [] if isinstance(ev, SpeechStart) else [ev]
-        out += self._metrics.on_event(ev)
+        out += self._derived(self._metrics.on_event(ev))
         return self._count(out + self._to_rules(ev))
 
     def on_tick(self, t: float) -> list[Record]:
@@ -54,10 +63,11 @@ class Engine:
         return out
 
     def _derived(self, records: list[Record]) -> list[Record]:
-        """A hold found by one rule is an event for the others (dead air is not a hold)."""
+        """What the engine finds is an event for the rules: the pickup (the greeting follows
+        it), a hold one rule found (dead air is not a hold)."""
         out = list(records)
         for record in records:
-            if isinstance(record, HoldStart | HoldEnd):
+            if isinstance(record, HoldStart | HoldEnd | Pickup):
                 out += self._to_rules(record)
         return out
 

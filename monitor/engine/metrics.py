@@ -20,14 +20,19 @@ class CallMetrics:
     def __init__(self, cfg: Config, channels: tuple[Channel, ...]) -> None:
         self._cfg = cfg
         self._channels = channels
-        self._rings: list[Ring] = []
+        self._rings: list[Ring] = []  # one per ring cadence (a UK double ring is one ring)
         self.pickup_t: float | None = None
         self._segments: dict[Channel, list[Speech]] = {c: [] for c in channels}
         self._agent_units: list[tuple[float, int]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         if isinstance(ev, Ring) and self.pickup_t is None:
-            self._rings.append(ev)
+            same_ring = self._rings and ev.start - self._rings[-1].end < (
+                self._cfg.tones.cadence_gap_s)
+            if same_ring:
+                self._rings[-1] = Ring(self._rings[-1].start, ev.end, self._rings[-1].freq_hz)
+            else:
+                self._rings.append(ev)
         elif isinstance(ev, SpeechStart) and ev.channel == "agent" and self.pickup_t is None:
             self.pickup_t = ev.t
             return [Pickup(ev.t, len(self._rings))]

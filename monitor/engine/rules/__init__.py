@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from monitor.engine.rules.backchannel import BackchannelMissing
 from monitor.engine.rules.base import Rule
+from monitor.engine.rules.greeting import GreetingRule
 from monitor.engine.rules.hold import HoldRule
 from monitor.engine.rules.overlap import Interruption
 from monitor.engine.rules.silence import DeadAir
 from monitor.engine.rules.volume import VolumeTooLoud
 
-RULES: tuple[type[Rule], ...] = (HoldRule, DeadAir, Interruption, BackchannelMissing,
+RULES: tuple[type[Rule], ...] = (GreetingRule, HoldRule, DeadAir, Interruption, BackchannelMissing,
                                  VolumeTooLoud)
 
 PENDING: dict[str, tuple[str, ...]] = {
-    "ring.late_pickup": ("apology_ok",),
-    "greeting.incomplete": ("greeting_ok",),
     "rate.too_fast": (),
     "rate.too_slow": (),
     "filler.excess": ("filler_count",),

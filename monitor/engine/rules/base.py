@@ -14,6 +14,7 @@ from monitor.frames import (
     Channel,
     HoldEnd,
     HoldStart,
+    Pickup,
     Record,
     Ring,
     Speech,
@@ -21,8 +22,8 @@ from monitor.frames import (
     Utterance,
 )
 
-EngineEvent = SpeechStart | Speech | Utterance | Ring | HoldStart | HoldEnd
-"""What rules read: the pipeline's events, plus the hold records a rule derives from them."""
+EngineEvent = SpeechStart | Speech | Utterance | Ring | Pickup | HoldStart | HoldEnd
+"""What rules read: the pipeline's events, plus the pickup and holds derived from them."""
 
 
 class Rule:

@@ -64,6 +64,7 @@ class HoldRule(Rule):
         self._transfer = PhraseMatcher(s.transfer_phrases, cfg.language)
         self._thanks = PhraseMatcher(s.thanks_phrases, cfg.language)
         self._speaking: set[str] = set()
+        self._answered = False  # the agent has spoken: silences before that are ringing
         self._last_end = 0.0
         self._announced: tuple[float, bool] | None = None  # (utterance end, transfer?)
         self._hold: _Hold | None = None  # on hold now
@@ -80,6 +81,7 @@ class HoldRule(Rule):
         elif isinstance(ev, Speech):
             self._speaking.discard(ev.channel)
             self._last_end = max(self._last_end, ev.end)
+            self._answered |= ev.channel == "agent"
         elif isinstance(ev, Utterance) and ev.channel == "agent":
             return self._on_agent_words(ev)
         return []
@@ -133,7 +135,8 @@ class HoldRule(Rule):
     def _unannounced_return(self, t: float) -> None:
         """A long unannounced silence may have been a hold; the returning words will tell."""
         silence = t - self._last_end
-        if self._speaking == {"agent"} and silence >= self._s.unannounced_min_s:
+        if self._answered and self._speaking == {"agent"} and silence >= (
+                self._s.unannounced_min_s):
             self._returned = _Hold(self._last_end, announced=False, transfer=False, end=t)
 
     def _on_agent_words(self, ev: Utterance) -> list[Record]:

@@ -1,0 +1,134 @@
+"""``greeting.incomplete`` and ``ring.late_pickup``: how the agent answered the call.
+
+The greeting is what the agent says before the caller first speaks (at most ``window_s`` after
+pickup): it must greet (您好), name the company and the agent, and must not open with 喂 or
+你找谁. After more than ``max_rings`` rings the late pickup is whispered at once (请先致歉), and
+the same greeting must also apologise (对不起，让您久等了).
+
+The greeting is judged when the caller starts to speak, once the recogniser has delivered the
+words of everything the agent said before (their phrases close a little after the speech).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.config import Config
+from monitor.engine.phrases import PhraseMatcher
+from monitor.engine.rules.base import EngineEvent, Rule
+from monitor.frames import Pickup, Record, Speech, SpeechStart, Utterance
+
+
+@dataclass(frozen=True, slots=True)
+class GreetingSettings:
+    greeting_phrases: tuple[str, ...]
+    bad_openings: tuple[str, ...]
+    apology_phrases: tuple[str, ...]
+    max_rings: int
+    window_s: float
+    # A bad opening counts only within this many characters (words) of the start.
+    opening_units: int
+
+
+class GreetingRule(Rule):
+    id = "greeting.incomplete"
+    ids = ("greeting.incomplete", "ring.late_pickup")
+    section = "greeting"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        s: GreetingSettings = self.settings(GreetingSettings)
+        self._s = s
+        lang = cfg.language
+        self._greet = PhraseMatcher(s.greeting_phrases, lang)
+        self._bad = PhraseMatcher(s.bad_openings, lang)
+        self._sorry = PhraseMatcher(s.apology_phrases, lang)
+        self._company = PhraseMatcher([cfg.company], lang) if cfg.company else None
+        self._name = PhraseMatcher([cfg.agent_name], lang) if cfg.agent_name else None
+        self._pickup: Pickup | None = None
+        self._words: list[Utterance] = []
+        self._agent_end = 0.0
+        self._caller_spoke: float | None = None
+        self._result: dict[str, Any] | None = None
+        self._apology_needed = False
+
+    def on_event(self, ev: EngineEvent) -> list[Record]:
+        if self._result is not None:
+            return []
+        if isinstance(ev, Pickup):
+            return self._on_pickup(ev)
+        if self._pickup is None:
+            return []
+        if isinstance(ev, SpeechStart) and ev.channel == "customer" and ev.t > self._pickup.t:
+            self._caller_spoke = self._caller_spoke or ev.t
+        elif isinstance(ev, Speech) and ev.channel == "agent":
+            self._agent_end = ev.end
+        elif isinstance(ev, Utterance) and ev.channel == "agent":
+            if self._caller_spoke is None or ev.start < self._caller_spoke:
+                self._words.append(ev)
+        else:
+            return []
+        return self._judge_when_ready()
+
+    def on_tick(self, t: float) -> list[Record]:
+        if self._result is None and self._pickup is not None and self._words and (
+                t > self._pickup.t + self._s.window_s + self.cfg.asr.phrase_gap_s):
+            return self._judge()
+        return []
+
+    def finish(self, t_end: float) -> list[Record]:
+        return self._judge() if self._result is None and self._words else []
+
+    def summary(self) -> dict[str, Any]:
+        result = self._result or {}
+        return {"greeting_ok": result.get("ok"), "greeting": result.get("parts"),
+                "apology_ok": result.get("apology_ok") if self._apology_needed else None}
+
+    def _on_pickup(self, ev: Pickup) -> list[Record]:
+        self._pickup = ev
+        if ev.rings <= self._s.max_rings:
+            return []
+        self._apology_needed = True
+        return [self.alert(ev.t, {"rings": ev.rings, "max_rings": self._s.max_rings},
+                           rule="ring.late_pickup")]
+
+    def _judge_when_ready(self) -> list[Record]:
+        """The caller has spoken and the words of the agent's speech before it are in."""
+        if self._caller_spoke is None or not self._words:
+            return []
+        if self._words[-1].end + 1e-6 < min(self._agent_end, self._caller_spoke):
+            return []
+        return self._judge()
+
+    def _judge(self) -> list[Record]:
+        assert self._pickup is not None
+        said = [u for u in self._words if u.start <= self._pickup.t + self._s.window_s]
+        opening = said[0]
+        parts = {
+            "greeting": any(self._greet.first(u) for u in said),
+            "company": None if self._company is None else any(self._company.first(u)
+                                                               for u in said),
+            "agent_name": None if self._name is None else any(self._name.first(u) for u in said),
+            "bad_opening": next((m.text for m in self._bad.find(opening)
+                                 if self._within_opening(opening, m.start)), None),
+        }
+        missing = [k for k in ("greeting", "company", "agent_name") if parts[k] is False]
+        ok = not missing and parts["bad_opening"] is None
+        apology_ok = any(self._sorry.first(u) for u in said)
+        self._result = {"ok": ok, "parts": parts, "apology_ok": apology_ok}
+        t = said[-1].end
+        out: list[Record] = []
+        if not ok:
+            out.append(self.alert(t, {"missing": ", ".join(missing) or "-",
+                                      "bad_opening": parts["bad_opening"] or "-",
+                                      "text": "".join(u.text for u in said)}))
+        if self._apology_needed and not apology_ok:
+            out.append(self.alert(t, {"rings": self._pickup.rings,
+                                      "max_rings": self._s.max_rings},
+                                  rule="ring.late_pickup", severity="violation"))
+        return out
+
+    def _within_opening(self, opening: Utterance, t: float) -> bool:
+        early = [w for w in opening.words if w.start < t - 1e-6]
+        return len(early) < self._s.opening_units
