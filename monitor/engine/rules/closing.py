@@ -1,0 +1,68 @@
+"""``closing.incomplete``: the call must end properly.
+
+In the agent's last words (the final ``window_s`` of the call) the standard wants the agent to
+ask whether there is anything else (还有什么可以帮您) and to thank the caller (感谢您的来电). It
+also wants the caller to hang up first; a recording cannot say who hung up, so the summary
+reports who spoke last (``caller_spoke_last``) without judging it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.config import Config
+from monitor.engine.phrases import PhraseMatcher
+from monitor.engine.rules.base import EngineEvent, Rule
+from monitor.frames import Record, Speech, Utterance
+
+
+@dataclass(frozen=True, slots=True)
+class ClosingSettings:
+    ask_more_phrases: tuple[str, ...]
+    thanks_phrases: tuple[str, ...]
+    window_s: float
+    # Calls whose agent talked less than this are not judged (a dropped call).
+    min_agent_talk_s: float
+
+
+class ClosingIncomplete(Rule):
+    id = "closing.incomplete"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        self._s: ClosingSettings = self.settings(ClosingSettings)
+        self._ask = PhraseMatcher(self._s.ask_more_phrases, cfg.language)
+        self._thanks = PhraseMatcher(self._s.thanks_phrases, cfg.language)
+        self._agent: list[Utterance] = []
+        self._talk_s = 0.0
+        self._last_speaker: str | None = None
+        self._last_end = 0.0
+        self._result: dict[str, Any] = {}
+
+    def on_event(self, ev: EngineEvent) -> list[Record]:
+        if isinstance(ev, Speech):
+            if ev.end >= self._last_end:
+                self._last_speaker, self._last_end = ev.channel, ev.end
+            if ev.channel == "agent":
+                self._talk_s += ev.duration_s
+        elif isinstance(ev, Utterance) and ev.channel == "agent":
+            self._agent.append(ev)
+        return []
+
+    def finish(self, t_end: float) -> list[Record]:
+        if self._talk_s < self._s.min_agent_talk_s or not self._agent:
+            return []
+        last = [u for u in self._agent if u.end >= self._last_end - self._s.window_s]
+        parts = {"asked_anything_else": any(self._ask.first(u) for u in last),
+                 "thanked": any(self._thanks.first(u) for u in last),
+                 "caller_spoke_last": self._last_speaker == "customer"}
+        self._result = {"ok": parts["asked_anything_else"] and parts["thanked"], **parts}
+        if self._result["ok"]:
+            return []
+        missing = [k for k in ("asked_anything_else", "thanked") if not parts[k]]
+        return [self.alert(t_end, {"missing": ", ".join(missing)})]
+
+    def summary(self) -> dict[str, Any]:
+        return {"closing_ok": self._result.get("ok"),
+                "closing": {k: v for k, v in self._result.items() if k != "ok"} or None}

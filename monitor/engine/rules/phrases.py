@@ -1,0 +1,100 @@
+"""``forbidden_phrase`` and ``filler.excess``: what the agent should not say.
+
+Taboo phrases (你找谁, 我不知道 ...) are matched in characters and pinyin, so a homophone from
+the recogniser still counts, and each carries the standard's polite alternative, which is what
+the agent hears. The polite alternatives themselves never match a taboo they contain (请问有什么
+事可以帮您 contains 有什么事). Fillers (嗯, 啊, 那个 ...) are counted in the agent's own speech
+per minute of agent talk; an agent backchannel inside the caller's turn is not a filler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.config import Config
+from monitor.engine.phrases import PhraseMatcher
+from monitor.engine.rules.base import EngineEvent, Rule
+from monitor.frames import Record, Speech, Utterance
+
+
+@dataclass(frozen=True, slots=True)
+class ForbiddenSettings:
+    # Each entry: {phrase = "...", suggestion = "..."}.
+    pairs: tuple[dict[str, str], ...]
+    polite: tuple[str, ...]
+
+
+class ForbiddenPhrase(Rule):
+    id = "forbidden_phrase"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        s: ForbiddenSettings = self.settings(ForbiddenSettings)
+        self._suggestion = {p["phrase"]: p["suggestion"] for p in s.pairs}
+        self._polite = set(s.polite) | set(self._suggestion.values())
+        self._matcher = PhraseMatcher(list(self._suggestion), cfg.language,
+                                      exclusions=sorted(self._polite))
+        self._found: list[dict[str, Any]] = []
+
+    def on_event(self, ev: EngineEvent) -> list[Record]:
+        if not isinstance(ev, Utterance) or ev.channel != "agent":
+            return []
+        out: list[Record] = []
+        for m in self._matcher.find(ev):
+            evidence = {"phrase": m.phrase, "heard": m.text, "suggestion":
+                        self._suggestion[m.phrase], "start": round(m.start, 3)}
+            self._found.append({"t": round(m.end, 3), "phrase": m.phrase,
+                                "suggestion": self._suggestion[m.phrase]})
+            out.append(self.alert(m.end, evidence))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"forbidden": list(self._found)}
+
+
+@dataclass(frozen=True, slots=True)
+class FillerSettings:
+    tokens: tuple[str, ...]
+    max_per_min: float
+    # Fillers per minute are taken over at least this much agent talk, so two 嗯 in the first
+    # ten seconds are not "twelve a minute".
+    min_talk_s: float
+    cooldown_s: float
+
+
+class FillerExcess(Rule):
+    id = "filler.excess"
+    section = "filler"
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        self._s: FillerSettings = self.settings(FillerSettings)
+        self._matcher = PhraseMatcher(self._s.tokens, cfg.language)
+        self._bc_max_s = cfg.engine.backchannel_max_s
+        self._talk_s = 0.0
+        self._count = 0
+        self._last_alert: float | None = None
+
+    def on_event(self, ev: EngineEvent) -> list[Record]:
+        if isinstance(ev, Speech) and ev.channel == "agent":
+            self._talk_s += ev.duration_s
+        if not isinstance(ev, Utterance) or ev.channel != "agent":
+            return []
+        if ev.end - ev.start <= self._bc_max_s:
+            return []  # a backchannel (嗯 while the caller talks), not a filler
+        fillers = self._matcher.find(ev)
+        self._count += len(fillers)
+        per_min = 60.0 * self._count / max(self._talk_s, ev.end - ev.start, self._s.min_talk_s)
+        if not fillers or per_min <= self._s.max_per_min:
+            return []
+        t = fillers[-1].end
+        if self._last_alert is not None and t - self._last_alert < self._s.cooldown_s:
+            return []
+        self._last_alert = t
+        return [self.alert(t, {"count": self._count, "per_min": round(per_min, 1),
+                               "max_per_min": self._s.max_per_min,
+                               "tokens": "".join(m.text for m in fillers)})]
+
+    def summary(self) -> dict[str, Any]:
+        return {"filler_count": self._count}
