@@ -1,0 +1,207 @@
+"""Speaking rate without speech recognition: syllable nuclei counted from the energy envelope.
+
+A Mandarin character is one syllable and every syllable has one vowel nucleus, so counting
+nuclei gives the agent's characters per minute as the agent speaks, long before (and
+independently of) the recogniser's transcript. A nucleus is a voiced, prominent peak of a
+vowel-energy envelope: the classic detector of de Jong & Wempe (2009), made causal and cheap
+enough to run on every frame.
+
+The envelope is the weighted mean, in dB, of two bands' energies: the first-formant band
+(``band_low_hz`` to ``band_split_hz``) and the second-formant band (``band_split_hz`` to
+``band_high_hz``). A vowel fills both; a nasal murmur (m, n, ng) fills only the low one and an
+aspiration or fricative (k, p, t, s, sh) only the high one, so this geometric mean dips between
+syllables where the energy of a single band does not. On the clip library the best single
+300-2500 Hz envelope still miscounted by 8 % on average; this one by 4.5 %
+(tests/test_syllables.py holds the measurements).
+
+Neither band may count as more than ``max_band_gap_db`` under the other. A pure tone (ringback
+at 400-480 Hz) leaves the high band empty but for spectral leakage, and the leakage swells
+where the tone starts and stops: without the limit each end of a ring would be a syllable. At
+true nuclei the bands were never more than 31 dB apart, so a 40 dB limit leaves speech alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.errors import CallmonitorError
+from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
+
+_FLOOR_POWER = 1e-12
+"""Band power relative to full scale that stands for silence (-120 dB): log10 needs no zero."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyllableConfig:
+    """Settings of the syllable-nucleus detector: the ``[syllables]`` section of the config."""
+
+    band_low_hz: float
+    band_split_hz: float
+    band_high_hz: float
+    low_band_weight: float
+    window_ms: float
+    hop_ms: float
+    smooth_ms: float
+    max_band_gap_db: float
+    min_prominence_db: float
+    min_level_dbfs: float
+    max_below_loudest_db: float
+    loudest_decay_db_per_s: float
+
+
+class SyllableCounter:
+    """Syllable nuclei of one channel, confirmed frame by frame.
+
+    ``process`` takes each 20 ms frame with the VAD's decision for it and returns the times of
+    the nuclei that frame confirmed. The envelope is centred, so it runs ``lag_s`` behind the
+    audio (half an analysis window plus half the smoothing span: 25 ms with the defaults), and
+    a peak is only known to be a peak once the envelope has fallen ``min_prominence_db`` below
+    it, at the end of its vowel. So a nucleus is reported after the rest of its vowel plus
+    ``lag_s``: on the clip library 85 ms after its time at the median, 165 ms at the 95th
+    percentile, never more than 0.4 s.
+    """
+
+    def __init__(self, cfg: SyllableConfig) -> None:
+        self._cfg = cfg
+        hop = round(cfg.hop_ms * SAMPLE_RATE_HZ / 1000.0)
+        win = round(cfg.window_ms * SAMPLE_RATE_HZ / 1000.0)
+        _check(cfg, hop, win)
+        self._buf = np.zeros(win - hop + FRAME_SAMPLES)
+        # A view, made once, of the windows ending at each hop of the newest frame: it follows
+        # the buffer as frames are shifted in.
+        self._windows = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop]
+        self._taper = np.hanning(win)
+        self._bins, self._bands = _band_matrix(cfg, win, self._taper)
+        self._weights = np.array([cfg.low_band_weight, 1.0 - cfg.low_band_weight])
+        hops = FRAME_SAMPLES // hop
+        kernel = _smoothing_kernel(cfg.smooth_ms / cfg.hop_ms)
+        self._smoother = _sliding_dot(kernel, hops)
+        self._levels_db = np.full(self._smoother.shape[1], 10.0 * math.log10(_FLOOR_POWER))
+        hop_s = hop / SAMPLE_RATE_HZ
+        self.lag_s = win / SAMPLE_RATE_HZ / 2.0 + (len(kernel) - 1) / 2.0 * hop_s
+        """How far the envelope's newest value lies behind the end of the newest frame."""
+        self._offsets_s = [(i + 1) * hop_s - self.lag_s for i in range(hops)]
+        self._frames: deque[tuple[float, bool]] = deque(maxlen=math.ceil(self.lag_s / FRAME_S) + 1)
+        self._rising = True
+        self._peak = (-math.inf, 0.0, False)  # (level dB, time s, voiced) of the candidate
+        self._valley_db = math.inf
+        self._loudest = (-math.inf, 0.0)  # (level dB, time s) of the loudest voiced peak
+
+    def process(self, pcm: bytes, t: float, voiced: bool) -> list[float]:
+        """Take the 20 ms frame starting at ``t``; return the nucleus times it confirmed."""
+        self._frames.append((t, voiced))
+        nuclei = []
+        for level, offset in zip(self._envelope(pcm), self._offsets_s, strict=True):
+            nucleus = self._track(level, t + offset)
+            if nucleus is not None:
+                nuclei.append(nucleus)
+        return nuclei
+
+    def _envelope(self, pcm: bytes) -> list[float]:
+        """Smoothed two-band level in dBFS at each hop of the frame, ``lag_s`` behind it."""
+        keep = len(self._buf) - FRAME_SAMPLES
+        self._buf[:keep] = self._buf[FRAME_SAMPLES:]
+        self._buf[keep:] = np.frombuffer(pcm, dtype=np.int16)
+        spectra = np.fft.rfft(self._windows * self._taper, axis=1)[:, self._bins]
+        # Real and imaginary parts side by side: one square and one product give band powers.
+        squares = np.square(spectra.view(np.float64))
+        band_db = 10.0 * np.log10(squares @ self._bands + _FLOOR_POWER)
+        band_db = np.maximum(band_db, band_db[:, ::-1] - self._cfg.max_band_gap_db)
+        hops = len(spectra)
+        self._levels_db[:-hops] = self._levels_db[hops:]
+        self._levels_db[-hops:] = band_db @ self._weights
+        return (self._smoother @ self._levels_db).tolist()
+
+    def _track(self, level: float, t: float) -> float | None:
+        """Hysteresis peak picking: peaks and valleys alternate at least the prominence apart."""
+        prominence = self._cfg.min_prominence_db
+        if self._rising:
+            if level > self._peak[0]:
+                self._peak = (level, t, self._voiced_at(t))
+            elif level <= self._peak[0] - prominence:
+                self._rising = False
+                self._valley_db = level
+                return self._confirm()
+        elif level < self._valley_db:
+            self._valley_db = level
+        elif level >= self._valley_db + prominence:
+            self._rising = True
+            self._peak = (level, t, self._voiced_at(t))
+        return None
+
+    def _confirm(self) -> float | None:
+        """The peak is a nucleus if the VAD heard speech there and it is loud enough.
+
+        Loud enough twice over: above a fixed floor that no speech falls under, and within
+        ``max_below_loudest_db`` of the channel's loudest recent peak. The second follows the
+        microphone's gain, so a faint murmur or echo under a loud voice is not counted and a
+        quiet microphone still is; it forgets a loud peak at ``loudest_decay_db_per_s``.
+        """
+        level, t, voiced = self._peak
+        if not voiced or level < self._cfg.min_level_dbfs:
+            return None
+        loudest_db, loudest_t = self._loudest
+        loudest_db -= self._cfg.loudest_decay_db_per_s * (t - loudest_t)
+        if level >= loudest_db:
+            self._loudest = (level, t)
+        return t if level >= loudest_db - self._cfg.max_below_loudest_db else None
+
+    def _voiced_at(self, t: float) -> bool:
+        """The VAD's decision for the frame holding time ``t`` (the envelope lags the frames)."""
+        for start, voiced in reversed(self._frames):
+            if start <= t:
+                return voiced
+        return False
+
+
+def _check(cfg: SyllableConfig, hop: int, win: int) -> None:
+    """Reject settings the frame-by-frame analysis cannot honour."""
+    if hop <= 0 or FRAME_SAMPLES % hop or win < hop:
+        raise CallmonitorError(
+            f"[syllables] hop_ms={cfg.hop_ms} and window_ms={cfg.window_ms}"
+            " do not fit 20 ms frames",
+            "use a hop that divides 20 ms and a window at least one hop long")
+    if not 0.0 <= cfg.band_low_hz < cfg.band_split_hz < cfg.band_high_hz <= SAMPLE_RATE_HZ / 2:
+        raise CallmonitorError(
+            "[syllables] the bands must rise: band_low_hz < band_split_hz < band_high_hz <= 8000",
+            "fix the band edges")
+
+
+def _band_matrix(cfg: SyllableConfig, win: int, taper: np.ndarray) -> tuple[slice, np.ndarray]:
+    """The spectrum bins the bands span, and the matrix summing their power into each band.
+
+    The matrix has a row for the real and a row for the imaginary part of every bin, in the
+    order a complex spectrum viewed as float64 lays them out.
+
+    Scaled to dBFS as ``monitor.tones.frame_level_dbfs`` reads it: by Parseval, audio of RMS
+    ``r`` puts ``win * r**2 * sum(taper**2) / 2`` into a half spectrum, so a band holding audio
+    of RMS 32768 reads 0 dB.
+    """
+    freqs = np.fft.rfftfreq(win, 1.0 / SAMPLE_RATE_HZ)
+    inside = np.flatnonzero((freqs >= cfg.band_low_hz) & (freqs < cfg.band_high_hz))
+    bins = slice(int(inside[0]), int(inside[-1]) + 1)
+    low = freqs[bins] < cfg.band_split_hz
+    full_scale = win * 32768.0**2 * float(taper @ taper) / 2.0
+    return bins, np.repeat(np.stack([low, ~low], axis=1), 2, axis=0) / full_scale
+
+
+def _smoothing_kernel(span_hops: float) -> np.ndarray:
+    """A normalised Hann kernel over an odd number of hops, so it has a centre to stamp times."""
+    taps = max(1, round(span_hops)) | 1
+    kernel = np.hanning(taps + 2)[1:-1]
+    return kernel / kernel.sum()
+
+
+def _sliding_dot(kernel: np.ndarray, outputs: int) -> np.ndarray:
+    """The matrix that applies ``kernel`` at each of the last ``outputs`` positions of a series.
+
+    One small matrix product per frame is cheaper than a convolution call.
+    """
+    rows = np.zeros((outputs, len(kernel) + outputs - 1))
+    for i in range(outputs):
+        rows[i, i:i + len(kernel)] = kernel
+    return rows
