@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal, get_type_hints
 
 from monitor.errors import CallmonitorError
+from monitor.syllables import SyllableConfig
 
 CONFIG_DIR = Path(os.environ.get("CALLMONITOR_CONFIG_DIR",
                                  Path(__file__).resolve().parent.parent / "config"))
@@ -102,6 +103,7 @@ class Config:
     tones: ToneConfig
     asr: AsrConfig
     engine: EngineConfig
+    syllables: SyllableConfig
     messages: MappingProxyType[str, RuleMessage]
     rules: MappingProxyType[str, dict[str, Any]]
     score_weights: MappingProxyType[str, float]
@@ -160,7 +162,8 @@ def load_config(profile: str = "zh-CN", overrides: dict[str, Any] | None = None)
     data = _merge(_read(CONFIG_DIR / "default.toml"), _read(CONFIG_DIR / f"{profile}.toml"))
     data = _merge(data, overrides or {})
     sections = {"store": StoreConfig, "audio": AudioConfig, "vad": VadConfig,
-                "tones": ToneConfig, "asr": AsrConfig, "engine": EngineConfig}
+                "tones": ToneConfig, "asr": AsrConfig, "engine": EngineConfig,
+                "syllables": SyllableConfig}
     built = {name: section(cls, data.pop(name, {}), name) for name, cls in sections.items()}
     messages = {rule: section(RuleMessage, m, f"messages.{rule}")
                 for rule, m in data.pop("messages", {}).items()}

@@ -46,6 +46,14 @@ class SpeechStart:
 
 
 @dataclass(frozen=True, slots=True)
+class Nucleus:
+    """A syllable nucleus heard on a channel: one Chinese character, counted without ASR."""
+
+    channel: Channel
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
 class Speech:
     """A finished VAD speech segment on one channel, with the mean level of its voiced frames."""
 
@@ -217,6 +225,6 @@ Record = Speech | Utterance | Ring | Pickup | HoldStart | HoldEnd | Metric | Ale
 
 __all__ = [
     "CHANNELS", "FRAME_BYTES", "FRAME_S", "FRAME_SAMPLES", "SAMPLE_RATE_HZ", "Alert", "Channel",
-    "Frame", "HoldEnd", "HoldStart", "Metric", "Pickup", "Record", "Ring", "Severity", "Speech",
-    "SpeechStart", "Summary", "Utterance", "Word",
+    "Frame", "HoldEnd", "HoldStart", "Metric", "Nucleus", "Pickup", "Record", "Ring", "Severity",
+    "Speech", "SpeechStart", "Summary", "Utterance", "Word",
 ]

@@ -10,10 +10,11 @@ from monitor.asr.base import Recognizer
 from monitor.config import Config
 from monitor.engine.core import Engine
 from monitor.engine.rules.base import EngineEvent
-from monitor.frames import FRAME_S, Frame, Record, Speech, SpeechStart
+from monitor.frames import FRAME_S, Frame, Nucleus, Record, Speech, SpeechStart
 from monitor.recognition import PhraseRecognition
 from monitor.sinks.base import Sink
 from monitor.sources.base import Source
+from monitor.syllables import SyllableCounter
 from monitor.tones import ToneDetector
 from monitor.vad import ChannelVad
 
@@ -30,6 +31,7 @@ class Session:
         self._vads = {c: ChannelVad(c, cfg.vad) for c in channels}
         self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad)
                      if recognizer else None)
+        self._syllables = SyllableCounter(cfg.syllables)
         self._engine = Engine(cfg, channels)
         self.t = 0.0
 
@@ -60,7 +62,11 @@ class Session:
                 events += rings
             if self._asr is not None:
                 self._asr.push(frame)
-            events += self._vad_events(self._vads[frame.channel].process(frame, masked))
+            vad = self._vads[frame.channel]
+            events += self._vad_events(vad.process(frame, masked))
+            if frame.channel == "agent":
+                events += [Nucleus("agent", t) for t in
+                           self._syllables.process(frame.pcm, frame.t, vad.speaking)]
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)

@@ -7,9 +7,9 @@ Run with ``-s`` to see the figures; the tolerances below come from those measure
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -28,39 +28,7 @@ AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 ZH = json.loads((AUDIO / "zh" / "manifest.json").read_text(encoding="utf-8"))
 HUMAN = json.loads((AUDIO / "human" / "manifest.json").read_text(encoding="utf-8"))
 
-# The tuned defaults, written as the [syllables] section of config/default.toml will hold them.
-DEFAULTS_TOML = """
-[syllables]
-# Syllable nuclei (one per Chinese character) counted from the agent's audio without ASR.
-# The envelope is the weighted mean in dB of two bands: band_low_hz-band_split_hz (first
-# formant) and band_split_hz-band_high_hz (second formant). A vowel fills both; nasals fill
-# only the low band and aspirations or fricatives only the high one, so it dips between
-# syllables. low_band_weight is the low band's share (the high band gets the rest).
-band_low_hz = 250.0
-band_split_hz = 800.0
-band_high_hz = 3000.0
-low_band_weight = 0.4
-# Neither band counts as more than this under the other: a ringback tone fills only the low
-# band, and the leakage into the high band that swells where it starts and stops must not make
-# two syllables of it. Vowels were never more than 31 dB apart at their peak.
-max_band_gap_db = 40.0
-# Spectra of window_ms of audio every hop_ms (the hop must divide the 20 ms frame), smoothed
-# over smooth_ms with a Hann kernel: short enough to keep the syllables of fast speech apart
-# (nuclei 80 ms apart were found), long enough to merge the ripple within one vowel.
-window_ms = 20.0
-hop_ms = 5.0
-smooth_ms = 30.0
-# A nucleus is a peak that rises and falls at least this much against its neighbouring dips.
-# Lower counts slow, drawn-out vowels twice; higher merges fast syllables.
-min_prominence_db = 5.0
-# ... and is at least this loud (dBFS of the bands; -60 dBFS white line noise reads -68) ...
-min_level_dbfs = -60.0
-# ... and at most this far below the loudest recent nucleus, which follows the microphone's
-# gain; that reference falls by loudest_decay_db_per_s so a cough is forgotten in seconds.
-max_below_loudest_db = 25.0
-loudest_decay_db_per_s = 3.0
-"""
-CFG = SyllableConfig(**tomllib.loads(DEFAULTS_TOML)["syllables"])
+CFG = load_config().syllables
 FEE = ("a_explain_fee_slow", "a_explain_fee", "a_explain_fee_fast")  # 51 characters each
 
 
@@ -230,7 +198,7 @@ def test_a_ring_tone_of_one_second_is_at_most_one_nucleus(freq_hz, level_dbfs):
     ("band_split_hz", 3500.0, "the bands must rise"),
 ])
 def test_settings_the_analysis_cannot_honour_are_refused(key, value, message):
-    settings = {**tomllib.loads(DEFAULTS_TOML)["syllables"], key: value}
+    settings = {**dataclasses.asdict(CFG), key: value}
     with pytest.raises(CallmonitorError, match=message):
         SyllableCounter(SyllableConfig(**settings))
 

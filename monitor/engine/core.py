@@ -19,6 +19,7 @@ from monitor.frames import (
     Channel,
     HoldEnd,
     HoldStart,
+    Nucleus,
     Pickup,
     Record,
     SpeechStart,
@@ -46,7 +47,7 @@ class Engine:
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         """Feed one event; returns it (when it belongs on the timeline) and what it caused."""
-        out: list[Record] = [] if isinstance(ev, SpeechStart) else [ev]
+        out: list[Record] = [] if isinstance(ev, SpeechStart | Nucleus) else [ev]
         out += self._derived(self._metrics.on_event(ev))
         return self._count(out + self._to_rules(ev))
 

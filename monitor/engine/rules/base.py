@@ -14,6 +14,7 @@ from monitor.frames import (
     Channel,
     HoldEnd,
     HoldStart,
+    Nucleus,
     Pickup,
     Record,
     Ring,
@@ -22,7 +23,8 @@ from monitor.frames import (
     Utterance,
 )
 
-EngineEvent = SpeechStart | Speech | Utterance | Ring | Pickup | HoldStart | HoldEnd
+EngineEvent = (SpeechStart | Nucleus | Speech | Utterance | Ring | Pickup | HoldStart
+               | HoldEnd)
 """What rules read: the pipeline's events, plus the pickup and holds derived from them."""
 
 

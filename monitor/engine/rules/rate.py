@@ -4,6 +4,10 @@ The standard asks for about 150 characters a minute (words in English). The pace
 the agent's most recent utterances adding up to ``window_talk_s`` of talk (pauses inside an
 utterance included, as a caller hears them), and judged only once there is at least
 ``min_window_s`` of it; short utterances (backchannels, 好的) say nothing about pace.
+
+The same window is also measured by the syllable nuclei heard in the agent's audio (one
+Chinese character is one syllable), which needs no recogniser; both figures are reported
+(``estimated``), the recognised count decides.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from monitor.asr.normalize import count_units
 from monitor.config import Config
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import Metric, Record, Utterance
+from monitor.frames import Metric, Nucleus, Record, Utterance
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +40,29 @@ class SpeakingRate(Rule):
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self._s: RateSettings = self.settings(RateSettings)
-        self._recent: list[tuple[float, int]] = []  # (span_s, units), newest last
+        self._recent: list[tuple[float, int, int]] = []  # (span_s, units, nuclei), newest last
+        self._nuclei: list[float] = []
         self._last_alert: dict[str, float] = {}
         self._extremes: dict[str, float] = {}
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
+        if isinstance(ev, Nucleus):
+            self._nuclei.append(ev.t)
         if not isinstance(ev, Utterance) or ev.channel != "agent":
             return []
         span = ev.end - ev.start
         if span < self._s.min_utterance_s:
             return []
-        self._recent.append((span, count_units(ev.text, self.cfg.language)))
-        rate = self._window_rate()
+        nuclei = sum(ev.start <= t <= ev.end for t in self._nuclei)
+        self._nuclei = [t for t in self._nuclei if t > ev.end]
+        self._recent.append((span, count_units(ev.text, self.cfg.language), nuclei))
+        rate, estimated = self._window_rates()
         if rate is None:
             return []
         self._extremes["max"] = max(self._extremes.get("max", rate), rate)
         self._extremes["min"] = min(self._extremes.get("min", rate), rate)
         out: list[Record] = [Metric(ev.end, "agent_rate_window", rate,
-                                    {"unit": self.cfg.rate_unit})]
+                                    {"unit": self.cfg.rate_unit, "estimated": round(estimated)})]
         if rate > self._s.too_fast_above:
             out += self._fire("rate.too_fast", ev.end, rate, self._s.too_fast_above)
         elif rate < self._s.too_slow_below:
@@ -61,17 +70,24 @@ class SpeakingRate(Rule):
         return out
 
     def summary(self) -> dict[str, Any]:
+        total = sum(s for s, _, _ in self._recent)
         return {"agent_rate_window_max": _round(self._extremes.get("max")),
-                "agent_rate_window_min": _round(self._extremes.get("min"))}
+                "agent_rate_window_min": _round(self._extremes.get("min")),
+                "agent_rate_est_cpm": _round(60.0 * sum(n for _, _, n in self._recent) / total)
+                if total else None}
 
-    def _window_rate(self) -> float | None:
-        span = units = 0.0
-        for s, n in reversed(self._recent):
+    def _window_rates(self) -> tuple[float | None, float]:
+        """Recognised and estimated (syllable) units per minute over the window."""
+        span = units = nuclei = 0.0
+        for s, n, k in reversed(self._recent):
             span += s
             units += n
+            nuclei += k
             if span >= self._s.window_talk_s:
                 break
-        return 60.0 * units / span if span >= self._s.min_window_s else None
+        if span < self._s.min_window_s:
+            return None, 0.0
+        return 60.0 * units / span, 60.0 * nuclei / span
 
     def _fire(self, rule: str, t: float, rate: float, limit: float) -> list[Record]:
         last = self._last_alert.get(rule)
