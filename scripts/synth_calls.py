@@ -2,7 +2,8 @@
 
 A scenario (TOML, see ``scenarios/``) lists speech events, clicks and an optional ringback.
 The synthesiser places recorded Mandarin clips (``../shared/audio/zh``) or espeak-ng English
-lines by their *audible* speech start, mixes ringback, clicks and noise, and writes
+lines by their *audible* speech start (optionally louder, ``gain_db``, or slower or faster,
+``tempo``), mixes ringback, clicks and noise, and writes
 
 - ``NAME.wav``: stereo 16-bit PCM at the scenario's rate, left = agent, right = customer;
 - ``NAME_8k_ulaw.wav``: the same call as a PBX would record it (8 kHz, G.711 mu-law);
@@ -10,6 +11,19 @@ lines by their *audible* speech start, mixes ringback, clicks and noise, and wri
 
 Because the truth is computed from the same sample positions the audio is written at, a test
 never has to guess what the "right" answer is. Identical inputs give byte-identical files.
+
+A scenario may also say what the rules must report (``scenarios/rules/``), so the evaluation
+(``scripts/evaluate.py``) can score them; times tied to events follow any re-timing of the call:
+
+- ``[[expect]]``: ``rule`` must fire at ``t`` (audio seconds), or at ``at = "start"|"end"`` of
+  the speech of event ``at_event`` (an index into ``[[events]]``), or at ``at = "call_end"``,
+  plus ``offset_s``; ``severity`` optionally pins the severity. Resolved into truth ``expect``
+  as ``[{"rule", "t"(, "severity")}]``.
+- ``[[expect_none]]``: ``rule`` must not fire at all (a near miss); truth ``expect_none``.
+- ``[expect_summary]``: summary keys and their expected values; truth ``expect_summary``.
+
+The three truth keys are written only for scenarios that declare expectations, so the truth of
+the older scenarios (and the committed demo) stays byte-identical.
 
 CLI: ``synth_calls.py SCENARIO.toml [...] --out DIR``; ``synth_calls.py --demo`` rebuilds
 ``demo/demo_call.wav`` and ``demo/demo_call.truth.json``.
@@ -53,6 +67,10 @@ ISLAND_MIN_GAP_S = 0.1
 
 # espeak-ng writes digital silence around speech; anything above -50 dBFS is speech.
 ESPEAK_SPEECH_FLOOR_DBFS = -50.0
+ESPEAK_DEFAULT_WPM = 175
+# ``tempo`` range: sox's WSOLA stretch stays natural within it, and espeak-ng's -s (80-450 wpm)
+# covers it.
+TEMPO_RANGE = (0.5, 2.0)
 # Two distinct voices so the channels do not sound like one speaker (voice, pitch 0-99).
 ESPEAK_VOICES = {"agent": ("en-us", 50), "customer": ("en-us+m3", 30)}
 
@@ -69,10 +87,25 @@ RINGBACK = {
     "UK": ((400.0, 450.0), (0.4, 0.2, 0.4, 2.0)),
 }
 
+# The rule ids of DESIGN.md's table: the only rules a scenario can expect anything of.
+RULE_IDS = ("ring.late_pickup", "greeting.incomplete", "hold.too_long", "hold.unannounced",
+            "hold.no_thanks", "rate.too_fast", "rate.too_slow", "filler.excess", "interruption",
+            "backchannel.missing", "forbidden_phrase", "dead_air", "closing.incomplete",
+            "volume.too_loud")
+SEVERITIES = ("info", "warn", "violation")
+# DESIGN.md's summary keys with a single value, the ones ``[expect_summary]`` may pin.
+SUMMARY_KEYS = ("rings_before_pickup", "pickup_t", "greeting_ok", "apology_ok",
+                "agent_rate_cpm", "filler_count", "closing_ok", "talk_ratio_agent",
+                "longest_customer_turn_s", "score")
+# Where an expected alert is anchored: an event's speech start or end, or the end of the audio.
+EVENT_ANCHORS = ("start", "end")
+CALL_END = "call_end"
+
 _TOP_KEYS = {"name", "description", "language", "sample_rate_hz", "seed", "noise_dbfs",
-             "tail_s", "ringback", "events"}
+             "tail_s", "ringback", "events", "expect", "expect_none", "expect_summary"}
 _RING_KEYS = {"country", "rings", "start_s", "answer_after_s", "level_dbfs"}
-_EVENT_KEYS = {"channel", "clip", "say", "click", "at", "after", "gain_db"}
+_EVENT_KEYS = {"channel", "clip", "say", "click", "at", "after", "gain_db", "tempo"}
+_EXPECT_KEYS = {"rule", "t", "at_event", "at", "offset_s", "severity"}
 
 
 @dataclass(frozen=True)
@@ -139,6 +172,11 @@ def validate_scenario(raw: dict[str, Any]) -> dict[str, Any]:
         "ringback": _validate_ringback(raw["ringback"]) if "ringback" in raw else None,
         "events": [_validate_event(i, e, raw["language"]) for i, e in enumerate(raw["events"])],
     }
+    scenario["expect"] = [_validate_expect(i, e, len(scenario["events"]))
+                          for i, e in enumerate(raw.get("expect", []))]
+    scenario["expect_none"] = _validate_expect_none(raw.get("expect_none", []),
+                                                    scenario["expect"])
+    scenario["expect_summary"] = _validate_expect_summary(raw.get("expect_summary", {}))
     if scenario["sample_rate_hz"] % 100:
         raise ValueError("sample_rate_hz must be a multiple of 100 (10 ms island frames)")
     if scenario["ringback"] and not any(e["channel"] == "agent" and not e["click"]
@@ -180,9 +218,78 @@ def _validate_event(index: int, raw: dict[str, Any], language: str) -> dict[str,
         raise ValueError(f"{where}: clips are Mandarin; use say for en")
     if raw.get("click", True) is not True:
         raise ValueError(f"{where}: click must be true")
+    tempo = float(raw.get("tempo", 1.0))
+    if "click" in raw and tempo != 1.0:
+        raise ValueError(f"{where}: a click has no tempo")
+    if not TEMPO_RANGE[0] <= tempo <= TEMPO_RANGE[1]:
+        raise ValueError(f"{where}: tempo must be within {TEMPO_RANGE}")
     return {"channel": raw["channel"], "clip": raw.get("clip"), "say": raw.get("say"),
             "click": "click" in raw, "at": _opt_float(raw.get("at")),
-            "after": _opt_float(raw.get("after")), "gain_db": float(raw.get("gain_db", 0.0))}
+            "after": _opt_float(raw.get("after")), "gain_db": float(raw.get("gain_db", 0.0)),
+            "tempo": tempo}
+
+
+def _validate_expect(index: int, raw: dict[str, Any], n_events: int) -> dict[str, Any]:
+    """One ``[[expect]]``: a rule and exactly one way to say when it fires."""
+    where = f"expect {index}"
+    raw = _given(raw)
+    _check_keys(where, raw, _EXPECT_KEYS, {"rule"})
+    _check_rule(where, raw["rule"])
+    if ("t" in raw) == ("at" in raw):
+        raise ValueError(f"{where}: give t (absolute seconds) or at, not both or neither")
+    if "t" in raw and ("at_event" in raw or "offset_s" in raw):
+        raise ValueError(f"{where}: t is absolute; at_event and offset_s go with at")
+    if "at" in raw:
+        _check_anchor(where, raw.get("at"), raw.get("at_event"), n_events)
+    if raw.get("severity", SEVERITIES[0]) not in SEVERITIES:
+        raise ValueError(f"{where}: severity must be one of {SEVERITIES}")
+    return {"rule": raw["rule"], "t": _opt_float(raw.get("t")), "at_event": raw.get("at_event"),
+            "at": raw.get("at"), "offset_s": _opt_float(raw.get("offset_s")),
+            "severity": raw.get("severity")}
+
+
+def _check_anchor(where: str, at: Any, at_event: Any, n_events: int) -> None:
+    if at == CALL_END:
+        if at_event is not None:
+            raise ValueError(f"{where}: at = {CALL_END!r} takes no at_event")
+        return
+    if at not in EVENT_ANCHORS:
+        raise ValueError(f"{where}: at must be one of {[*EVENT_ANCHORS, CALL_END]}")
+    if at_event is None:
+        raise ValueError(f"{where}: at = {at!r} needs at_event (the index of an event)")
+    if not isinstance(at_event, int) or isinstance(at_event, bool) \
+            or not 0 <= at_event < n_events:
+        raise ValueError(f"{where}: at_event must be an event index 0-{n_events - 1}")
+
+
+def _validate_expect_none(raw: list[dict[str, Any]],
+                          expect: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """``[[expect_none]]``: rules that must stay silent; one cannot also be expected to fire."""
+    out = []
+    for index, entry in enumerate(raw):
+        where = f"expect_none {index}"
+        _check_keys(where, entry, {"rule"}, {"rule"})
+        _check_rule(where, entry["rule"])
+        if any(e["rule"] == entry["rule"] for e in expect):
+            raise ValueError(f"{where}: {entry['rule']} is also expected to fire")
+        if entry["rule"] in (o["rule"] for o in out):
+            raise ValueError(f"{where}: {entry['rule']} is listed twice")
+        out.append({"rule": entry["rule"]})
+    return out
+
+
+def _validate_expect_summary(raw: dict[str, Any]) -> dict[str, Any]:
+    """``[expect_summary]``: summary keys of DESIGN.md's contract with a plain value each."""
+    _check_keys("expect_summary", raw, set(SUMMARY_KEYS), set())
+    for key, value in raw.items():
+        if not isinstance(value, bool | int | float | str):
+            raise ValueError(f"expect_summary: {key} must be a plain value, not {value!r}")
+    return dict(raw)
+
+
+def _check_rule(where: str, rule: Any) -> None:
+    if rule not in RULE_IDS:
+        raise ValueError(f"{where}: rule {rule!r} is not a DESIGN.md rule id")
 
 
 def _check_keys(where: str, raw: dict[str, Any], allowed: set[str], required: set[str]) -> None:
@@ -225,24 +332,49 @@ def _to_rate(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 @functools.cache
-def load_clip(name: str, rate: int) -> Line:
-    """A manifest clip; its speech span comes from the manifest, so placement is audible speech."""
+def load_clip(name: str, rate: int, tempo: float = 1.0) -> Line:
+    """A manifest clip; its speech span comes from the manifest, so placement is audible speech.
+
+    ``tempo`` != 1 stretches the clip in time at the same pitch; the stretch is linear, so the
+    manifest's speech span scales with it (within 20 ms, checked by the tests).
+    """
     entry = _manifest(ZH_CLIPS_DIR).get(name)
     if entry is None:
         raise ValueError(f"clip {name!r} is not in {ZH_CLIPS_DIR / 'manifest.json'}")
     samples, clip_rate = _read_mono_wav(ZH_CLIPS_DIR / f"{name}.wav")
-    return Line(_to_rate(samples, clip_rate, rate), round(entry["speech_start"] * rate),
-                round(entry["speech_end"] * rate), entry["text"], int(entry["chars"]), name)
+    samples = _to_rate(samples, clip_rate, rate)
+    if tempo != 1.0:
+        samples = stretch(samples, rate, tempo)
+    return Line(samples, round(entry["speech_start"] / tempo * rate),
+                round(entry["speech_end"] / tempo * rate), entry["text"], int(entry["chars"]),
+                name)
+
+
+def stretch(samples: np.ndarray, rate: int, tempo: float) -> np.ndarray:
+    """Speed speech up (tempo > 1) or slow it down without changing its pitch (sox WSOLA).
+
+    Float in and out, so sox neither dithers nor rounds; the result is rounded to int16 values
+    like any recorded source.
+    """
+    raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-r", str(rate), "-c", "1"]
+    out = subprocess.run(["sox", *raw, "-", *raw, "-", "tempo", "-s", f"{tempo:g}"],
+                         input=(samples / FULL_SCALE).astype("<f4").tobytes(),
+                         check=True, capture_output=True).stdout
+    return np.rint(np.frombuffer(out, dtype="<f4").astype(np.float64) * FULL_SCALE)
 
 
 @functools.cache
-def espeak_line(text: str, channel: str, rate: int) -> Line:
-    """An English line spoken by espeak-ng; its speech span is measured, as no manifest exists."""
+def espeak_line(text: str, channel: str, rate: int, tempo: float = 1.0) -> Line:
+    """An English line spoken by espeak-ng; its speech span is measured, as no manifest exists.
+
+    ``tempo`` scales espeak-ng's own speaking rate (175 words per minute at 1.0).
+    """
     voice, pitch = ESPEAK_VOICES[channel]
+    speed = [] if tempo == 1.0 else ["-s", str(round(ESPEAK_DEFAULT_WPM * tempo))]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "line.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-w", str(path), text],
-                       check=True, capture_output=True)
+        subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), *speed, "-w", str(path),
+                        text], check=True, capture_output=True)
         samples, es_rate = _read_mono_wav(path)
     samples = _to_rate(samples, es_rate, rate)
     loud = np.flatnonzero(np.abs(samples) > _amplitude(ESPEAK_SPEECH_FLOOR_DBFS))
@@ -319,9 +451,9 @@ def _place_one(event: dict[str, Any], start: int, rate: int, rng: np.random.Gene
         audio = click_samples(rate, rng) * gain
         return Placed(event["channel"], start, audio, start, start + audio.size, None)
     if event["clip"] is not None:
-        line = load_clip(event["clip"], rate)
+        line = load_clip(event["clip"], rate, event["tempo"])
     else:
-        line = espeak_line(event["say"], event["channel"], rate)
+        line = espeak_line(event["say"], event["channel"], rate, event["tempo"])
     audio = line.samples * gain  # gain_db = 0 multiplies by exactly 1.0: the clip stays bit-exact
     offset = start - line.speech_start
     if offset < 0:  # placed near t=0: only leading silence before the speech is cut
@@ -386,7 +518,11 @@ def mix(scenario: dict[str, Any], placed: list[Placed], bursts: list[tuple[int, 
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
-    """Round and clip to int16 without wrap-around."""
+    """Round and clip to int16 without wrap-around.
+
+    A loud agent (``gain_db`` +12) drives the peaks far past full scale; they must saturate
+    like an overdriven microphone, never wrap to the opposite sign.
+    """
     return np.clip(np.rint(x), -32768, 32767).astype("<i2")
 
 
@@ -422,7 +558,7 @@ def build_truth(scenario: dict[str, Any], placed: list[Placed],
     speech = [p for p in placed if p.line is not None]
     agent = [p for p in speech if p.channel == "agent"]
     ring = scenario["ringback"]
-    return {
+    truth = {
         "name": scenario["name"],
         "language": scenario["language"],
         "duration_s": sec(clean.shape[1]),
@@ -440,6 +576,38 @@ def build_truth(scenario: dict[str, Any], placed: list[Placed],
         "clicks": [{"channel": p.channel, "t": sec(p.start)} for p in placed if p.line is None],
         "noise_dbfs": scenario["noise_dbfs"],
     }
+    if scenario["expect"] or scenario["expect_none"] or scenario["expect_summary"]:
+        truth["expect"] = resolve_expectations(scenario, placed, clean.shape[1])
+        truth["expect_none"] = [e["rule"] for e in scenario["expect_none"]]
+        truth["expect_summary"] = dict(scenario["expect_summary"])
+    return truth
+
+
+def resolve_expectations(scenario: dict[str, Any], placed: list[Placed],
+                         n: int) -> list[dict[str, Any]]:
+    """Every ``[[expect]]`` as an absolute time in the audio, from where its event was placed."""
+    rate = scenario["sample_rate_hz"]
+    out = []
+    for index, e in enumerate(scenario["expect"]):
+        t = e["t"]
+        if t is None:
+            t = _anchor(e, placed, n) / rate + (e["offset_s"] or 0.0)
+        if not 0.0 <= t <= n / rate:
+            raise ValueError(f"expect {index}: {e['rule']} at {t:.3f} s falls outside the call "
+                             f"(0-{n / rate:.3f} s)")
+        item = {"rule": e["rule"], "t": round(t, 3)}
+        if e["severity"] is not None:
+            item["severity"] = e["severity"]
+        out.append(item)
+    return out
+
+
+def _anchor(expect: dict[str, Any], placed: list[Placed], n: int) -> int:
+    """The sample an expectation counts from: its event's speech start or end, or the call end."""
+    if expect["at"] == CALL_END:
+        return n
+    event = placed[expect["at_event"]]
+    return event.start if expect["at"] == "start" else event.end
 
 
 # --------------------------------------------------------------------------- files

@@ -8,6 +8,7 @@ are measured in the output. Nothing is mocked.
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import wave
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import soxr
 from fixtures_synth import synth_calls
 
 SCENARIOS = ["demo_call", "dead_air", "overlap_click", "late_pickup_us", "en_basic"]
@@ -376,3 +378,174 @@ def test_cli_writes_the_three_files(tmp_path: Path) -> None:
     assert synth_calls.main([str(scenario), "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["dead_air.truth.json", "dead_air.wav", "dead_air_8k_ulaw.wav"]
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+RULES_DIR = synth_calls.SCENARIOS_DIR / "rules"
+DESIGN_MD = synth_calls.REPO_DIR.parent / "shared" / "DESIGN.md"
+
+
+def expecting(expect: list[dict[str, Any]] | None = None, after: float = 0.4,
+              **extra: Any) -> dict[str, Any]:
+    """A two-line call (agent, then customer ``after`` s later) with the given expectations."""
+    return {"name": "exp", "language": "zh", "tail_s": 1.0,
+            "events": [{"channel": "agent", "clip": "a_ask_name", "at": 1.0},
+                       {"channel": "customer", "clip": "c_surname", "after": after}],
+            "expect": expect or [], **extra}
+
+
+def test_expectations_resolve_from_where_events_were_placed(tmp_path: Path) -> None:
+    expect = [
+        {"rule": "interruption", "at_event": 1, "at": "start", "offset_s": 0.5},
+        {"rule": "forbidden_phrase", "at_event": 0, "at": "end"},
+        {"rule": "hold.too_long", "severity": "violation", "at_event": 1, "at": "end",
+         "offset_s": -0.25},
+        {"rule": "closing.incomplete", "at": "call_end"},
+        {"rule": "dead_air", "t": 2.0},
+    ]
+    times = {}
+    for after in (0.4, 1.7):
+        scenario = expecting(expect, after, expect_none=[{"rule": "filler.excess"}],
+                             expect_summary={"closing_ok": False, "rings_before_pickup": 0})
+        truth = synth_calls.synthesize(scenario, tmp_path / str(after)).truth
+        agent, customer = truth["utterances"]
+        assert truth["expect"] == [
+            {"rule": "interruption", "t": pytest.approx(customer["start"] + 0.5, abs=1e-3)},
+            {"rule": "forbidden_phrase", "t": agent["end"]},
+            {"rule": "hold.too_long", "severity": "violation",
+             "t": pytest.approx(customer["end"] - 0.25, abs=1e-3)},
+            {"rule": "closing.incomplete", "t": truth["duration_s"]},
+            {"rule": "dead_air", "t": 2.0},
+        ]
+        assert truth["expect_none"] == ["filler.excess"]
+        assert truth["expect_summary"] == {"closing_ok": False, "rings_before_pickup": 0}
+        times[after] = [e["t"] for e in truth["expect"]]
+    # Moving the customer's line moves what is tied to it, and only that.
+    shift = [b - a for a, b in zip(times[0.4], times[1.7], strict=True)]
+    assert shift == pytest.approx([1.3, 0.0, 1.3, 1.3, 0.0], abs=1e-3)
+
+
+def test_truth_has_expectation_keys_only_when_the_scenario_declares_some(tmp_path: Path) -> None:
+    plain = synth_calls.synthesize(expecting(), tmp_path / "plain").truth
+    assert set(plain) == TRUTH_KEYS
+    near = synth_calls.synthesize(expecting(expect_none=[{"rule": "dead_air"}]),
+                                  tmp_path / "near").truth
+    assert set(near) == TRUTH_KEYS | {"expect", "expect_none", "expect_summary"}
+    assert (near["expect"], near["expect_none"], near["expect_summary"]) == ([], ["dead_air"], {})
+
+
+def test_validated_expectations_validate_again() -> None:
+    """``synthesize`` validates what ``load_scenario`` already validated: it must be idempotent."""
+    scenario = synth_calls.validate_scenario(expecting(
+        [{"rule": "dead_air", "at_event": 0, "at": "end", "offset_s": 5.0}],
+        expect_none=[{"rule": "interruption"}], expect_summary={"greeting_ok": True}))
+    assert synth_calls.validate_scenario(scenario) == scenario
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"expect": [{"rule": "late_pickup", "t": 1.0}]}, "not a DESIGN.md rule id"),
+    ({"expect": [{"rule": "dead_air"}]}, "give t .* or at"),
+    ({"expect": [{"rule": "dead_air", "t": 1.0, "at": "end", "at_event": 0}]}, "not both"),
+    ({"expect": [{"rule": "dead_air", "t": 1.0, "offset_s": 0.5}]}, "t is absolute"),
+    ({"expect": [{"rule": "dead_air", "at": "end"}]}, "needs at_event"),
+    ({"expect": [{"rule": "dead_air", "at": "middle", "at_event": 0}]}, "at must be one of"),
+    ({"expect": [{"rule": "dead_air", "at": "end", "at_event": 2}]}, "event index 0-1"),
+    ({"expect": [{"rule": "dead_air", "at": "end", "at_event": True}]}, "event index"),
+    ({"expect": [{"rule": "dead_air", "at": "call_end", "at_event": 0}]}, "takes no at_event"),
+    ({"expect": [{"rule": "dead_air", "t": 1.0, "severity": "fatal"}]}, "severity"),
+    ({"expect": [{"rule": "dead_air", "t": 1.0, "when": 2}]}, "unknown keys"),
+    ({"expect": [{"rule": "dead_air", "t": 1.0}], "expect_none": [{"rule": "dead_air"}]},
+     "also expected to fire"),
+    ({"expect_none": [{"rule": "dead_air"}, {"rule": "dead_air"}]}, "listed twice"),
+    ({"expect_none": [{"rule": "deadair"}]}, "not a DESIGN.md rule id"),
+    ({"expect_summary": {"greeting": True}}, "unknown keys"),
+    ({"expect_summary": {"greeting_ok": [True]}}, "plain value"),
+    ({"expect": [{"rule": "dead_air", "at": "end", "at_event": 1, "offset_s": 30.0}]},
+     "falls outside the call"),
+    ({"expect": [{"rule": "dead_air", "t": -1.0}]}, "falls outside the call"),
+])
+def test_bad_expectations_fail_loudly(tmp_path: Path, change: dict[str, Any],
+                                      message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        synth_calls.synthesize({**expecting(), **change}, tmp_path)
+
+
+def test_rule_ids_are_the_design_table() -> None:
+    first_cells = re.findall(r"^\| (`[^|]+)\|", DESIGN_MD.read_text(encoding="utf-8"), re.M)
+    ids = [i for cell in first_cells for i in re.findall(r"`([a-z_.]+)`", cell)]
+    assert sorted(ids) == sorted(synth_calls.RULE_IDS)
+
+
+def test_rule_scenarios_cover_every_rule_with_a_hit_and_a_near_miss() -> None:
+    scenarios = [synth_calls.load_scenario(p) for p in sorted(RULES_DIR.glob("*.toml"))]
+    fires = {e["rule"] for s in scenarios for e in s["expect"]}
+    near = {e["rule"] for s in scenarios for e in s["expect_none"]}
+    assert fires == near == set(synth_calls.RULE_IDS)
+    english = [s for s in scenarios if s["language"] == "en"]
+    assert len(english) >= 4
+    names = [s["name"] for s in scenarios]
+    older = {p.stem for p in synth_calls.SCENARIOS_DIR.glob("*.toml")}
+    assert len(set(names)) == len(names) and not older & set(names)
+    for path in RULES_DIR.glob("*.toml"):  # each says what it tests and what it assumes
+        assert path.read_text(encoding="utf-8").startswith("# "), path
+
+
+# --------------------------------------------------------------------------- tempo and gain
+
+
+@pytest.mark.parametrize("tempo", [0.7, 1.15])
+def test_tempo_stretches_a_clip_and_its_speech_span(tempo: float) -> None:
+    rate = 16000
+    plain = synth_calls.load_clip("a_explain_fee_slow", rate)
+    line = synth_calls.load_clip("a_explain_fee_slow", rate, tempo)
+    assert line.samples.size / rate == pytest.approx(plain.samples.size / rate / tempo, abs=0.01)
+    islands = synth_calls.speech_islands(line.samples, rate)
+    assert islands[0][0] == pytest.approx(line.speech_start / rate, abs=0.02)
+    assert islands[-1][1] == pytest.approx(line.speech_end / rate, abs=0.02)
+    assert (line.text, line.chars) == (plain.text, plain.chars)
+    # The pitch stays: the spectral centroid of the speech moves by less than 10 %.
+    def centroid(x: np.ndarray) -> float:
+        power = np.abs(np.fft.rfft(x)) ** 2
+        return float(np.sum(np.fft.rfftfreq(x.size, 1 / rate) * power) / power.sum())
+    assert centroid(line.samples) == pytest.approx(centroid(plain.samples), rel=0.1)
+
+
+def test_tempo_speeds_up_espeak() -> None:
+    text = "Your plan renews on the first day of every month."
+    normal = synth_calls.espeak_line(text, "agent", 16000)
+    fast = synth_calls.espeak_line(text, "agent", 16000, 1.3)
+    ratio = (normal.speech_end - normal.speech_start) / (fast.speech_end - fast.speech_start)
+    assert 1.15 < ratio < 1.45
+
+
+def test_loud_agent_saturates_without_wrapping(tmp_path: Path) -> None:
+    scenario = {"name": "loud", "language": "zh", "tail_s": 0.5,
+                "events": [{"channel": "agent", "clip": "a_ask_problem", "at": 0.5,
+                            "gain_db": 12.0}]}
+    result = synth_calls.synthesize(scenario, tmp_path)
+    pcm, rate = read_pcm(result.wav)
+    clip = read_clip("a_ask_problem")
+    offset = round(0.5 * rate) - round(manifest()["a_ask_problem"]["speech_start"] * rate)
+    loud = np.rint(clip * 10 ** (12 / 20))
+    placed = pcm[offset:offset + clip.size, 0]
+    np.testing.assert_array_equal(placed, np.clip(loud, -32768, 32767))
+    assert np.count_nonzero(np.abs(loud) > 32767) > 100  # it does saturate ...
+    assert np.all(np.sign(placed) == np.sign(loud))  # ... and never flips sign
+    u = result.truth["utterances"][0]
+    assert dbfs(span(pcm[:, 0], rate, u["start"], u["end"])) > -10.0
+    # The telephone copy saturates too: resampling overshoots full scale, and it must clip.
+    decoded = ulaw_decode(np.frombuffer(riff_chunks(result.ulaw_8k.read_bytes())["data"],
+                                        dtype=np.uint8)).reshape(-1, 2)[:, 0]
+    narrow = np.clip(soxr.resample(pcm[:, 0], rate, 8000), -32768, 32767)
+    assert np.corrcoef(narrow, decoded)[0, 1] > 0.999
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    ({"channel": "agent", "clip": "a_bc_dui", "at": 1.0, "tempo": 0.3}, "tempo must be within"),
+    ({"channel": "agent", "click": True, "at": 1.0, "tempo": 1.2}, "a click has no tempo"),
+])
+def test_bad_tempo_fails_loudly(tmp_path: Path, event: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        synth_calls.synthesize({"name": "bad", "language": "zh", "events": [event]}, tmp_path)

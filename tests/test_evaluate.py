@@ -1,0 +1,126 @@
+"""The evaluation's scoring, on hand-made alerts whose right score is obvious, and one real run.
+
+The run replays the dead-air scenario through the real pipeline without a recogniser (the
+timing rules need none), so it stays fast and still proves the whole path: synthesis into the
+cache, replay, scoring, the JSON table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import evaluate
+import pytest
+from fixtures_synth import synth_calls
+
+
+def alert(rule: str, t: float, severity: str = "warn") -> dict[str, Any]:
+    return {"type": "alert", "rule": rule, "t": t, "severity": severity}
+
+
+def call(expect: list[dict[str, Any]], alerts: list[dict[str, Any]],
+         expect_none: list[str] | None = None, name: str = "call",
+         expect_summary: dict[str, Any] | None = None,
+         summary: dict[str, Any] | None = None) -> evaluate.Call:
+    truth = {"name": name, "duration_s": 30.0, "expect": expect,
+             "expect_none": expect_none or [], "expect_summary": expect_summary or {}}
+    return evaluate.Call(name, truth, alerts, summary or {})
+
+
+def rows(report: evaluate.Report) -> dict[str, dict[str, Any]]:
+    return {r["rule"]: r for r in report.to_json()["rules"]}
+
+
+@pytest.mark.parametrize(("t", "matched"), [(10.49, True), (10.5, True), (9.5, True),
+                                             (10.51, False), (9.4, False)])
+def test_an_alert_matches_within_the_tolerance(t: float, matched: bool) -> None:
+    report = evaluate.score([call([{"rule": "dead_air", "t": 10.0}], [alert("dead_air", t)])],
+                            tolerance_s=0.5)
+    row = rows(report)["dead_air"]
+    assert (row["tp"], row["fp"], row["fn"]) == ((1, 0, 0) if matched else (0, 1, 1))
+    assert row["mean_abs_err_s"] == (round(abs(t - 10.0), 3) if matched else None)
+
+
+def test_one_alert_cannot_match_two_expectations() -> None:
+    expect = [{"rule": "interruption", "t": 10.0}, {"rule": "interruption", "t": 10.3}]
+    row = rows(evaluate.score([call(expect, [alert("interruption", 10.2)])]))["interruption"]
+    assert (row["expected"], row["found"], row["tp"], row["fp"], row["fn"]) == (2, 1, 1, 0, 1)
+    assert (row["precision"], row["recall"]) == (1.0, 0.5)
+
+
+def test_matching_pairs_as_many_as_possible() -> None:
+    """The nearest alert of the first expectation is the only one the second can take."""
+    expect = [{"rule": "interruption", "t": 10.0}, {"rule": "interruption", "t": 10.4}]
+    alerts = [alert("interruption", 10.3), alert("interruption", 9.7)]
+    pairs, missed, extra = evaluate.match_alerts(expect, alerts, 0.5)
+    assert [(e["t"], a["t"]) for e, a in pairs] == [(10.0, 9.7), (10.4, 10.3)]
+    assert missed == extra == []
+
+
+def test_a_named_severity_must_match() -> None:
+    expect = [{"rule": "hold.too_long", "t": 25.0, "severity": "warn"},
+              {"rule": "hold.too_long", "t": 30.0, "severity": "violation"}]
+    alerts = [alert("hold.too_long", 25.0, "violation"), alert("hold.too_long", 30.0, "violation")]
+    report = evaluate.score([call(expect, alerts)])
+    row = rows(report)["hold.too_long"]
+    assert (row["tp"], row["fp"], row["fn"]) == (1, 1, 1)
+    assert {(m["kind"], m["t"]) for m in report.misses} == {("missed", 25.0),
+                                                            ("false alarm", 25.0)}
+
+
+def test_expect_none_counts_every_alert_of_the_rule_as_a_false_positive() -> None:
+    near = call([], [alert("dead_air", 12.0), alert("dead_air", 20.0)], ["dead_air"], "near")
+    clean = call([], [], ["dead_air"], "clean")
+    row = rows(evaluate.score([near, clean]))["dead_air"]
+    assert (row["calls"], row["near_misses"], row["expected"], row["found"]) == (2, 2, 0, 2)
+    assert (row["tp"], row["fp"], row["fn"]) == (0, 2, 0)
+    assert (row["precision"], row["recall"]) == (0.0, None)
+
+
+def test_alerts_of_rules_the_scenario_says_nothing_about_are_not_scored() -> None:
+    c = call([{"rule": "dead_air", "t": 10.0}],
+             [alert("dead_air", 10.1), alert("greeting.incomplete", 3.0),
+              alert("greeting.incomplete", 4.0)])
+    report = evaluate.score([c])
+    assert set(rows(report)) == {"dead_air"}
+    assert report.unscored == [{"scenario": "call", "rule": "greeting.incomplete", "count": 2}]
+    assert report.misses == []
+
+
+def test_a_rule_with_nothing_expected_or_found_has_no_ratios() -> None:
+    row = rows(evaluate.score([call([], [], ["rate.too_fast"])]))["rate.too_fast"]
+    assert (row["precision"], row["recall"], row["max_abs_err_s"]) == (None, None, None)
+
+
+def test_summary_expectations_are_checked() -> None:
+    c = call([], [], expect_summary={"greeting_ok": True, "rings_before_pickup": 5},
+             summary={"greeting_ok": None, "rings_before_pickup": 5})
+    checks = evaluate.score([c]).summary_checks
+    assert [(x["key"], x["ok"]) for x in checks] == [("greeting_ok", False),
+                                                     ("rings_before_pickup", True)]
+
+
+def test_the_report_prints_every_miss() -> None:
+    c = call([{"rule": "dead_air", "t": 10.0}], [alert("interruption", 5.0)], ["interruption"],
+             "mixed")
+    text = evaluate.format_report(evaluate.score([c]))
+    assert "missed       mixed" in text and "expected at 10.00; found nothing" in text
+    assert "false alarm  mixed" in text and "at 5.00 (warn); expected none (near miss)" in text
+
+
+def test_dead_air_scores_perfectly_through_the_real_pipeline(tmp_path: Path, capsys) -> None:
+    scenario = synth_calls.SCENARIOS_DIR / "rules" / "dead_air_7s.toml"
+    args = [str(scenario), "--asr", "none", "--json", "--cache", str(tmp_path)]
+    assert evaluate.main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    dead_air = next(r for r in report["rules"] if r["rule"] == "dead_air")
+    assert (dead_air["tp"], dead_air["precision"], dead_air["recall"]) == (1, 1.0, 1.0)
+    assert dead_air["max_abs_err_s"] <= 0.1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "dead_air_7s.truth.json", "dead_air_7s.wav", "dead_air_7s_8k_ulaw.wav"]
+    # A second run reuses the cached call instead of synthesising it again.
+    stamp = (tmp_path / "dead_air_7s.wav").stat().st_mtime_ns
+    assert evaluate.main(args) == 0
+    assert (tmp_path / "dead_air_7s.wav").stat().st_mtime_ns == stamp
