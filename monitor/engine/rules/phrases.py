@@ -5,6 +5,9 @@ the recogniser still counts, and each carries the standard's polite alternative,
 the agent hears. The polite alternatives themselves never match a taboo they contain (请问有什么
 事可以帮您 contains 有什么事). Fillers (嗯, 啊, 那个 ...) are counted in the agent's own speech
 per minute of agent talk; an agent backchannel inside the caller's turn is not a filler.
+
+Alerts are stamped at the end of the utterance that holds the phrase: the moment the
+recogniser can know it was said. The phrase's own word times are in the evidence.
 """
 
 from __future__ import annotations
@@ -43,10 +46,11 @@ class ForbiddenPhrase(Rule):
         out: list[Record] = []
         for m in self._matcher.find(ev):
             evidence = {"phrase": m.phrase, "heard": m.text, "suggestion":
-                        self._suggestion[m.phrase], "start": round(m.start, 3)}
+                        self._suggestion[m.phrase], "word_start": round(m.start, 3),
+                        "word_end": round(m.end, 3)}
             self._found.append({"t": round(m.end, 3), "phrase": m.phrase,
                                 "suggestion": self._suggestion[m.phrase]})
-            out.append(self.alert(m.end, evidence))
+            out.append(self.alert(ev.end, evidence))
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -88,13 +92,14 @@ class FillerExcess(Rule):
         per_min = 60.0 * self._count / max(self._talk_s, ev.end - ev.start, self._s.min_talk_s)
         if not fillers or per_min <= self._s.max_per_min:
             return []
-        t = fillers[-1].end
+        t = ev.end
         if self._last_alert is not None and t - self._last_alert < self._s.cooldown_s:
             return []
         self._last_alert = t
         return [self.alert(t, {"count": self._count, "per_min": round(per_min, 1),
                                "max_per_min": self._s.max_per_min,
-                               "tokens": "".join(m.text for m in fillers)})]
+                               "tokens": "".join(m.text for m in fillers),
+                               "word_end": round(fillers[-1].end, 3)})]
 
     def summary(self) -> dict[str, Any]:
         return {"filler_count": self._count}
