@@ -3,6 +3,7 @@ engine's records out to every sink. Live and replay differ only in the source th
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,9 @@ class Session:
         self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad)
                      if recognizer else None)
         self._syllables = SyllableCounter(cfg.syllables)
+        # Agent frames since the last segment: the counter only hears speech, but it must hear
+        # a segment's onset too, which passes before the VAD confirms it.
+        self._agent_backlog: deque[Frame] = deque(maxlen=cfg.vad.onset_window_frames)
         self._engine = Engine(cfg, channels)
         self.t = 0.0
 
@@ -63,16 +67,27 @@ class Session:
             if self._asr is not None:
                 self._asr.push(frame)
             vad = self._vads[frame.channel]
-            events += self._vad_events(vad.process(frame, masked))
+            vad_events = vad.process(frame, masked)
+            events += self._vad_events(vad_events)
             if frame.channel == "agent":
-                events += [Nucleus("agent", t) for t in
-                           self._syllables.process(frame.pcm, frame.t, vad.speaking)]
+                events += self._nuclei(frame, vad.speaking or bool(vad_events))
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)
         for ev in events:
             self._emit(self._engine.on_event(ev))
         self._emit(self._engine.on_tick(self.t))
+
+    def _nuclei(self, frame: Frame, in_segment: bool) -> list[Nucleus]:
+        """Syllable nuclei of the agent's speech; silence is skipped, which keeps the counter
+        (an FFT a frame) off the two thirds of a call in which the agent is quiet."""
+        self._agent_backlog.append(frame)
+        if not in_segment:
+            return []
+        frames, self._agent_backlog = list(self._agent_backlog), deque(
+            maxlen=self._agent_backlog.maxlen)
+        return [Nucleus("agent", t) for f in frames
+                for t in self._syllables.process(f.pcm, f.t, True)]
 
     def _vad_events(self, vad_events: list[SpeechStart | Speech]) -> list[EngineEvent]:
         out: list[EngineEvent] = []
