@@ -93,6 +93,9 @@ def test_mono_source_skips_rules_that_need_the_customer_instead_of_guessing():
     assert summary["talk_ratio_agent"] is None
     assert summary["longest_customer_turn_s"] is None
     assert summary["rings_before_pickup"] is None
+    assert set(out[-1].to_json()) >= CONTRACT_KEYS  # the skipped rules' keys are null, not gone
+    for key in ("dead_air", "interruptions", "backchannel_gaps"):
+        assert summary[key] is None
 
 
 def test_talk_ratio_and_longest_customer_turn_bridge_pauses_and_backchannels():

@@ -11,7 +11,7 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.engine.metrics import CallMetrics
-from monitor.engine.rules import PENDING, PENDING_WHY, RULES, Rule
+from monitor.engine.rules import RULES, Rule
 from monitor.engine.rules.base import EngineEvent
 from monitor.errors import CallmonitorError
 from monitor.frames import (
@@ -35,16 +35,17 @@ class Engine:
         self._metrics = CallMetrics(cfg, channels)
         self._rules: list[Rule] = []
         self._skipped: list[dict[str, str]] = []
+        self._skipped_keys: list[str] = []
         for cls in rules:
             missing = cls.needs - set(channels)
             if missing:
                 self._skipped += [{"rule": r, "why": _needs_why(missing)} for r in cls.rule_ids()]
+                self._skipped_keys += cls.summary_keys
             else:
                 self._rules.append(cls(cfg))
         self._weights = _weights(cfg, [r for rule in self._rules for r in rule.rule_ids()])
         # Most rules only react to events; ticking them 50 times a second would cost for nothing.
         self._tickers = [r for r in self._rules if type(r).on_tick is not Rule.on_tick]
-        self._skipped += [{"rule": rule, "why": PENDING_WHY} for rule in PENDING]
         self._alerts: Counter[str] = Counter()
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
@@ -80,12 +81,10 @@ class Engine:
         for rule in self._rules:
             out += rule.finish(t_end)
         self._count(out)
-        fields: dict[str, Any] = {key: None for keys in PENDING.values() for key in keys}
+        fields: dict[str, Any] = dict.fromkeys(self._skipped_keys)
         fields.update(self._metrics.summary())
         for rule in self._rules:
             fields.update(rule.summary())
-        for skipped in self._skipped:
-            fields.update({key: None for key in PENDING.get(skipped["rule"], ())})
         checks = [{"rule": rule, "weight": weight, "passed": self._alerts[rule] == 0}
                   for rule, weight in self._weights.items()]
         total = sum(c["weight"] for c in checks)

@@ -1,8 +1,4 @@
-"""The rule table of the service standard (DESIGN.md); ``RULES`` lists the built-in rules.
-
-``PENDING`` names the rules of the standard that are not built yet, with the summary keys they
-will own, so the summary can show them as null and say why instead of leaving keys out.
-"""
+"""The rule table of the service standard (DESIGN.md); ``RULES`` lists the built-in rules."""
 
 from __future__ import annotations
 
@@ -21,6 +17,3 @@ RULES: tuple[type[Rule], ...] = (
     GreetingRule, HoldRule, DeadAir, Interruption, BackchannelMissing, VolumeTooLoud,
     ForbiddenPhrase, FillerExcess, SpeakingRate, ClosingIncomplete,
 )
-
-PENDING: dict[str, tuple[str, ...]] = {}
-PENDING_WHY = "not implemented yet"

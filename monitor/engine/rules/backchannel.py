@@ -23,6 +23,7 @@ class BackchannelSettings:
 
 class BackchannelMissing(Rule):
     id = "backchannel.missing"
+    summary_keys = ("backchannel_gaps",)
     needs = frozenset({"agent", "customer"})
 
     def __init__(self, cfg: Config) -> None:

@@ -35,6 +35,8 @@ class Rule:
     # Every rule id the class raises alerts under (a class may own a family, like hold.*).
     ids: ClassVar[tuple[str, ...]] = ()
     needs: ClassVar[frozenset[Channel]] = frozenset({"agent"})
+    # The summary keys ``summary`` fills: null when the rule cannot run on the source.
+    summary_keys: ClassVar[tuple[str, ...]] = ()
     # The [rules.NAME] table of the profile that holds the rule's thresholds and phrases.
     section: ClassVar[str] = ""
 

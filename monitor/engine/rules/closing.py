@@ -28,6 +28,7 @@ class ClosingSettings:
 
 class ClosingIncomplete(Rule):
     id = "closing.incomplete"
+    summary_keys = ("closing_ok", "closing")
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

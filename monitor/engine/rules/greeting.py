@@ -33,6 +33,7 @@ class GreetingSettings:
 
 class GreetingRule(Rule):
     id = "greeting.incomplete"
+    summary_keys = ("greeting_ok", "greeting", "apology_ok")
     ids = ("greeting.incomplete", "ring.late_pickup")
     section = "greeting"
 

@@ -53,6 +53,7 @@ class _Hold:
 
 class HoldRule(Rule):
     id = "hold.too_long"
+    summary_keys = ("holds",)
     ids = ("hold.too_long", "hold.unannounced", "hold.no_thanks")
     section = "hold"
 

@@ -27,6 +27,7 @@ class OverlapSettings:
 
 class Interruption(Rule):
     id = "interruption"
+    summary_keys = ("interruptions",)
     needs = frozenset({"agent", "customer"})
 
     def __init__(self, cfg: Config) -> None:

@@ -30,6 +30,7 @@ class ForbiddenSettings:
 
 class ForbiddenPhrase(Rule):
     id = "forbidden_phrase"
+    summary_keys = ("forbidden",)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
@@ -69,6 +70,7 @@ class FillerSettings:
 
 class FillerExcess(Rule):
     id = "filler.excess"
+    summary_keys = ("filler_count",)
     section = "filler"
 
     def __init__(self, cfg: Config) -> None:

@@ -34,6 +34,7 @@ class RateSettings:
 
 class SpeakingRate(Rule):
     id = "rate.too_fast"
+    summary_keys = ("agent_rate_window_max", "agent_rate_window_min", "agent_rate_est_cpm")
     ids = ("rate.too_fast", "rate.too_slow")
     section = "rate"
 

@@ -17,6 +17,7 @@ class DeadAir(Rule):
     """
 
     id = "dead_air"
+    summary_keys = ("dead_air",)
     needs = frozenset({"agent", "customer"})
 
     def __init__(self, cfg: Config) -> None:

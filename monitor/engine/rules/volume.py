@@ -23,6 +23,7 @@ class VolumeSettings:
 
 class VolumeTooLoud(Rule):
     id = "volume.too_loud"
+    summary_keys = ("agent_loudest_dbfs",)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
