@@ -164,6 +164,26 @@ def test_english_apostrophes_and_words_holding_two_units():
     assert (m.start, m.end) == at(1, 2)
 
 
+def test_english_names_match_words_spelled_like_them_only_when_asked():
+    acme = PhraseMatcher(["Acme"], "en", min_spelling_similarity=0.75)
+    m = acme.first(en("Thank you for calling at me support"))
+    assert m is not None and (m.text, m.by) == ("at me", "spelling")
+    assert (m.start, m.end) == at(4, 5)
+    # An exact spelling is still a word match, and wins over the looser reading around it.
+    assert found(acme, en("calling Acme support")) == [("Acme", "Acme", "chars")]
+    assert acme.find(en("Thank you for calling, this is Anna")) == []
+    assert PhraseMatcher(["Acme"], "en").find(en("calling at me support")) == []
+    # Two-word names tolerate a word split or merged by the recogniser, not unrelated words.
+    north = PhraseMatcher(["Northwind Telecom"], "en", min_spelling_similarity=0.75)
+    assert found(north, en("calling North wind tele com")) == [
+        ("Northwind Telecom", "North wind tele com", "spelling")]
+    assert north.find(en("calling the billing team")) == []
+
+
+def test_spelling_similarity_never_applies_to_mandarin():
+    assert PhraseMatcher(["诚美"], "zh", min_spelling_similarity=0.5).find(zh("成都")) == []
+
+
 def test_pinyin_never_matches_inside_or_across_syllables():
     single = PhraseMatcher(["安"], "zh", min_pinyin_syllables=1)
     assert single.find(zh("南方")) == []  # an is not inside nan

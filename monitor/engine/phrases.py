@@ -4,7 +4,9 @@ Greeting, apology, hold, filler, taboo and closing rules all ask the same questi
 utterance: does it contain one of these phrases, and at which words and times? Mandarin
 recognisers mostly fail by writing a homophone (诚美客服 -> 成美克服, 来电 -> 来点, 话费 ->
 花费), so a phrase is looked for twice: in the characters, and in toneless pinyin, where those
-pairs are equal. English is matched as a sequence of whole words.
+pairs are equal. English is matched as a sequence of whole words; a proper name (the company,
+the agent) may also be matched by its spelling, because an English recogniser that does not
+know a name writes common words that sound like it (Acme -> "at me").
 
 Both forms compare sequences of whole units (a character, a digit, a Latin word; a pinyin
 syllable; an English word), never substrings: 安 (an) is not inside 南 (nan), 西安 (xi an) is
@@ -26,9 +28,10 @@ from pypinyin.seg.simpleseg import seg
 from monitor.asr.normalize import count_units, to_simplified, units
 from monitor.frames import Utterance, Word
 
-By = Literal["chars", "pinyin"]
-_CHARS, _PINYIN = 0, 1  # rank of a match's evidence: characters beat pinyin on the same span
-_BY: dict[int, By] = {_CHARS: "chars", _PINYIN: "pinyin"}
+By = Literal["chars", "pinyin", "spelling"]
+# Rank of a match's evidence: characters beat pinyin, pinyin beats spelling on the same span.
+_CHARS, _PINYIN, _SPELLING = 0, 1, 2
+_BY: dict[int, By] = {_CHARS: "chars", _PINYIN: "pinyin", _SPELLING: "spelling"}
 _ZH_FORMS = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
                           "零一二三四五六七八九abcdefghijklmnopqrstuvwxyz")
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
@@ -104,13 +107,18 @@ class PhraseMatcher:
     recognisers confuse (zh/z, ch/c, sh/s, n/l, an/ang, en/eng, in/ing). Phrases shorter than
     ``min_pinyin_syllables`` are matched by characters only: one syllable has dozens of
     homophones, and the filler 唔 (wu) would otherwise be found in 服务 (fu wu) and in every 五.
+    ``min_spelling_similarity`` (English only; names, not phrases) also accepts any run of words
+    whose letters, run together, are at least this similar to the phrase's (1 - edit distance /
+    length): "at me" for Acme, "Ana" for Anna, "North wind tele com" for Northwind Telecom.
     """
 
     def __init__(self, phrases: Iterable[str], language: str, *, exclusions: Iterable[str] = (),
-                 fuzzy: bool = False, min_pinyin_syllables: int = 2) -> None:
+                 fuzzy: bool = False, min_pinyin_syllables: int = 2,
+                 min_spelling_similarity: float | None = None) -> None:
         self._language = language
         self._fuzzy = fuzzy
         self._min_pinyin = min_pinyin_syllables
+        self._min_spelling = min_spelling_similarity if language != "zh" else None
         self._patterns = [self._pattern(p) for p in phrases]
         self._exclusions = [self._pattern(p) for p in exclusions]
 
@@ -128,11 +136,12 @@ class PhraseMatcher:
             return []
         chars = _Haystack(text.forms)
         pinyin = _Haystack(self._syllables(text.forms)) if self._language == "zh" else None
-        excused = [span for pat in self._exclusions for span, _ in _occurrences(pat, chars, pinyin)]
+        excused = [span for pat in self._exclusions
+                   for span, _ in self._occurrences(pat, text.forms, chars, pinyin)]
         candidates = sorted(
             (start, start - end, rank, i)
             for i, pat in enumerate(self._patterns)
-            for (start, end), rank in _occurrences(pat, chars, pinyin)
+            for (start, end), rank in self._occurrences(pat, text.forms, chars, pinyin)
             if not any(x0 <= start and end <= x1 for x0, x1 in excused)
         )
         if not candidates:
@@ -164,14 +173,54 @@ class PhraseMatcher:
         syllables = _pinyin(forms)
         return [_fuzzy(s) for s in syllables] if self._fuzzy else syllables
 
+    def _occurrences(self, pattern: _Pattern, forms: Sequence[str], chars: _Haystack,
+                     pinyin: _Haystack | None) -> list[tuple[tuple[int, int], int]]:
+        """Every unit range where ``pattern`` occurs, with the rank of the evidence."""
+        found = [(span, _CHARS) for span in chars.find(pattern.chars, pattern.size)]
+        if pinyin is not None and pattern.pinyin is not None:
+            found += [(span, _PINYIN) for span in pinyin.find(pattern.pinyin, pattern.size)]
+        if self._min_spelling is not None:
+            found += [(span, _SPELLING) for span in _spelled_like(
+                _letters(pattern.chars.split()), forms, self._min_spelling)]
+        return found
 
-def _occurrences(pattern: _Pattern, chars: _Haystack,
-                 pinyin: _Haystack | None) -> list[tuple[tuple[int, int], int]]:
-    """Every unit range where ``pattern`` occurs, with the rank of the evidence."""
-    found = [(span, _CHARS) for span in chars.find(pattern.chars, pattern.size)]
-    if pinyin is not None and pattern.pinyin is not None:
-        found += [(span, _PINYIN) for span in pinyin.find(pattern.pinyin, pattern.size)]
+
+def _spelled_like(letters: str, forms: Sequence[str],
+                  min_similarity: float) -> list[tuple[int, int]]:
+    """Word ranges whose letters, run together, are spelled nearly like ``letters``.
+
+    A recogniser may split a name into any number of words, so ranges of every length are
+    tried, up to the most letters that could still be similar enough.
+    """
+    longest = len(letters) / min_similarity
+    found = []
+    for start in range(len(forms)):
+        said = ""
+        for end in range(start + 1, len(forms) + 1):
+            said += _letters(forms[end - 1:end])
+            if len(said) > longest:
+                break
+            if _similarity(said, letters) >= min_similarity:
+                found.append((start, end))
     return found
+
+
+def _letters(words: Sequence[str]) -> str:
+    return "".join(c for word in words for c in word if c.isalpha())
+
+
+def _similarity(a: str, b: str) -> float:
+    """1 - Levenshtein distance / the longer length: 0.75 for "atme" against "acme"."""
+    if not a or not b:
+        return 0.0
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return 1.0 - previous[-1] / max(len(a), len(b))
 
 
 def _match(phrase: str, utterance: Utterance, text: _Units, owners: list[Word] | None,

@@ -29,6 +29,8 @@ class GreetingSettings:
     window_s: float
     # A bad opening counts only within this many characters (words) of the start.
     opening_units: int
+    # English names also match words spelled this much like them (see PhraseMatcher).
+    name_spelling_similarity: float
 
 
 class GreetingRule(Rule):
@@ -45,8 +47,11 @@ class GreetingRule(Rule):
         self._greet = PhraseMatcher(s.greeting_phrases, lang)
         self._bad = PhraseMatcher(s.bad_openings, lang)
         self._sorry = PhraseMatcher(s.apology_phrases, lang)
-        self._company = PhraseMatcher([cfg.company], lang) if cfg.company else None
-        self._name = PhraseMatcher([cfg.agent_name], lang) if cfg.agent_name else None
+        # Names are what recognisers get wrong most: match them as loosely as the language allows.
+        self._company, self._name = (
+            PhraseMatcher([name], lang, fuzzy=True,
+                          min_spelling_similarity=s.name_spelling_similarity) if name else None
+            for name in (cfg.company, cfg.agent_name))
         self._pickup: Pickup | None = None
         self._words: list[Utterance] = []
         self._agent_end = 0.0
