@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # espeak-ng: English test speech and the pyttsx3 voice; sox: audio checks in tests;
-# libportaudio2: sounddevice for live audio.
-SYSTEM_PACKAGES=(espeak-ng sox libportaudio2)
+# libportaudio2: sounddevice for live audio; pulseaudio, pulseaudio-utils (pactl, paplay,
+# parecord) and libasound2-plugins (ALSA's "pulse" device, PortAudio's way to PulseAudio):
+# the private sound server with null sinks that the live-audio tests run.
+SYSTEM_PACKAGES=(espeak-ng sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
