@@ -7,8 +7,11 @@ contract (see DESIGN.md) implement ``to_json``; the others stay inside the pipel
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+
+import numpy as np
 
 Channel = Literal["agent", "customer"]
 CHANNELS: tuple[Channel, ...] = ("agent", "customer")
@@ -31,6 +34,30 @@ class Frame:
     channel: Channel
     t: float
     pcm: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedFrame:
+    """A frame with its samples and level worked out once, for every analyser that reads them.
+
+    The tone detector, the VAD and the syllable counter all read each frame; decoding it (and
+    taking its level) in each of them cost more than most of their own analysis. The pipeline
+    decodes each frame once and hands this to all three; the recogniser keeps plain frames, so
+    its history is not four times the size.
+    """
+
+    frame: Frame
+    samples: np.ndarray
+    """The int16 samples as float64, unscaled (full scale is 32768)."""
+    level_dbfs: float
+    """RMS level in dB relative to full scale (-200 for digital silence)."""
+
+    @classmethod
+    def decode(cls, frame: Frame) -> DecodedFrame:
+        samples = np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64)
+        # math, not numpy, on scalars: the same IEEE results at a fraction of the call cost.
+        rms = math.sqrt(float(samples @ samples) / len(samples)) / 32768.0
+        return cls(frame, samples, 20.0 * math.log10(max(rms, 1e-10)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +213,64 @@ class HoldEnd:
                 "duration_s": _r(self.t - self.start)}
 
 
+CallEventKind = Literal["ring", "answer", "hold", "resume", "hangup"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """What the softphone or PBX reported, rather than what was heard: a ring, the answer, a
+    hold and its resume, the hang-up (``by`` whom, where known). Where present these beat the
+    audio's guesses (ringback cadence, announced silence)."""
+
+    type: ClassVar[str] = "call_event"
+    t: float
+    event: CallEventKind
+    by: Channel | None = None
+    transfer: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "t": _r(self.t), "event": self.event}
+        if self.event == "hangup":
+            out["by"] = self.by
+        if self.event == "hold":
+            out["transfer"] = self.transfer
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceNotice:
+    """A live capture device went missing (its channels are silence until it is back) or came
+    back: a supervisor must know that a quiet stretch was a gap, not dead air."""
+
+    type: ClassVar[str] = "device"
+    t: float
+    device: str
+    channels: tuple[Channel, ...]
+    state: Literal["lost", "back"]
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.t), "device": self.device,
+                "channels": list(self.channels), "state": self.state, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """A hint whispered to the agent at ``t`` for the alert of ``rule`` found at ``alert_t``;
+    ``played`` is False when the headset was gone and nothing was heard."""
+
+    type: ClassVar[str] = "hint"
+    t: float
+    rule: str
+    say: str
+    alert_t: float
+    played: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "t": _r(self.t), "rule": self.rule, "say": self.say,
+                "alert_t": _r(self.alert_t), "played": self.played}
+
+
 Severity = Literal["info", "warn", "violation"]
 
 
@@ -219,12 +304,14 @@ class Summary:
         return {"type": self.type, "t": _r(self.t), **self.fields}
 
 
-Record = Speech | Utterance | Ring | Pickup | HoldStart | HoldEnd | Metric | Alert | Summary
+Record = (Speech | Utterance | Ring | CallEvent | Pickup | HoldStart | HoldEnd | Metric | Alert
+          | DeviceNotice | Hint | Summary)
 """Everything the engine hands to sinks: the JSON-lines contract, one record per line."""
 
 
 __all__ = [
-    "CHANNELS", "FRAME_BYTES", "FRAME_S", "FRAME_SAMPLES", "SAMPLE_RATE_HZ", "Alert", "Channel",
-    "Frame", "HoldEnd", "HoldStart", "Metric", "Nucleus", "Pickup", "Record", "Ring", "Severity",
-    "Speech", "SpeechStart", "Summary", "Utterance", "Word",
+    "CHANNELS", "FRAME_BYTES", "FRAME_S", "FRAME_SAMPLES", "SAMPLE_RATE_HZ", "Alert", "CallEvent",
+    "CallEventKind", "Channel", "DecodedFrame", "DeviceNotice", "Frame", "Hint", "HoldEnd",
+    "HoldStart", "Metric", "Nucleus", "Pickup", "Record", "Ring", "Severity", "Speech",
+    "SpeechStart", "Summary", "Utterance", "Word",
 ]

@@ -1,17 +1,29 @@
 """One session: a source's frames through tones, VAD and recognition into the engine, and the
-engine's records out to every sink. Live and replay differ only in the source they pass in."""
+engine's records out to every sink. Live and replay differ only in the source they pass in
+(and in their sinks: live adds the console view and the headset hints, which also step with
+the audio clock)."""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from monitor.asr.base import Recognizer
 from monitor.config import Config
 from monitor.engine.core import Engine
 from monitor.engine.rules.base import EngineEvent
-from monitor.frames import FRAME_S, Frame, Nucleus, Record, Speech, SpeechStart
+from monitor.frames import (
+    FRAME_S,
+    CallEvent,
+    Channel,
+    DecodedFrame,
+    Frame,
+    Nucleus,
+    Record,
+    Speech,
+    SpeechStart,
+)
 from monitor.recognition import PhraseRecognition
 from monitor.sinks.base import Sink
 from monitor.sources.base import Source
@@ -20,22 +32,38 @@ from monitor.tones import ToneDetector
 from monitor.vad import ChannelVad
 
 
+class SteppingSink(Sink, Protocol):
+    """A sink that also follows the audio clock: called every 20 ms with who is speaking (the
+    VAD's state, which no record carries until a segment ends), and may answer with records
+    of its own (a hint said)."""
+
+    def step(self, t: float, speaking: Mapping[Channel, bool]) -> list[Record]: ...
+
+
 class Session:
-    """Holds the per-channel state of one call; ``run`` drives it to the end of the source."""
+    """Holds the per-channel state of one call; ``run`` drives it to the end of the source.
+
+    ``call_events`` are the softphone's (ring, answer, hold ...), in audio time: each reaches
+    the engine at the step where its time falls. ``asr_in_background`` (live) recognises
+    phrases on a thread of their own, so the timing rules never wait for the recogniser.
+    """
 
     def __init__(self, cfg: Config, source: Source, recognizer: Recognizer | None,
-                 sinks: Sequence[Sink]) -> None:
+                 sinks: Sequence[Sink], call_events: Iterable[CallEvent] = (),
+                 asr_in_background: bool = False) -> None:
         channels = source.channels
         self._source = source
         self._sinks = sinks
+        self._steppers: list[SteppingSink] = [s for s in sinks if hasattr(s, "step")]
+        self._call_events = deque(sorted(call_events, key=lambda ev: ev.t))
         self._tones = ToneDetector(cfg.tones) if "customer" in channels else None
         self._vads = {c: ChannelVad(c, cfg.vad) for c in channels}
-        self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad)
-                     if recognizer else None)
+        self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad,
+                                       background=asr_in_background) if recognizer else None)
         self._syllables = SyllableCounter(cfg.syllables)
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.
-        self._agent_backlog: deque[Frame] = deque(maxlen=cfg.vad.onset_window_frames)
+        self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
         self._engine = Engine(cfg, channels)
         self.t = 0.0
 
@@ -60,34 +88,49 @@ class Session:
     def _step(self, frames: tuple[Frame, ...]) -> None:
         events: list[EngineEvent] = []
         for frame in frames:
+            # Decoded once here: tones, VAD and syllable counter all read the samples or level.
+            decoded = DecodedFrame.decode(frame)
             masked = False
             if self._tones is not None and frame.channel == "customer":
-                masked, rings = self._tones.process(frame)
+                masked, rings = self._tones.process(decoded)
                 events += rings
             if self._asr is not None:
                 self._asr.push(frame)
             vad = self._vads[frame.channel]
-            vad_events = vad.process(frame, masked)
+            vad_events = vad.process(decoded, masked)
             events += self._vad_events(vad_events)
             if frame.channel == "agent":
-                events += self._nuclei(frame, vad.speaking or bool(vad_events))
+                events += self._nuclei(decoded, vad.speaking or bool(vad_events))
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)
+        events += self._due_call_events(self.t)
         for ev in events:
             self._emit(self._engine.on_event(ev))
         self._emit(self._engine.on_tick(self.t))
+        self._emit(list(self._source.notices()))
+        if self._steppers:
+            speaking = {c: vad.speaking for c, vad in self._vads.items()}
+            for sink in self._steppers:
+                self._emit(sink.step(self.t, speaking))
 
-    def _nuclei(self, frame: Frame, in_segment: bool) -> list[Nucleus]:
+    def _due_call_events(self, t: float) -> list[CallEvent]:
+        due = []
+        while self._call_events and self._call_events[0].t < t:
+            due.append(self._call_events.popleft())
+        return due
+
+    def _nuclei(self, decoded: DecodedFrame, in_segment: bool) -> list[Nucleus]:
         """Syllable nuclei of the agent's speech; silence is skipped, which keeps the counter
         (an FFT a frame) off the two thirds of a call in which the agent is quiet."""
-        self._agent_backlog.append(frame)
+        backlog = self._agent_backlog
+        backlog.append(decoded)
         if not in_segment:
             return []
-        frames, self._agent_backlog = list(self._agent_backlog), deque(
-            maxlen=self._agent_backlog.maxlen)
-        return [Nucleus("agent", t) for f in frames
-                for t in self._syllables.process(f.pcm, f.t, True)]
+        nuclei = [Nucleus("agent", t) for d in backlog
+                  for t in self._syllables.process(d.samples, d.frame.t, True)]
+        backlog.clear()
+        return nuclei
 
     def _vad_events(self, vad_events: list[SpeechStart | Speech]) -> list[EngineEvent]:
         out: list[EngineEvent] = []
@@ -104,9 +147,11 @@ class Session:
             events += self._vad_events(list(vad.flush()))
         if self._asr is not None:
             events += self._asr.flush()
+        events += self._due_call_events(float("inf"))  # what came after the audio ended
         for ev in events:
             self._emit(self._engine.on_event(ev))
-        records = self._engine.finish(self.t, summary_extra)
+        self._emit(list(self._source.notices()))
+        records = self._engine.finish(self.t, {**summary_extra, **self._source.summary()})
         self._emit(records)
         return records[-1].to_json()
 

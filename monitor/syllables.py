@@ -56,13 +56,13 @@ class SyllableConfig:
 class SyllableCounter:
     """Syllable nuclei of one channel, confirmed frame by frame.
 
-    ``process`` takes each 20 ms frame with the VAD's decision for it and returns the times of
-    the nuclei that frame confirmed. The envelope is centred, so it runs ``lag_s`` behind the
-    audio (half an analysis window plus half the smoothing span: 25 ms with the defaults), and
-    a peak is only known to be a peak once the envelope has fallen ``min_prominence_db`` below
-    it, at the end of its vowel. So a nucleus is reported after the rest of its vowel plus
-    ``lag_s``: on the clip library 85 ms after its time at the median, 165 ms at the 95th
-    percentile, never more than 0.4 s.
+    ``process`` takes each 20 ms frame's samples with the VAD's decision for it and returns the
+    times of the nuclei that frame confirmed. The envelope is centred, so it runs ``lag_s``
+    behind the audio (half an analysis window plus half the smoothing span: 25 ms with the
+    defaults), and a peak is only known to be a peak once the envelope has fallen
+    ``min_prominence_db`` below it, at the end of its vowel. So a nucleus is reported after the
+    rest of its vowel plus ``lag_s``: on the clip library 85 ms after its time at the median,
+    165 ms at the 95th percentile, never more than 0.4 s.
     """
 
     def __init__(self, cfg: SyllableConfig) -> None:
@@ -75,6 +75,10 @@ class SyllableCounter:
         # the buffer as frames are shifted in.
         self._windows = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop]
         self._taper = np.hanning(win)
+        # Reused outputs of the taper and the FFT: allocating them anew every frame cost as much
+        # as the transform itself.
+        self._tapered = np.empty(self._windows.shape)
+        self._spectra = np.empty((len(self._windows), win // 2 + 1), dtype=np.complex128)
         self._bins, self._bands = _band_matrix(cfg, win, self._taper)
         self._weights = np.array([cfg.low_band_weight, 1.0 - cfg.low_band_weight])
         hops = FRAME_SAMPLES // hop
@@ -91,22 +95,24 @@ class SyllableCounter:
         self._valley_db = math.inf
         self._loudest = (-math.inf, 0.0)  # (level dB, time s) of the loudest voiced peak
 
-    def process(self, pcm: bytes, t: float, voiced: bool) -> list[float]:
-        """Take the 20 ms frame starting at ``t``; return the nucleus times it confirmed."""
+    def process(self, samples: np.ndarray, t: float, voiced: bool) -> list[float]:
+        """Take the 20 ms frame starting at ``t`` (its int16 samples as float64, as
+        ``DecodedFrame`` has them); return the nucleus times it confirmed."""
         self._frames.append((t, voiced))
         nuclei = []
-        for level, offset in zip(self._envelope(pcm), self._offsets_s, strict=True):
+        for level, offset in zip(self._envelope(samples), self._offsets_s, strict=True):
             nucleus = self._track(level, t + offset)
             if nucleus is not None:
                 nuclei.append(nucleus)
         return nuclei
 
-    def _envelope(self, pcm: bytes) -> list[float]:
+    def _envelope(self, samples: np.ndarray) -> list[float]:
         """Smoothed two-band level in dBFS at each hop of the frame, ``lag_s`` behind it."""
         keep = len(self._buf) - FRAME_SAMPLES
         self._buf[:keep] = self._buf[FRAME_SAMPLES:]
-        self._buf[keep:] = np.frombuffer(pcm, dtype=np.int16)
-        spectra = np.fft.rfft(self._windows * self._taper, axis=1)[:, self._bins]
+        self._buf[keep:] = samples
+        np.multiply(self._windows, self._taper, out=self._tapered)
+        spectra = np.fft.rfft(self._tapered, axis=1, out=self._spectra)[:, self._bins]
         # Real and imaginary parts side by side: one square and one product give band powers.
         squares = np.square(spectra.view(np.float64))
         band_db = 10.0 * np.log10(squares @ self._bands + _FLOOR_POWER)
@@ -177,9 +183,9 @@ def _band_matrix(cfg: SyllableConfig, win: int, taper: np.ndarray) -> tuple[slic
     The matrix has a row for the real and a row for the imaginary part of every bin, in the
     order a complex spectrum viewed as float64 lays them out.
 
-    Scaled to dBFS as ``monitor.tones.frame_level_dbfs`` reads it: by Parseval, audio of RMS
-    ``r`` puts ``win * r**2 * sum(taper**2) / 2`` into a half spectrum, so a band holding audio
-    of RMS 32768 reads 0 dB.
+    Scaled to dBFS as ``monitor.frames.DecodedFrame.level_dbfs`` reads it: by Parseval, audio of
+    RMS ``r`` puts ``win * r**2 * sum(taper**2) / 2`` into a half spectrum, so a band holding
+    audio of RMS 32768 reads 0 dB.
     """
     freqs = np.fft.rfftfreq(win, 1.0 / SAMPLE_RATE_HZ)
     inside = np.flatnonzero((freqs >= cfg.band_low_hz) & (freqs < cfg.band_high_hz))

@@ -12,13 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from monitor.config import ToneConfig
-from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame, Ring
-
-
-def frame_level_dbfs(samples: np.ndarray) -> float:
-    """RMS level of int16-scaled float samples in dB relative to full scale."""
-    rms = float(np.sqrt(samples @ samples / len(samples))) / 32768.0
-    return 20.0 * np.log10(max(rms, 1e-10))
+from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Ring
 
 
 class ToneDetector:
@@ -43,17 +37,17 @@ class ToneDetector:
         self._run_end = 0.0
         self._peaks: list[float] = []
 
-    def process(self, frame: Frame) -> tuple[bool, list[Ring]]:
+    def process(self, decoded: DecodedFrame) -> tuple[bool, list[Ring]]:
         """Is this frame tone? And the ring that ended just before it, if one did."""
-        samples = np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64)
         self._buf[:-FRAME_SAMPLES] = self._buf[FRAME_SAMPLES:]
-        self._buf[-FRAME_SAMPLES:] = samples
-        peak = self._tonal_peak_hz(samples)
+        self._buf[-FRAME_SAMPLES:] = decoded.samples
+        peak = self._tonal_peak_hz(decoded.level_dbfs)
         if peak is not None:
+            t = decoded.frame.t
             if self._run_start is None:
-                self._run_start = frame.t
+                self._run_start = t
                 self._peaks = []
-            self._run_end = frame.t + FRAME_S
+            self._run_end = t + FRAME_S
             self._peaks.append(peak)
             return True, []
         return False, self.flush()
@@ -67,8 +61,10 @@ class ToneDetector:
             return []
         return [Ring(round(start, 3), round(self._run_end, 3), float(np.median(self._peaks)))]
 
-    def _tonal_peak_hz(self, samples: np.ndarray) -> float | None:
-        if frame_level_dbfs(samples) < self._cfg.min_level_dbfs:
+    def _tonal_peak_hz(self, level_dbfs: float) -> float | None:
+        """The strongest ringback frequency of the window, if the newest frame is loud and the
+        window tonal."""
+        if level_dbfs < self._cfg.min_level_dbfs:
             return None
         windowed = self._buf * self._window
         total = len(windowed) * float(windowed @ windowed) / 2.0

@@ -15,8 +15,7 @@ import numpy as np
 import webrtcvad
 
 from monitor.config import VadConfig
-from monitor.frames import FRAME_S, SAMPLE_RATE_HZ, Channel, Frame, Speech, SpeechStart
-from monitor.tones import frame_level_dbfs
+from monitor.frames import FRAME_S, SAMPLE_RATE_HZ, Channel, DecodedFrame, Speech, SpeechStart
 
 
 class ChannelVad:
@@ -38,12 +37,12 @@ class ChannelVad:
     def speaking(self) -> bool:
         return self._start is not None
 
-    def process(self, frame: Frame, masked: bool = False) -> list[SpeechStart | Speech]:
+    def process(self, decoded: DecodedFrame, masked: bool = False) -> list[SpeechStart | Speech]:
         """Judge one frame; ``masked`` frames (call-progress tones) count as unvoiced.
 
         webrtcvad still hears masked frames: its noise model must keep adapting to the line.
         """
-        level = frame_level_dbfs(np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64))
+        frame, level = decoded.frame, decoded.level_dbfs
         loud = self._above_floor(level)
         voiced = self._vad.is_speech(frame.pcm, SAMPLE_RATE_HZ) and loud and not masked
         power = 10.0 ** (level / 10.0) if voiced else 0.0
@@ -67,7 +66,9 @@ class ChannelVad:
 
     def _while_quiet(self, t: float, voiced: bool, power: float) -> list[SpeechStart | Speech]:
         self._window.append((t, voiced, power))
-        if sum(v for _, v, _ in self._window) < self._cfg.onset_frames:
+        # Only a voiced frame can complete an onset (the window short of one before it is short
+        # of one still), so the window is counted only then: most quiet frames are unvoiced.
+        if not voiced or sum(v for _, v, _ in self._window) < self._cfg.onset_frames:
             return []
         first_voiced = next(ft for ft, v, _ in self._window if v)
         last_voiced = max(ft for ft, v, _ in self._window if v)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from monitor.config import load_config
-from monitor.frames import FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame
+from monitor.frames import FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Frame
 from monitor.tones import ToneDetector
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "audio" / "zh"
@@ -27,7 +27,7 @@ def detect(samples: np.ndarray):
     rings, tonal = [], 0
     for i in range(len(samples) // FRAME_SAMPLES):
         pcm = samples[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES].astype(np.int16).tobytes()
-        is_tone, ended = detector.process(Frame("customer", i * 0.02, pcm))
+        is_tone, ended = detector.process(DecodedFrame.decode(Frame("customer", i * 0.02, pcm)))
         rings += ended
         tonal += is_tone
     return rings + detector.flush(), tonal

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from typing import Any
 
-from monitor.frames import Channel, Frame
+from monitor.frames import Channel, DeviceNotice, Frame
 
 
 class Source(ABC):
@@ -23,3 +24,11 @@ class Source(ABC):
     @abstractmethod
     def describe(self) -> str:
         """A line for the timeline header: what is being listened to."""
+
+    def notices(self) -> list[DeviceNotice]:
+        """What happened to the devices since the last call (a live source loses devices)."""
+        return []
+
+    def summary(self) -> dict[str, Any]:
+        """Facts about the capture for the session summary (overruns, device gaps)."""
+        return {}
