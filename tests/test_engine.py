@@ -8,7 +8,16 @@ from monitor.config import load_config
 from monitor.engine.core import Engine
 from monitor.engine.rules import RULES
 from monitor.engine.turns import build_turns
-from monitor.frames import FRAME_S, Alert, Pickup, Ring, Speech, SpeechStart, Utterance
+from monitor.frames import (
+    FRAME_S,
+    Alert,
+    CallEvent,
+    Pickup,
+    Ring,
+    Speech,
+    SpeechStart,
+    Utterance,
+)
 
 CONTRACT_KEYS = {
     "rings_before_pickup", "pickup_t", "greeting_ok", "apology_ok", "holds", "agent_rate_cpm",
@@ -238,6 +247,62 @@ def test_silence_ended_with_thanks_was_an_unannounced_hold_and_dead_air():
     assert out[-1].fields["holds"][0]["announced"] is False
 
 
+def test_a_softphone_hold_lasts_until_its_resume_even_if_the_agent_talks_meanwhile():
+    # Announced at 0-3 s, the softphone holds at 4.0 (before the silence would confirm one);
+    # the agent asks a colleague at 12-14 s (the caller hears music) and resumes at 40.0, past
+    # the 30 s limit.
+    events = [*talk("agent", 0.0, 3.0, "请您稍等，我帮您查询一下"), CallEvent(4.0, "hold"),
+              *talk("agent", 12.0, 14.0, "小李这个怎么办"), CallEvent(40.0, "resume"),
+              *talk("agent", 40.5, 43.0, "感谢您的耐心等待")]
+    out = run(events, 45.0)
+    assert [(r.type, r.t) for r in out if r.type in ("hold_start", "hold_end")] == [
+        ("hold_start", 4.0), ("hold_end", 40.0)]
+    too_long = [(a.t, a.severity) for a in out if isinstance(a, Alert)
+                and a.rule == "hold.too_long"]
+    assert too_long == [(29.0, "warn"), (34.0, "violation")]
+    assert out[-1].fields["holds"] == [{"start": 4.0, "end": 40.0, "duration": 36.0,
+                                        "announced": True, "thanked": True, "transfer": False}]
+    assert alerts(out, "hold.unannounced") == [] and out[-1].fields["dead_air"] == []
+
+
+def test_an_unannounced_softphone_hold_is_flagged_at_its_resume_and_wants_thanks():
+    events = [*talk("agent", 0.0, 3.0, "好的"), *talk("customer", 3.5, 4.5, "嗯"),
+              CallEvent(5.0, "hold", transfer=True), CallEvent(13.0, "resume"),
+              *talk("agent", 13.5, 15.0, "好的先生")]
+    out = run(events, 20.0)
+    assert [(t, e["duration_s"]) for t, e in alerts(out, "hold.unannounced")] == [(13.0, 8.0)]
+    assert [t for t, _ in alerts(out, "hold.no_thanks")] == [15.0]
+    hold = out[-1].fields["holds"][0]
+    assert (hold["announced"], hold["transfer"], hold["thanked"]) == (False, True, False)
+
+
+def test_a_hold_heard_in_the_audio_is_the_same_hold_when_the_softphone_reports_it():
+    events, back_at = hold_call("请您稍等", 15.0, "让您久等了")
+    events.append(CallEvent(7.0, "hold"))  # after the silence (from 4.5) was confirmed a hold
+    out = run(events, back_at + 4.0)
+    assert [r.t for r in out if r.type == "hold_start"] == [4.5]
+    assert len(out[-1].fields["holds"]) == 1
+
+
+def test_softphone_rings_and_answer_beat_the_tones_and_the_first_words():
+    # The tones heard two rings, the softphone counted five and answered at 20.0; the agent
+    # first speaks at 21.0.
+    events = [Ring(14.5, 15.5, 450.0), Ring(19.5, 20.0, 450.0),
+              *[CallEvent(1.0 + 4 * i, "ring") for i in range(5)], CallEvent(20.0, "answer"),
+              *talk("agent", 21.0, 24.0, "您好，诚美客服，我是小王")]
+    out = run(events, 26.0, company="诚美", agent_name="小王")
+    assert [r for r in out if isinstance(r, Pickup)] == [Pickup(20.0, 5)]
+    assert [(t, e["rings"]) for t, e in alerts(out, "ring.late_pickup")
+            if t == 20.0] == [(20.0, 5)]
+    assert out[-1].fields["rings_before_pickup"] == 5 and out[-1].fields["pickup_t"] == 20.0
+
+
+def test_softphone_rings_count_on_a_mono_recording_too():
+    out = run([CallEvent(1.0, "ring"), CallEvent(5.0, "ring"), *talk("agent", 8.0, 9.0)],
+              10.0, channels=("agent",))
+    assert out[-1].fields["rings_before_pickup"] == 2
+
+
 def greeting_call(text, rings=0, reply_at=10.0):
     ring_events = [Ring(0.5 + 5 * i, 1.5 + 5 * i, 450.0) for i in range(rings)]
     pickup = 2.0 + 5 * rings
@@ -329,7 +394,20 @@ def test_closing_needs_anything_else_and_thanks(texts, ok):
     out = run(events, t + 2.0)
     assert out[-1].fields["closing_ok"] is ok
     assert out[-1].fields["closing"]["caller_spoke_last"] is True
+    assert out[-1].fields["closing"]["caller_hung_up_first"] is None
     assert [t_ for t_, _ in alerts(out, "closing.incomplete")] == ([] if ok else [t + 2.0])
+
+
+@pytest.mark.parametrize(("by", "ok"), [("customer", True), ("agent", False)])
+def test_closing_wants_the_caller_to_hang_up_first_where_the_softphone_says(by, ok):
+    events = [*talk("agent", 0.0, 12.0, "您好诚美客服我是小王请问有什么可以帮您"),
+              *talk("agent", 20.0, 23.0, "请问还有什么可以帮您？感谢您的来电，再见"),
+              *talk("customer", 24.0, 25.0, "再见"), CallEvent(25.5, "hangup", by=by)]
+    out = run(events, 26.0)
+    assert out[-1].fields["closing"]["caller_hung_up_first"] is ok
+    assert out[-1].fields["closing_ok"] is ok
+    found = alerts(out, "closing.incomplete")
+    assert [e["missing"] for _, e in found] == ([] if ok else ["caller_hung_up_first"])
 
 
 @pytest.mark.parametrize(("chars_per_utterance", "rule"), [

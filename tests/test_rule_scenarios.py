@@ -21,12 +21,11 @@ PASSING = [
     "transfer_short", "dead_air_7s", "dead_air_near", "rate_fast", "rate_ok", "rate_slow",
     "rate_slow_near", "filler_near", "interruption", "listening_ok", "backchannel_missing",
     "forbidden_a", "forbidden_polite", "closing_missing", "closing_ok", "volume_loud",
-    "volume_raised", "en_fast", "en_filler", "en_good",
+    "volume_raised", "en_fast", "en_filler", "en_good", "en_forbidden", "en_greeting_no_company",
 ]
 KNOWN_LIMITS = {
     "forbidden_b": "Whisper base hears 弄混了 as 梦婚了 and 没这个人 as 美女个人",
     "filler_excess": "Whisper base leaves out most 嗯 and 啊, so fillers are undercounted",
-    "en_forbidden": "Whisper hears the company name Acme as 'at me': greeting false alarm",
 }
 
 

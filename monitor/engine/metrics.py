@@ -11,7 +11,17 @@ from monitor.asr.normalize import count_units
 from monitor.config import Config
 from monitor.engine.rules.base import EngineEvent
 from monitor.engine.turns import build_turns
-from monitor.frames import Channel, Metric, Pickup, Record, Ring, Speech, SpeechStart, Utterance
+from monitor.frames import (
+    CallEvent,
+    Channel,
+    Metric,
+    Pickup,
+    Record,
+    Ring,
+    Speech,
+    SpeechStart,
+    Utterance,
+)
 
 
 class CallMetrics:
@@ -21,6 +31,7 @@ class CallMetrics:
         self._cfg = cfg
         self._channels = channels
         self._rings: list[Ring] = []  # one per ring cadence (a UK double ring is one ring)
+        self._signalled_rings = 0  # rings the softphone reported: these beat the tones heard
         self.pickup_t: float | None = None
         self._segments: dict[Channel, list[Speech]] = {c: [] for c in channels}
         self._agent_units: list[tuple[float, int]] = []
@@ -33,9 +44,13 @@ class CallMetrics:
                 self._rings[-1] = Ring(self._rings[-1].start, ev.end, self._rings[-1].freq_hz)
             else:
                 self._rings.append(ev)
-        elif isinstance(ev, SpeechStart) and ev.channel == "agent" and self.pickup_t is None:
+        elif isinstance(ev, CallEvent) and ev.event == "ring" and self.pickup_t is None:
+            self._signalled_rings += 1
+        elif self.pickup_t is None and (
+                (isinstance(ev, SpeechStart) and ev.channel == "agent")
+                or (isinstance(ev, CallEvent) and ev.event == "answer")):
             self.pickup_t = ev.t
-            return [Pickup(ev.t, len(self._rings))]
+            return [Pickup(ev.t, self.rings())]
         elif isinstance(ev, Speech):
             self._segments[ev.channel].append(ev)
         elif isinstance(ev, Utterance) and ev.channel == "agent":
@@ -44,6 +59,10 @@ class CallMetrics:
             if rate is not None:
                 return [Metric(ev.end, "agent_rate", rate, {"unit": self._cfg.rate_unit})]
         return []
+
+    def rings(self) -> int:
+        """Rings before pickup: the softphone's count where it gave one, else the tones'."""
+        return self._signalled_rings or len(self._rings)
 
     def agent_rate(self) -> float | None:
         """Units per minute over the agent's turns long enough to judge a pace by.
@@ -68,7 +87,8 @@ class CallMetrics:
         eng = self._cfg.engine
         talk = {c: round(sum(s.duration_s for s in segs), 3) for c, segs in self._segments.items()}
         out: dict[str, Any] = {
-            "rings_before_pickup": len(self._rings) if "customer" in self._channels else None,
+            "rings_before_pickup": (self.rings() if "customer" in self._channels
+                                    or self._signalled_rings else None),
             "pickup_t": self.pickup_t,
             "agent_rate_cpm": _round(self.agent_rate(), 1),
             "rate_unit": self._cfg.rate_unit,

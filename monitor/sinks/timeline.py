@@ -90,6 +90,12 @@ def _alert(r: dict[str, Any]) -> Iterator[str]:
            f"  (whisper: {r['say']})")
 
 
+def _call_event(r: dict[str, Any]) -> Iterator[str]:
+    detail = {"hangup": f" by {r.get('by') or 'unknown'}",
+              "hold": " (transfer)" if r.get("transfer") else ""}.get(r["event"], "")
+    yield f"  {clock(r['t'])}  softphone {r['event']}{detail}"
+
+
 def _metric(r: dict[str, Any]) -> Iterator[str]:
     return iter(())
 
@@ -141,4 +147,4 @@ def _summary(s: dict[str, Any]) -> Iterator[str]:
 
 _LINES = {"utterance": _utterance, "ring": _ring, "pickup": _pickup, "alert": _alert,
           "metric": _metric, "summary": _summary, "hold_start": _hold_start,
-          "hold_end": _hold_end}
+          "hold_end": _hold_end, "call_event": _call_event}

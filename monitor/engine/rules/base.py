@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from monitor.config import Config, section
 from monitor.frames import (
     Alert,
+    CallEvent,
     Channel,
     HoldEnd,
     HoldStart,
@@ -23,9 +24,10 @@ from monitor.frames import (
     Utterance,
 )
 
-EngineEvent = (SpeechStart | Nucleus | Speech | Utterance | Ring | Pickup | HoldStart
+EngineEvent = (SpeechStart | Nucleus | Speech | Utterance | Ring | CallEvent | Pickup | HoldStart
                | HoldEnd)
-"""What rules read: the pipeline's events, plus the pickup and holds derived from them."""
+"""What rules read: the pipeline's events, the softphone's, and the pickup and holds derived
+from them."""
 
 
 class Rule:

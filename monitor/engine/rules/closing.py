@@ -2,7 +2,8 @@
 
 In the agent's last words (the final ``window_s`` of the call) the standard wants the agent to
 ask whether there is anything else (还有什么可以帮您) and to thank the caller (感谢您的来电). It
-also wants the caller to hang up first; a recording cannot say who hung up, so the summary
+also wants the caller to hang up first: where the softphone reports the hang-up, an agent who
+hung up first fails the closing; a recording alone cannot say, so the summary then only
 reports who spoke last (``caller_spoke_last``) without judging it.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from monitor.config import Config
 from monitor.engine.phrases import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import Record, Speech, Utterance
+from monitor.frames import CallEvent, Record, Speech, Utterance
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class ClosingIncomplete(Rule):
         self._talk_s = 0.0
         self._last_speaker: str | None = None
         self._last_end = 0.0
+        self._hung_up_by: str | None = None
         self._result: dict[str, Any] = {}
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
@@ -49,6 +51,8 @@ class ClosingIncomplete(Rule):
                 self._talk_s += ev.duration_s
         elif isinstance(ev, Utterance) and ev.channel == "agent":
             self._agent.append(ev)
+        elif isinstance(ev, CallEvent) and ev.event == "hangup" and self._hung_up_by is None:
+            self._hung_up_by = ev.by
         return []
 
     def finish(self, t_end: float) -> list[Record]:
@@ -57,11 +61,14 @@ class ClosingIncomplete(Rule):
         last = [u for u in self._agent if u.end >= self._last_end - self._s.window_s]
         parts = {"asked_anything_else": any(self._ask.first(u) for u in last),
                  "thanked": any(self._thanks.first(u) for u in last),
-                 "caller_spoke_last": self._last_speaker == "customer"}
-        self._result = {"ok": parts["asked_anything_else"] and parts["thanked"], **parts}
-        if self._result["ok"]:
+                 "caller_spoke_last": self._last_speaker == "customer",
+                 "caller_hung_up_first": (None if self._hung_up_by is None
+                                          else self._hung_up_by == "customer")}
+        judged = ("asked_anything_else", "thanked", "caller_hung_up_first")
+        missing = [k for k in judged if parts[k] is False]
+        self._result = {"ok": not missing, **parts}
+        if not missing:
             return []
-        missing = [k for k in ("asked_anything_else", "thanked") if not parts[k]]
         return [self.alert(t_end, {"missing": ", ".join(missing)})]
 
     def summary(self) -> dict[str, Any]:

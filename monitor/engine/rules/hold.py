@@ -6,6 +6,11 @@ again. A warning comes ``warn_before_s`` before the limit (shorter for a transfe
 violation at it. On return the agent must thank the caller (感谢您的耐心等待 / 让您久等了)
 within ``return_window_s``. A long silence that the agent ends with such thanks was a hold
 nobody announced. A hold in progress is never dead air: the hold records tell that rule.
+
+Where the softphone reports hold and resume, those decide: the hold starts at the hold event
+(announced if an announcement came within ``announce_window_s`` before it; an unannounced
+one is flagged at the resume, when its length is known) and only the resume ends it, so the
+agent talking to a colleague while the caller hears music does not end it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from monitor.config import Config
 from monitor.engine.phrases import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import HoldEnd, HoldStart, Record, Speech, SpeechStart, Utterance
+from monitor.frames import CallEvent, HoldEnd, HoldStart, Record, Speech, SpeechStart, Utterance
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,7 @@ class _Hold:
     announced: bool
     transfer: bool
     end: float | None = None
+    signalled: bool = False  # the softphone reported it: only its resume ends it
     warned: bool = False
     violated: bool = False
     thanked: bool | None = None
@@ -73,10 +79,12 @@ class HoldRule(Rule):
         self._holds: list[_Hold] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
+        if isinstance(ev, CallEvent):
+            return self._on_call_event(ev)
         if isinstance(ev, SpeechStart):
             self._speaking.add(ev.channel)
             if ev.channel == "agent" and self._hold is not None:
-                return self._end_hold(ev.t)
+                return [] if self._hold.signalled else self._end_hold(ev.t)
             if ev.channel == "agent" and self._hold is None:
                 self._unannounced_return(ev.t)
         elif isinstance(ev, Speech):
@@ -114,6 +122,29 @@ class HoldRule(Rule):
     def summary(self) -> dict[str, Any]:
         return {"holds": [h.record() for h in self._holds]}
 
+    def _on_call_event(self, ev: CallEvent) -> list[Record]:
+        if ev.event == "resume" and self._hold is not None:
+            hold = self._hold
+            out = self._end_hold(ev.t)
+            if not hold.announced:
+                out.append(self.alert(ev.t, {"start": round(hold.start, 3), "phrase": "-",
+                                             "duration_s": round(ev.t - hold.start, 1)},
+                                      rule="hold.unannounced"))
+            return out
+        if ev.event != "hold":
+            return []
+        if self._hold is not None:  # already heard as an announced silence
+            self._hold.signalled = True
+            return []
+        announced = self._announced is not None and (
+            ev.t - self._announced[0] <= self._s.announce_window_s)
+        transfer = ev.transfer or (announced and self._announced is not None
+                                   and self._announced[1])
+        self._announced = None
+        self._hold = _Hold(ev.t, announced=announced, transfer=transfer, signalled=True)
+        self._holds.append(self._hold)
+        return [HoldStart(round(ev.t, 3), announced=announced, transfer=transfer)]
+
     def _limits(self, hold: _Hold, t: float) -> list[Record]:
         limit = self._s.transfer_limit_s if hold.transfer else self._s.limit_s
         evidence = {"start": round(hold.start, 3), "limit_s": limit, "transfer": hold.transfer}
@@ -136,8 +167,8 @@ class HoldRule(Rule):
     def _unannounced_return(self, t: float) -> None:
         """A long unannounced silence may have been a hold; the returning words will tell."""
         silence = t - self._last_end
-        if self._answered and self._speaking == {"agent"} and silence >= (
-                self._s.unannounced_min_s):
+        if self._returned is None and self._answered and self._speaking == {"agent"} and (
+                silence >= self._s.unannounced_min_s):
             self._returned = _Hold(self._last_end, announced=False, transfer=False, end=t)
 
     def _on_agent_words(self, ev: Utterance) -> list[Record]:
@@ -154,7 +185,7 @@ class HoldRule(Rule):
             return []
         hold.thanked = True
         self._returned = None
-        if hold.announced:
+        if hold.announced or hold.signalled:  # already a hold on the record
             return []
         self._holds.append(hold)
         return [self.alert(ev.end, {"start": round(hold.start, 3), "phrase": thanks.text,
@@ -164,7 +195,7 @@ class HoldRule(Rule):
     def _judge_thanks(self, hold: _Hold, t: float) -> list[Record]:
         """No thanks in the return window: the caller was not thanked for waiting."""
         self._returned = None
-        if not hold.announced:
+        if not (hold.announced or hold.signalled):
             return []  # a silence, not a hold: dead air has said what there is to say
         hold.thanked = False
         at = hold.last_return_end if hold.last_return_end is not None else t
