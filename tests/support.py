@@ -23,9 +23,11 @@ class ListSink:
         self.status = status
 
 
-def replay(path: Path, cfg: Config, recognizer: Recognizer | None = None) -> list[dict[str, Any]]:
+def replay(path: Path, cfg: Config, recognizer: Recognizer | None = None,
+           asr_in_background: bool = False) -> list[dict[str, Any]]:
     sink = ListSink()
-    Session(cfg, WavSource(path), recognizer, [sink]).run({})
+    Session(cfg, WavSource(path), recognizer, [sink],
+            asr_in_background=asr_in_background).run({})
     return sink.records
 
 

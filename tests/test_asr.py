@@ -344,12 +344,12 @@ def test_whisper_english_from_espeak(tmp_path: Path) -> None:
 # --- vosk ----------------------------------------------------------------------------------
 
 
-def test_vosk_segments_on_one_decoder_keep_audio_time(vosk_ko: Recognizer) -> None:
-    """Vosk's clock runs on across segments of one recogniser; the words must not."""
-    decoder = vosk_ko.decoder("agent")
+def test_vosk_phrases_each_on_their_own_decoder_keep_audio_time(vosk_ko: Recognizer) -> None:
+    """Each phrase gets a decoder (so a live call can decode one while hearing the next); its
+    word times count from the phrase's place in the call."""
     for name, offset in (("a_greet_ok", 100.0), ("c_long1", 130.0), ("a_hold_short", 171.5)):
         meta = ZH[name]
-        utt = run_clip(decoder, name, offset)
+        utt = run_clip(vosk_ko.decoder("agent"), name, offset)
         assert utt is not None and utt.text
         assert_words_in_speech(utt, offset, meta["speech_start"], meta["speech_end"])
         assert utt.text == " ".join(w.text for w in utt.words)

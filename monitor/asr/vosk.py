@@ -42,7 +42,8 @@ def load_model(model_name: str, path: Path) -> Any:
 
 
 class VoskDecoder(SegmentDecoder):
-    """One ``KaldiRecognizer`` per channel, reused for every segment of the session."""
+    """One ``KaldiRecognizer`` per phrase: phrases can then be recognised while the next is
+    heard, and word times count from the phrase's first sample."""
 
     def __init__(self, recognizer: VoskRecognizer, channel: Channel) -> None:
         super().__init__(channel)
@@ -54,12 +55,11 @@ class VoskDecoder(SegmentDecoder):
             raise CallmonitorError(f"vosk could not open a recogniser on {self._name} ({exc})",
                                    "reinstall the model") from None
         self._rec.SetWords(True)
-        self._fed_samples = 0
         self._origin_s = 0.0
         self._words: list[dict[str, Any]] = []
 
     def begin(self, t: float, pcm: bytes) -> None:
-        self._origin_s = t - self._fed_samples / SAMPLE_RATE_HZ
+        self._origin_s = t
         self._words = []
         self.feed(pcm)
 
@@ -72,7 +72,6 @@ class VoskDecoder(SegmentDecoder):
             raise CallmonitorError(f"vosk failed on audio of the {self.channel} channel "
                                    f"({exc})", "check that the audio is 16 kHz int16 mono"
                                    ) from None
-        self._fed_samples += len(pcm) // 2
         if endpoint:  # vosk heard a pause inside the segment: keep what it finalised
             self._words += self._parse(self._rec.Result())
 
