@@ -6,11 +6,15 @@ stderr and exit status 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import signal
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,7 +24,12 @@ from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
 from monitor.sinks.store import StoreSink
 from monitor.sinks.timeline import TimelineSink, clock, render
+from monitor.sources.base import Source
 from monitor.store import SessionWriter, get_session, list_sessions, session_records
+
+if TYPE_CHECKING:
+    from monitor.devices import DeviceWatch
+    from monitor.sources.live import DeviceInput
 
 EXIT_USAGE = 2
 
@@ -49,25 +58,41 @@ def main() -> None:
     """Check telephone service calls against the service standard."""
 
 
-@main.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True)
-@click.option("--company", default=None, help="Company name the greeting must contain.")
-@click.option("--agent-name", default=None, help="Agent name the greeting must contain.")
-@click.option("--asr", "asr_backend", type=click.Choice(["auto", "vosk", "whisper", "none"]),
-              default=None, help="Speech recogniser (default: config; none = timing only).")
-@click.option("--swap-channels", is_flag=True, help="Agent on the right channel.")
-@click.option("--realtime", is_flag=True, help="Pace the replay at the recording's speed.")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines (DESIGN.md contract).")
-@db_option
-def replay(file: Path, profile: str, company: str | None, agent_name: str | None,
-           asr_backend: str | None, swap_channels: bool, realtime: bool, as_json: bool,
-           db: str | None) -> None:
-    """Replay a recorded call (WAV) and print its timeline."""
-    from monitor.pipeline import Session
-    from monitor.sources.pacing import Paced
-    from monitor.sources.wavfile import WavSource
+def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options replay and live share: what the call is checked against, and where to."""
+    for option in reversed([
+        click.option("--profile", type=click.Choice(PROFILES), default="zh-CN",
+                     show_default=True),
+        click.option("--company", default=None, help="Company name the greeting must contain."),
+        click.option("--agent-name", default=None, help="Agent name the greeting must contain."),
+        click.option("--asr", "asr_backend",
+                     type=click.Choice(["auto", "vosk", "whisper", "none"]), default=None,
+                     help="Speech recogniser (default: config; none = timing only)."),
+        click.option("--json", "as_json", is_flag=True, help="JSON lines (DESIGN.md contract)."),
+        db_option,
+    ]):
+        command = option(command)
+    return command
 
+
+@dataclass
+class _Setup:
+    """What a replay or live session is made of, before its source."""
+
+    cfg: Config
+    recognizer: Any
+    writer: SessionWriter
+    extra: dict[str, Any]
+
+    def header(self, mode: str, source: Source) -> str:
+        r = self.recognizer
+        return (f"callmonitor {mode}: {source.describe()}; profile {self.cfg.profile}; speech "
+                "recognition " + (f"{r.backend} ({r.model_name})" if r else "off")
+                + f"; session {self.writer.session_id}")
+
+
+def _config(profile: str, company: str | None, agent_name: str | None,
+            asr_backend: str | None) -> Config:
     overrides: dict[str, Any] = {}
     if company is not None:
         overrides["company"] = company
@@ -75,32 +100,166 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
         overrides["agent_name"] = agent_name
     if asr_backend not in (None, "none"):
         overrides["asr"] = {"backend": asr_backend}
-    cfg = load_config(profile, overrides)
-    source = WavSource(file, agent_side=cfg.audio.agent_side, swap_channels=swap_channels)
+    return load_config(profile, overrides)
+
+
+def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
+           db: str | None) -> _Setup:
+    """Load the recogniser and open the stored session: only once the input is known good,
+    so bad input leaves the database untouched."""
     recognizer = None
     if asr_backend != "none":
         from monitor.asr import load_recognizer
 
         recognizer = load_recognizer(cfg.asr, cfg.language, cfg.asr.backend)
-    writer = SessionWriter(_db_path(db, cfg), mode="replay", source=str(file), profile=profile,
-                           agent=cfg.agent_name, company=cfg.company,
-                           asr_backend=recognizer.backend if recognizer else None)
-    header = (f"callmonitor replay: {source.describe()}; profile {profile}; speech recognition "
-              + (f"{recognizer.backend} ({recognizer.model_name})" if recognizer else "off")
-              + f"; session {writer.session_id}")
-    out: Sink = (JsonlSink(sys.stdout) if as_json
-                 else TimelineSink(sys.stdout, header, show_speech=recognizer is None))
+    backend = recognizer.backend if recognizer else None
+    writer = SessionWriter(_db_path(db, cfg), mode=mode, source=source_name,
+                           profile=cfg.profile, agent=cfg.agent_name, company=cfg.company,
+                           asr_backend=backend)
     extra = {
-        "session_id": writer.session_id, "source": str(file), "profile": profile,
+        "session_id": writer.session_id, "source": source_name, "profile": cfg.profile,
         "language": cfg.language, "company": cfg.company, "agent_name": cfg.agent_name,
-        "asr_backend": recognizer.backend if recognizer else None,
-        "asr_model": recognizer.model_name if recognizer else None,
+        "asr_backend": backend, "asr_model": recognizer.model_name if recognizer else None,
     }
-    session = Session(cfg, Paced(source) if realtime else source, recognizer,
-                      [StoreSink(writer), out])
-    summary = session.run(extra)
+    return _Setup(cfg, recognizer, writer, extra)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@session_options
+@click.option("--swap-channels", is_flag=True, help="Agent on the right channel.")
+@click.option("--realtime", is_flag=True, help="Pace the replay at the recording's speed.")
+@click.option("--call-events", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The softphone's events for this call (JSON lines: ring, answer, hold, "
+                   "resume, hangup), in the recording's time.")
+def replay(file: Path, profile: str, company: str | None, agent_name: str | None,
+           asr_backend: str | None, as_json: bool, db: str | None, swap_channels: bool,
+           realtime: bool, call_events: Path | None) -> None:
+    """Replay a recorded call (WAV) and print its timeline."""
+    from monitor.pipeline import Session
+    from monitor.sources.call_events import read_call_events
+    from monitor.sources.pacing import Paced
+    from monitor.sources.wavfile import WavSource
+
+    events = read_call_events(call_events) if call_events else []
+    cfg = _config(profile, company, agent_name, asr_backend)
+    source = WavSource(file, agent_side=cfg.audio.agent_side, swap_channels=swap_channels)
+    setup = _setup("replay", str(file), cfg, asr_backend, db)
+    out: Sink = (JsonlSink(sys.stdout) if as_json
+                 else TimelineSink(sys.stdout, setup.header("replay", source),
+                                   show_speech=setup.recognizer is None))
+    session = Session(setup.cfg, Paced(source) if realtime else source, setup.recognizer,
+                      [StoreSink(setup.writer), out], call_events=events)
+    summary = session.run(setup.extra)
     if summary["status"] == "interrupted":
         sys.exit(130)
+
+
+@main.command()
+@session_options
+@click.option("--agent-device", default=None, help="The agent's microphone.")
+@click.option("--customer-device", default=None,
+              help="The customer's side: usually the monitor of the softphone's output.")
+@click.option("--stereo-device", default=None,
+              help="One two-channel device carrying both sides ([audio] agent_side).")
+@click.option("--headset-device", default=None, help="Where hints are whispered to the agent.")
+@click.option("--no-whisper", is_flag=True, help="Do not whisper hints.")
+def live(profile: str, company: str | None, agent_name: str | None, asr_backend: str | None,
+         as_json: bool, db: str | None, agent_device: str | None, customer_device: str | None,
+         stereo_device: str | None, headset_device: str | None, no_whisper: bool) -> None:
+    """Monitor a call live from sound devices (names from `callmonitor devices`); Ctrl-C ends
+    the session with its summary."""
+    from rich.console import Console
+
+    from monitor.devices import DeviceWatch
+    from monitor.pipeline import Session
+    from monitor.sinks.console import LiveConsole
+    from monitor.sources.live import LiveSource
+
+    cfg = _config(profile, company, agent_name, asr_backend)
+    inputs = _live_inputs(cfg, agent_device, customer_device, stereo_device)
+    whisper = cfg.hints.enabled and not no_whisper
+    if whisper and headset_device is None:
+        raise CallmonitorError("hints need a headset device",
+                               "give --headset-device (see `callmonitor devices`) or --no-whisper")
+    names = [i.name for i in inputs] + ([headset_device] if whisper and headset_device else [])
+    watch = DeviceWatch(names, cfg.live.watch_s)
+    try:
+        source = LiveSource(inputs, cfg.live, watch)
+        source.start()
+        hints = _hint_sink(cfg, headset_device, watch) if whisper and headset_device else None
+        setup = _setup("live", source.describe(), cfg, asr_backend, db)
+        view = LiveConsole(setup.cfg, setup.header("live", source),
+                           lambda: source.overruns + source.device_overflows,
+                           Console(stderr=as_json))
+        sinks: list[Sink] = [StoreSink(setup.writer), view]
+        if as_json:
+            sinks.append(JsonlSink(sys.stdout))
+        if hints is not None:
+            sinks.append(hints)
+        _stop_on_signals(source.stop)
+        Session(setup.cfg, source, setup.recognizer, sinks, asr_in_background=True).run(
+            setup.extra)
+    finally:
+        watch.close()
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    """Ctrl-C (and SIGTERM, a service manager's stop) end the live session cleanly at the next
+    frame; a second Ctrl-C interrupts at once, should closing ever hang."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _live_inputs(cfg: Config, agent: str | None, customer: str | None,
+                 stereo: str | None) -> list[DeviceInput]:
+    from monitor.sources.live import DeviceInput
+
+    if stereo is not None:
+        if agent or customer:
+            raise CallmonitorError("--stereo-device carries both sides",
+                                   "give either --stereo-device or --agent/--customer-device")
+        agent_index = 0 if cfg.audio.agent_side == "left" else 1
+        return [DeviceInput(stereo, {"agent": agent_index, "customer": 1 - agent_index})]
+    if agent is None:
+        raise CallmonitorError("no agent device given",
+                               "give --agent-device (and --customer-device) or --stereo-device; "
+                               "`callmonitor devices` lists them")
+    inputs = [DeviceInput(agent, {"agent": 0})]
+    if customer is not None:
+        inputs.append(DeviceInput(customer, {"customer": 0}))
+    return inputs
+
+
+def _hint_sink(cfg: Config, headset: str, watch: DeviceWatch) -> Sink:
+    from monitor.hints.player import OUTPUT_RATE_HZ, HeadsetPlayer
+    from monitor.hints.voice import HintVoice
+    from monitor.sinks.hints import HintSink
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "callmonitor"
+    voice = HintVoice(cfg.hints, OUTPUT_RATE_HZ, cache / "hints")
+    return HintSink(cfg, voice, HeadsetPlayer(headset, cfg.hints.output_latency_s, watch))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per device.")
+def devices(as_json: bool) -> None:
+    """List audio devices by the names --agent-device and the like take."""
+    from monitor.devices import list_devices
+
+    found = list_devices()
+    for d in found:
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(d), ensure_ascii=False))
+            continue
+        role = "/".join(r for r, n in (("in", d.inputs), ("out", d.outputs)) if n) or "-"
+        rate = f"{d.rate_hz:.0f} Hz" if d.rate_hz else ""
+        click.echo(f"{d.name:<48}  {role:<6}  {rate:>8}  {d.description}")
 
 
 @main.command()

@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import Any, Literal, get_type_hints
 
 from monitor.errors import CallmonitorError
+from monitor.hints.scheduler import HintConfig
+from monitor.sources.live import LiveConfig
 from monitor.syllables import SyllableConfig
 
 CONFIG_DIR = Path(os.environ.get("CALLMONITOR_CONFIG_DIR",
@@ -104,6 +106,8 @@ class Config:
     asr: AsrConfig
     engine: EngineConfig
     syllables: SyllableConfig
+    live: LiveConfig
+    hints: HintConfig
     messages: MappingProxyType[str, RuleMessage]
     rules: MappingProxyType[str, dict[str, Any]]
     score_weights: MappingProxyType[str, float]
@@ -163,7 +167,7 @@ def load_config(profile: str = "zh-CN", overrides: dict[str, Any] | None = None)
     data = _merge(data, overrides or {})
     sections = {"store": StoreConfig, "audio": AudioConfig, "vad": VadConfig,
                 "tones": ToneConfig, "asr": AsrConfig, "engine": EngineConfig,
-                "syllables": SyllableConfig}
+                "syllables": SyllableConfig, "live": LiveConfig, "hints": HintConfig}
     built = {name: section(cls, data.pop(name, {}), name) for name, cls in sections.items()}
     messages = {rule: section(RuleMessage, m, f"messages.{rule}")
                 for rule, m in data.pop("messages", {}).items()}
