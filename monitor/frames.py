@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,8 @@ SAMPLE_RATE_HZ = 16000
 FRAME_S = 0.02
 FRAME_SAMPLES = int(SAMPLE_RATE_HZ * FRAME_S)
 FRAME_BYTES = FRAME_SAMPLES * 2
+_PCM_DTYPE = np.dtype("<i2")
+"""Frame audio: 16-bit little-endian signed samples."""
 
 
 def _r(t: float) -> float:
@@ -36,27 +38,29 @@ class Frame:
     pcm: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedFrame:
+class DecodedFrame(NamedTuple):
     """A frame with its samples and level worked out once, for every analyser that reads them.
 
     The tone detector, the VAD and the syllable counter all read each frame; decoding it (and
     taking its level) in each of them cost more than most of their own analysis. The pipeline
     decodes each frame once and hands this to all three; the recogniser keeps plain frames, so
-    its history is not four times the size.
+    its history is not four times the size. A named tuple rather than a frozen dataclass: one
+    is made for every frame, and a tuple is the cheapest immutable value to make.
     """
 
     frame: Frame
     samples: np.ndarray
-    """The int16 samples as float64, unscaled (full scale is 32768)."""
+    """The int16 samples as float64, unscaled (full scale is 32768). Never written to."""
     level_dbfs: float
     """RMS level in dB relative to full scale (-200 for digital silence)."""
 
     @classmethod
     def decode(cls, frame: Frame) -> DecodedFrame:
-        samples = np.frombuffer(frame.pcm, dtype=np.int16).astype(np.float64)
-        # math, not numpy, on scalars: the same IEEE results at a fraction of the call cost.
-        rms = math.sqrt(float(samples @ samples) / len(samples)) / 32768.0
+        samples = np.frombuffer(frame.pcm, _PCM_DTYPE).astype(np.float64)
+        # The squares of int16 samples are integers and their sum stays below 2**53, so float64
+        # adds them exactly in any order; math, not numpy, on the scalars: the same IEEE
+        # results at a fraction of the call cost.
+        rms = math.sqrt(float(samples.dot(samples)) / len(samples)) / 32768.0
         return cls(frame, samples, 20.0 * math.log10(max(rms, 1e-10)))
 
 

@@ -98,7 +98,8 @@ class Session:
                 self._asr.push(frame)
             vad = self._vads[frame.channel]
             vad_events = vad.process(decoded, masked)
-            events += self._vad_events(vad_events)
+            if vad_events:
+                events += self._vad_events(vad_events)
             if frame.channel == "agent":
                 events += self._nuclei(decoded, vad.speaking or bool(vad_events))
         self.t = frames[0].t + FRAME_S

@@ -23,6 +23,7 @@ true nuclei the bands were never more than 31 dB apart, so a 40 dB limit leaves 
 from __future__ import annotations
 
 import math
+import operator
 from collections import deque
 from dataclasses import dataclass
 
@@ -70,21 +71,32 @@ class SyllableCounter:
         hop = round(cfg.hop_ms * SAMPLE_RATE_HZ / 1000.0)
         win = round(cfg.window_ms * SAMPLE_RATE_HZ / 1000.0)
         _check(cfg, hop, win)
-        self._buf = np.zeros(win - hop + FRAME_SAMPLES)
-        # A view, made once, of the windows ending at each hop of the newest frame: it follows
-        # the buffer as frames are shifted in.
-        self._windows = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop]
-        self._taper = np.hanning(win)
-        # Reused outputs of the taper and the FFT: allocating them anew every frame cost as much
-        # as the transform itself.
-        self._tapered = np.empty(self._windows.shape)
-        self._spectra = np.empty((len(self._windows), win // 2 + 1), dtype=np.complex128)
-        self._bins, self._bands = _band_matrix(cfg, win, self._taper)
-        self._weights = np.array([cfg.low_band_weight, 1.0 - cfg.low_band_weight])
         hops = FRAME_SAMPLES // hop
+        self._taper = np.hanning(win)
+        self._bins, self._bands = _band_matrix(cfg, win, self._taper)
+        # The arrays the spectra are taken in, and the views of them that are read or written,
+        # are made once: a frame's work on them is then in-place operations alone. On arrays
+        # this small, allocating results and slicing cost more than the arithmetic.
+        keep = win - hop
+        self._buf = np.zeros(keep + FRAME_SAMPLES)  # the last window's worth of audio
+        self._buf_kept, self._buf_moved = self._buf[:keep], self._buf[FRAME_SAMPLES:]
+        self._buf_newest = self._buf[keep:]
+        # The windows ending at each hop of the newest frame: a view that follows the buffer.
+        self._windows = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop]
+        self._tapered = np.empty(self._windows.shape)
+        self._spectra = np.empty((hops, win // 2 + 1), dtype=np.complex128)
+        # The bands' bins, real and imaginary parts side by side: one square and one product
+        # give the band powers.
+        self._band_parts = self._spectra[:, self._bins].view(np.float64)
+        self._squares = np.empty(self._band_parts.shape)
+        self._band_powers = np.empty((hops, 2))
+        self._low_weight = cfg.low_band_weight
+        self._high_weight = 1.0 - cfg.low_band_weight
         kernel = _smoothing_kernel(cfg.smooth_ms / cfg.hop_ms)
-        self._smoother = _sliding_dot(kernel, hops)
-        self._levels_db = np.full(self._smoother.shape[1], 10.0 * math.log10(_FLOOR_POWER))
+        self._kernel = kernel.tolist()
+        # The unsmoothed levels the kernel spans, oldest first.
+        self._levels_db = deque([10.0 * math.log10(_FLOOR_POWER)] * len(kernel),
+                                maxlen=len(kernel))
         hop_s = hop / SAMPLE_RATE_HZ
         self.lag_s = win / SAMPLE_RATE_HZ / 2.0 + (len(kernel) - 1) / 2.0 * hop_s
         """How far the envelope's newest value lies behind the end of the newest frame."""
@@ -108,19 +120,23 @@ class SyllableCounter:
 
     def _envelope(self, samples: np.ndarray) -> list[float]:
         """Smoothed two-band level in dBFS at each hop of the frame, ``lag_s`` behind it."""
-        keep = len(self._buf) - FRAME_SAMPLES
-        self._buf[:keep] = self._buf[FRAME_SAMPLES:]
-        self._buf[keep:] = samples
+        self._buf_kept[:] = self._buf_moved
+        self._buf_newest[:] = samples
         np.multiply(self._windows, self._taper, out=self._tapered)
-        spectra = np.fft.rfft(self._tapered, axis=1, out=self._spectra)[:, self._bins]
-        # Real and imaginary parts side by side: one square and one product give band powers.
-        squares = np.square(spectra.view(np.float64))
-        band_db = 10.0 * np.log10(squares @ self._bands + _FLOOR_POWER)
-        band_db = np.maximum(band_db, band_db[:, ::-1] - self._cfg.max_band_gap_db)
-        hops = len(spectra)
-        self._levels_db[:-hops] = self._levels_db[hops:]
-        self._levels_db[-hops:] = band_db @ self._weights
-        return (self._smoother @ self._levels_db).tolist()
+        np.fft.rfft(self._tapered, out=self._spectra)
+        np.square(self._band_parts, out=self._squares)
+        band_powers = np.matmul(self._squares, self._bands, out=self._band_powers).tolist()
+        # Two band powers a hop: from here on plain floats cost less than numpy calls, and
+        # their sums come out the same whatever BLAS the machine has.
+        gap_db = self._cfg.max_band_gap_db
+        envelope = []
+        for low, high in band_powers:
+            low_db = 10.0 * math.log10(low + _FLOOR_POWER)
+            high_db = 10.0 * math.log10(high + _FLOOR_POWER)
+            self._levels_db.append(self._low_weight * max(low_db, high_db - gap_db)
+                                   + self._high_weight * max(high_db, low_db - gap_db))
+            envelope.append(sum(map(operator.mul, self._kernel, self._levels_db)))
+        return envelope
 
     def _track(self, level: float, t: float) -> float | None:
         """Hysteresis peak picking: peaks and valleys alternate at least the prominence apart."""
@@ -200,14 +216,3 @@ def _smoothing_kernel(span_hops: float) -> np.ndarray:
     taps = max(1, round(span_hops)) | 1
     kernel = np.hanning(taps + 2)[1:-1]
     return kernel / kernel.sum()
-
-
-def _sliding_dot(kernel: np.ndarray, outputs: int) -> np.ndarray:
-    """The matrix that applies ``kernel`` at each of the last ``outputs`` positions of a series.
-
-    One small matrix product per frame is cheaper than a convolution call.
-    """
-    rows = np.zeros((outputs, len(kernel) + outputs - 1))
-    for i in range(outputs):
-        rows[i, i:i + len(kernel)] = kernel
-    return rows

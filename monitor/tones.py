@@ -9,6 +9,9 @@ ringback tone does not.
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import numpy as np
 
 from monitor.config import ToneConfig
@@ -21,7 +24,11 @@ class ToneDetector:
     def __init__(self, cfg: ToneConfig) -> None:
         self._cfg = cfg
         n = round(cfg.window_s * SAMPLE_RATE_HZ)
-        self._buf = np.zeros(n, dtype=np.float64)
+        # The frames the window spans, oldest first. Only a loud frame needs the window, and few
+        # are: keeping the frames and joining them then is cheaper than shifting a buffer each
+        # frame.
+        kept = math.ceil(n / FRAME_SAMPLES)
+        self._recent = deque([np.zeros(FRAME_SAMPLES)] * kept, maxlen=kept)
         self._window = np.hanning(n)
         freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
         band = np.zeros(freqs.shape, dtype=bool)
@@ -39,8 +46,7 @@ class ToneDetector:
 
     def process(self, decoded: DecodedFrame) -> tuple[bool, list[Ring]]:
         """Is this frame tone? And the ring that ended just before it, if one did."""
-        self._buf[:-FRAME_SAMPLES] = self._buf[FRAME_SAMPLES:]
-        self._buf[-FRAME_SAMPLES:] = decoded.samples
+        self._recent.append(decoded.samples)
         peak = self._tonal_peak_hz(decoded.level_dbfs)
         if peak is not None:
             t = decoded.frame.t
@@ -66,11 +72,13 @@ class ToneDetector:
         window tonal."""
         if level_dbfs < self._cfg.min_level_dbfs:
             return None
-        windowed = self._buf * self._window
+        buf = np.concatenate(self._recent)[-len(self._window):]
+        windowed = buf * self._window
         total = len(windowed) * float(windowed @ windowed) / 2.0
-        parts = self._dft @ self._buf
+        parts = self._dft @ buf
         half = len(self._band_freqs)
-        in_band = np.square(parts[:half]) + np.square(parts[half:])
+        squares = np.square(parts)
+        in_band = squares[:half] + squares[half:]
         if total <= 0.0 or float(in_band.sum()) < self._cfg.tonal_ratio * total:
             return None
         return float(self._band_freqs[int(np.argmax(in_band))])

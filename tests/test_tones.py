@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import wave
 from pathlib import Path
@@ -22,8 +23,9 @@ CADENCES = {  # frequencies, then (on, off) bursts of one cadence
 }
 
 
-def detect(samples: np.ndarray):
-    detector = ToneDetector(load_config().tones)
+def detect(samples: np.ndarray, window_s: float | None = None):
+    cfg = load_config().tones
+    detector = ToneDetector(dataclasses.replace(cfg, window_s=window_s or cfg.window_s))
     rings, tonal = [], 0
     for i in range(len(samples) // FRAME_SAMPLES):
         pcm = samples[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES].astype(np.int16).tobytes()
@@ -52,6 +54,21 @@ def test_each_cadence_is_found_burst_by_burst(country):
         assert ring.start == pytest.approx(start, abs=0.05)
         assert ring.end == pytest.approx(end, abs=0.05)
         assert min(abs(ring.freq_hz - f) for f in (*freqs, sum(freqs) / len(freqs))) <= 15
+
+
+@pytest.mark.parametrize("window_s", [0.05, 0.07])
+def test_a_window_of_part_frames_finds_the_rings_too(window_s):
+    """The detector keeps whole frames; a window that ends part way into one still works."""
+    rng = np.random.default_rng(1)
+    audio = rng.normal(0.0, 30.0, SAMPLE_RATE_HZ * 12)
+    tt = np.arange(SAMPLE_RATE_HZ) / SAMPLE_RATE_HZ
+    for start in (0.5, 5.5):
+        n0 = int(start * SAMPLE_RATE_HZ)
+        audio[n0:n0 + SAMPLE_RATE_HZ] += 2000.0 * np.sin(2 * np.pi * 450.0 * tt)
+    rings, _ = detect(audio, window_s)
+    bounds = [t for r in rings for t in (r.start, r.end)]
+    assert bounds == pytest.approx([0.5, 1.5, 5.5, 6.5], abs=0.05)
+    assert all(abs(r.freq_hz - 450.0) <= 15 for r in rings)
 
 
 def test_no_speech_clip_is_ever_a_ring():
