@@ -40,6 +40,13 @@ class SteppingSink(Sink, Protocol):
     def step(self, t: float, speaking: Mapping[Channel, bool]) -> list[Record]: ...
 
 
+class FrameSink(Sink, Protocol):
+    """A sink that also takes the audio itself: every step's frames, handed over before they
+    are analysed (the kept audio of ``--keep-audio``)."""
+
+    def frames(self, frames: tuple[Frame, ...]) -> None: ...
+
+
 class Session:
     """Holds the per-channel state of one call; ``run`` drives it to the end of the source.
 
@@ -55,6 +62,7 @@ class Session:
         self._source = source
         self._sinks = sinks
         self._steppers: list[SteppingSink] = [s for s in sinks if hasattr(s, "step")]
+        self._frame_sinks: list[FrameSink] = [s for s in sinks if hasattr(s, "frames")]
         self._call_events = deque(sorted(call_events, key=lambda ev: ev.t))
         self._tones = ToneDetector(cfg.tones) if "customer" in channels else None
         self._vads = {c: ChannelVad(c, cfg.vad) for c in channels}
@@ -86,6 +94,8 @@ class Session:
         return summary
 
     def _step(self, frames: tuple[Frame, ...]) -> None:
+        for sink in self._frame_sinks:
+            sink.frames(frames)
         events: list[EngineEvent] = []
         for frame in frames:
             # Decoded once here: tones, VAD and syllable counter all read the samples or level.

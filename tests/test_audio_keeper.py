@@ -1,0 +1,311 @@
+"""The kept audio of ``--keep-audio``: a synthesised call replayed through a real ``Session``
+with an ``AudioKeeper``, the WAV it writes read back with ``wave`` and sox and compared sample
+for sample with what the pipeline's source yields. Crashes are real ones (kill -9 of a child
+process, a file-size limit that makes the disk refuse writes); nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fixtures_synth import synth_calls
+from support import ListSink
+
+from monitor.config import load_config
+from monitor.errors import CallmonitorError
+from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame
+from monitor.pipeline import Session
+from monitor.sinks.audio import FLUSH_S, HEADER_BYTES, AudioKeeper
+from monitor.sources.wavfile import WavSource
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+FLUSH_STEPS = round(FLUSH_S / FRAME_S)
+# Both sides speak, and at one point at once (the backchannel), over -60 dBFS noise, so no
+# stretch of either channel is digital silence that a swap or a shift could match by chance.
+SCENARIO = {
+    "name": "keep_audio", "language": "zh", "seed": 31, "noise_dbfs": -60.0, "tail_s": 0.5,
+    "events": [
+        {"channel": "agent", "clip": "a_ask_name", "at": 0.3},
+        {"channel": "customer", "clip": "c_surname", "after": 0.3},
+        {"channel": "agent", "clip": "a_bc_haode", "after": -0.8},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def call(tmp_path_factory: pytest.TempPathFactory) -> synth_calls.SynthResult:
+    return synth_calls.synthesize(SCENARIO, tmp_path_factory.mktemp("keep_audio"))
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config("zh-CN")
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """(samples (n, channels), rate) through the standard library's reader."""
+    with wave.open(str(path), "rb") as w:
+        assert (w.getsampwidth(), w.getcomptype()) == (2, "NONE")
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        return pcm.reshape(-1, w.getnchannels()), w.getframerate()
+
+
+def sox_samples(path: Path) -> np.ndarray:
+    """The same file decoded by sox, as (n, 2) int16: a second, independent reader."""
+    assert sox_info(path) == {"channels": "2", "rate": "16000", "bits": "16"}
+    raw = subprocess.run(["sox", str(path), "-t", "raw", "-e", "signed", "-b", "16", "-L", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, "<i2").reshape(-1, 2)
+
+
+def sox_info(path: Path) -> dict[str, str]:
+    out = {}
+    for key, flag in (("channels", "-c"), ("rate", "-r"), ("bits", "-b")):
+        out[key] = subprocess.run(["sox", "--i", flag, str(path)], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+    return out
+
+
+def source_pcm(path: Path) -> dict[str, np.ndarray]:
+    """What the pipeline's source yields per channel: 16 kHz int16, padded to whole frames."""
+    per_channel: dict[str, list[bytes]] = {}
+    for frames in WavSource(path).frames():
+        for frame in frames:
+            per_channel.setdefault(frame.channel, []).append(frame.pcm)
+    return {c: np.frombuffer(b"".join(parts), "<i2") for c, parts in per_channel.items()}
+
+
+def assert_header_consistent(path: Path) -> None:
+    """RIFF and data sizes cover exactly the bytes in the file (nothing claimed, nothing lost)."""
+    data = path.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:16] == b"WAVEfmt " and data[36:40] == b"data"
+    assert int.from_bytes(data[4:8], "little") == len(data) - 8
+    assert int.from_bytes(data[40:44], "little") == len(data) - HEADER_BYTES
+
+
+def keep(cfg, path: Path, out: Path, *extra: Any) -> tuple[AudioKeeper, ListSink]:
+    keeper = AudioKeeper(out)
+    records = ListSink()
+    Session(cfg, WavSource(path), None, [keeper, *extra, records]).run({})
+    return keeper, records
+
+
+def test_kept_audio_is_the_calls_audio_on_its_clock(call, cfg, tmp_path: Path) -> None:
+    keeper, records = keep(cfg, call.wav, tmp_path / "kept.wav")
+    assert records.status == "complete" and keeper.error is None
+    kept, rate = read_wav(tmp_path / "kept.wav")
+    assert rate == SAMPLE_RATE_HZ and kept.shape[1] == 2
+    assert abs(len(kept) / rate - call.truth["duration_s"]) <= FRAME_S
+    assert keeper.kept_s == len(kept) / rate
+    assert_header_consistent(tmp_path / "kept.wav")
+    # A 16 kHz source is passed through: the left channel is the recording's agent, sample
+    # for sample, the right its customer; the last frame's padding is silence.
+    original, _ = read_wav(call.wav)
+    n = len(original)
+    np.testing.assert_array_equal(kept[:n], original)
+    assert not kept[n:].any()
+    pcm = source_pcm(call.wav)
+    np.testing.assert_array_equal(kept[:, 0], pcm["agent"])
+    np.testing.assert_array_equal(kept[:, 1], pcm["customer"])
+    np.testing.assert_array_equal(sox_samples(tmp_path / "kept.wav"), kept)
+
+
+def test_a_resampled_source_is_kept_as_the_pipeline_hears_it(call, cfg, tmp_path: Path) -> None:
+    """The 8 kHz mu-law copy of the call: the file holds the 16 kHz frames the VAD got."""
+    keeper, _ = keep(cfg, call.ulaw_8k, tmp_path / "kept.wav")
+    assert keeper.error is None
+    kept, rate = read_wav(tmp_path / "kept.wav")
+    assert rate == SAMPLE_RATE_HZ and kept.shape[1] == 2
+    assert abs(len(kept) / rate - WavSource(call.ulaw_8k).info.duration_s) <= FRAME_S
+    pcm = source_pcm(call.ulaw_8k)
+    np.testing.assert_array_equal(kept[:, 0], pcm["agent"])
+    np.testing.assert_array_equal(kept[:, 1], pcm["customer"])
+    assert kept[:, 0].any() and kept[:, 1].any()
+
+
+def test_a_mono_source_leaves_the_right_channel_silent(call, cfg, tmp_path: Path) -> None:
+    original, rate = read_wav(call.wav)
+    mono = tmp_path / "agent_only.wav"
+    with wave.open(str(mono), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.ascontiguousarray(original[:, 0]).tobytes())
+    keep(cfg, mono, tmp_path / "kept.wav")
+    kept, _ = read_wav(tmp_path / "kept.wav")
+    assert kept.shape[1] == 2
+    assert abs(len(kept) / SAMPLE_RATE_HZ - call.truth["duration_s"]) <= FRAME_S
+    np.testing.assert_array_equal(kept[:len(original), 0], original[:, 0])
+    assert not kept[:, 1].any()
+
+
+class CopyAt:
+    """A frame sink placed after the keeper: copies the kept file as it stands once audio time
+    reaches ``t``, which is what a crash at that moment leaves behind."""
+
+    def __init__(self, keeper: AudioKeeper, t: float, dest: Path) -> None:
+        self._keeper, self._t, self._dest = keeper, t, dest
+        self.steps: int | None = None
+
+    def frames(self, frames: tuple[Frame, ...]) -> None:
+        if self.steps is None and frames[0].t >= self._t:
+            shutil.copyfile(self._keeper.path, self._dest)
+            self.steps = round(frames[0].t / FRAME_S) + 1  # the steps handed over so far
+
+    def write(self, record: dict[str, Any]) -> None:
+        pass
+
+    def close(self, status: str) -> None:
+        pass
+
+
+def test_a_file_cut_off_mid_session_plays_up_to_the_last_flush(call, cfg,
+                                                                tmp_path: Path) -> None:
+    keeper = AudioKeeper(tmp_path / "kept.wav")
+    copier = CopyAt(keeper, 1.7, tmp_path / "cut.wav")
+    Session(cfg, WavSource(call.wav), None, [keeper, copier]).run({})
+    assert copier.steps is not None
+    flushed = copier.steps // FLUSH_STEPS * FLUSH_STEPS
+    cut, rate = read_wav(tmp_path / "cut.wav")
+    assert rate == SAMPLE_RATE_HZ
+    assert len(cut) / rate == pytest.approx(flushed * FRAME_S)
+    assert copier.steps * FRAME_S - len(cut) / rate < FLUSH_S + 1e-9  # at most one flush lost
+    assert len(cut) / rate >= 1.0
+    assert_header_consistent(tmp_path / "cut.wav")
+    whole, _ = read_wav(tmp_path / "kept.wav")
+    np.testing.assert_array_equal(cut, whole[:len(cut)])
+    np.testing.assert_array_equal(sox_samples(tmp_path / "cut.wav"), cut)
+
+
+# A session in a child process, with the keeper first in the sinks; ``prepare`` runs first.
+CHILD = """
+import json, os, resource, signal, sys
+from monitor.config import load_config
+from monitor.frames import FRAME_S
+from monitor.pipeline import Session
+from monitor.sinks.audio import AudioKeeper
+from monitor.sources.wavfile import WavSource
+
+class KillAt:
+    def frames(self, frames):
+        if {kill_at!r} is not None and frames[0].t >= {kill_at!r}:
+            os.kill(os.getpid(), signal.SIGKILL)
+    def write(self, record): pass
+    def close(self, status): pass
+
+{prepare}
+keeper = AudioKeeper(sys.argv[2])
+summary = Session(load_config("zh-CN"), WavSource(sys.argv[1]), None,
+                  [keeper, KillAt()]).run({{}})
+print(json.dumps({{"status": summary["status"], "kept_s": keeper.kept_s,
+                  "error": None if keeper.error is None else str(keeper.error)}}))
+"""
+
+
+def run_child(call_wav: Path, out: Path, kill_at: float | None = None,
+              prepare: str = "") -> subprocess.CompletedProcess[str]:
+    code = CHILD.format(kill_at=kill_at, prepare=prepare)
+    return subprocess.run([sys.executable, "-c", code, str(call_wav), str(out)],
+                          cwd=REPO_DIR, capture_output=True, text=True, timeout=120)
+
+
+def test_kill_9_mid_session_leaves_a_playable_wav(call, tmp_path: Path) -> None:
+    done = run_child(call.wav, tmp_path / "kept.wav", kill_at=2.51)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    kept, rate = read_wav(tmp_path / "kept.wav")
+    assert_header_consistent(tmp_path / "kept.wav")
+    # Killed right after the keeper took the step at 2.52 s: every flush before it is there.
+    handed = round(2.52 / FRAME_S) + 1
+    assert len(kept) / rate == pytest.approx(handed // FLUSH_STEPS * FLUSH_STEPS * FRAME_S)
+    assert len(kept) / rate >= 2.0
+    original, _ = read_wav(call.wav)
+    np.testing.assert_array_equal(kept, original[:len(kept)])
+    np.testing.assert_array_equal(sox_samples(tmp_path / "kept.wav"), kept)
+
+
+def test_a_write_error_mid_call_stops_keeping_but_not_the_session(call,
+                                                                  tmp_path: Path) -> None:
+    """The process may write files of 1.2 s of audio at most: the disk refuses the write that
+    would pass that (EFBIG, as a full disk refuses with ENOSPC)."""
+    limit = HEADER_BYTES + int(1.2 * SAMPLE_RATE_HZ) * 4
+    prepare = (f"signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+               f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))")
+    done = run_child(call.wav, tmp_path / "kept.wav", prepare=prepare)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "complete"
+    assert result["kept_s"] == pytest.approx(1.0)  # the last flush that fitted
+    error = result["error"]
+    assert str(tmp_path / "kept.wav") in error and "up to 1.0 s" in error
+    assert "\n" not in error
+    kept, rate = read_wav(tmp_path / "kept.wav")
+    assert len(kept) / rate == pytest.approx(1.0)
+    assert_header_consistent(tmp_path / "kept.wav")
+    original, _ = read_wav(call.wav)
+    np.testing.assert_array_equal(kept, original[:len(kept)])
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path: Path):
+    """A directory nobody may create files in; root ignores permissions, so it is made
+    immutable for root."""
+    d = tmp_path / "locked"
+    d.mkdir()
+    d.chmod(0o555)
+    immutable = False
+    if os.access(d, os.W_OK):
+        if shutil.which("chattr") is None or subprocess.run(
+                ["chattr", "+i", str(d)], capture_output=True).returncode != 0:
+            pytest.skip("cannot make a directory unwritable for this user")
+        immutable = True
+    yield d
+    if immutable:
+        subprocess.run(["chattr", "-i", str(d)], check=True)
+    d.chmod(0o755)
+
+
+def test_an_unwritable_directory_fails_at_open_in_one_line(unwritable_dir: Path) -> None:
+    path = unwritable_dir / "calls" / "1.wav"
+    with pytest.raises(CallmonitorError) as caught:
+        AudioKeeper(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(path) in message
+    assert "writable directory" in caught.value.fix
+    assert not (unwritable_dir / "calls").exists()
+
+
+def test_a_full_disk_fails_at_open_in_one_line() -> None:
+    """/dev/full refuses every write with ENOSPC, as a full disk does."""
+    with pytest.raises(CallmonitorError) as caught:
+        AudioKeeper("/dev/full")
+    assert "\n" not in str(caught.value)
+    assert "/dev/full" in caught.value.problem and "disk space" in caught.value.fix
+
+
+def test_a_gap_in_the_clock_is_kept_as_silence(call, tmp_path: Path) -> None:
+    """Steps missing from the source (times jump by 0.3 s twice) keep their place as silence,
+    so second N of the file is still audio time N."""
+    keeper = AudioKeeper(tmp_path / "kept.wav")
+    steps = list(WavSource(call.wav).frames())
+    dropped = set(range(40, 55)) | set(range(130, 145))
+    for i, frames in enumerate(steps):
+        if i not in dropped:
+            keeper.frames(frames)
+    keeper.close("complete")
+    kept, _ = read_wav(tmp_path / "kept.wav")
+    pcm = source_pcm(call.wav)
+    expected = np.stack([pcm["agent"], pcm["customer"]], axis=1)
+    for i in dropped:
+        expected[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES] = 0
+    np.testing.assert_array_equal(kept, expected)
