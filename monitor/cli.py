@@ -19,16 +19,24 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.config import PROFILES, Config, load_config
+from monitor.database import describe, is_postgres
 from monitor.errors import CallmonitorError
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
 from monitor.sinks.store import StoreSink
 from monitor.sinks.timeline import TimelineSink, clock, render
 from monitor.sources.base import Source
-from monitor.store import SessionWriter, get_session, list_sessions, session_records
+from monitor.store import (
+    SessionWriter,
+    default_audio_dir,
+    get_session,
+    list_sessions,
+    session_records,
+)
 
 if TYPE_CHECKING:
     from monitor.devices import DeviceWatch
+    from monitor.sinks.audio import AudioKeeper
     from monitor.sources.live import DeviceInput
 
 EXIT_USAGE = 2
@@ -43,13 +51,15 @@ class CallmonitorGroup(click.Group):
             ctx.exit(EXIT_USAGE)
 
 
-def _db_path(db: str | None, cfg: Config | None = None) -> Path:
-    chosen = db or os.environ.get("CALLMONITOR_DB") or (cfg or load_config()).store.path
-    return Path(chosen).expanduser()
+def _location(db: str | None, cfg: Config | None = None) -> str:
+    """The session database: --db, then $CALLMONITOR_DB, then config [store] (url or path)."""
+    chosen = db or os.environ.get("CALLMONITOR_DB") or (cfg or load_config()).store.location
+    return chosen if is_postgres(chosen) else str(Path(chosen).expanduser())
 
 
-db_option = click.option("--db", type=click.Path(dir_okay=False),
-                         help="SQLite session database (default: config [store] path).")
+db_option = click.option("--db", metavar="FILE|URL",
+                         help="Session database: a SQLite file or a postgresql:// URL "
+                              "(default: config [store]).")
 
 
 @click.group(cls=CallmonitorGroup)
@@ -70,6 +80,9 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Speech recogniser (default: config; none = timing only)."),
         click.option("--json", "as_json", is_flag=True, help="JSON lines (DESIGN.md contract)."),
         db_option,
+        click.option("--keep-audio", is_flag=True,
+                     help="Keep the call's audio (stereo WAV, agent left) in the audio folder "
+                          "(config [store] audio_dir) for review in `callmonitor serve`."),
     ]):
         command = option(command)
     return command
@@ -83,6 +96,17 @@ class _Setup:
     recognizer: Any
     writer: SessionWriter
     extra: dict[str, Any]
+    keeper: AudioKeeper | None
+
+    def sinks(self) -> list[Sink]:
+        """Where every session's output goes: the kept audio (first, so it takes each step's
+        frames before analysis) and the store."""
+        return [*([self.keeper] if self.keeper else []), StoreSink(self.writer)]
+
+    def report(self) -> None:
+        """Say if the audio could not be kept to the end (the call itself went on)."""
+        if self.keeper is not None and self.keeper.error is not None:
+            click.echo(f"callmonitor: warning: {self.keeper.error}", err=True)
 
     def header(self, mode: str, source: Source) -> str:
         r = self.recognizer
@@ -104,7 +128,7 @@ def _config(profile: str, company: str | None, agent_name: str | None,
 
 
 def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
-           db: str | None) -> _Setup:
+           db: str | None, keep_audio: bool) -> _Setup:
     """Load the recogniser and open the stored session: only once the input is known good,
     so bad input leaves the database untouched."""
     recognizer = None
@@ -113,15 +137,28 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
 
         recognizer = load_recognizer(cfg.asr, cfg.language, cfg.asr.backend)
     backend = recognizer.backend if recognizer else None
-    writer = SessionWriter(_db_path(db, cfg), mode=mode, source=source_name,
+    location = _location(db, cfg)
+    writer = SessionWriter(location, mode=mode, source=source_name,
                            profile=cfg.profile, agent=cfg.agent_name, company=cfg.company,
                            asr_backend=backend)
+    keeper = None
+    if keep_audio:
+        from monitor.sinks.audio import AudioKeeper
+
+        name = f"session-{writer.session_id}.wav"
+        try:
+            keeper = AudioKeeper(_audio_dir(location, cfg) / name)
+        except CallmonitorError:
+            writer.close("failed")
+            raise
+        writer.keep_audio(name)
     extra = {
         "session_id": writer.session_id, "source": source_name, "profile": cfg.profile,
         "language": cfg.language, "company": cfg.company, "agent_name": cfg.agent_name,
         "asr_backend": backend, "asr_model": recognizer.model_name if recognizer else None,
+        "kept_audio": str(keeper.path) if keeper else None,
     }
-    return _Setup(cfg, recognizer, writer, extra)
+    return _Setup(cfg, recognizer, writer, extra, keeper)
 
 
 @main.command()
@@ -133,8 +170,8 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
               help="The softphone's events for this call (JSON lines: ring, answer, hold, "
                    "resume, hangup), in the recording's time.")
 def replay(file: Path, profile: str, company: str | None, agent_name: str | None,
-           asr_backend: str | None, as_json: bool, db: str | None, swap_channels: bool,
-           realtime: bool, call_events: Path | None) -> None:
+           asr_backend: str | None, as_json: bool, db: str | None, keep_audio: bool,
+           swap_channels: bool, realtime: bool, call_events: Path | None) -> None:
     """Replay a recorded call (WAV) and print its timeline."""
     from monitor.pipeline import Session
     from monitor.sources.call_events import read_call_events
@@ -144,13 +181,14 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
     events = read_call_events(call_events) if call_events else []
     cfg = _config(profile, company, agent_name, asr_backend)
     source = WavSource(file, agent_side=cfg.audio.agent_side, swap_channels=swap_channels)
-    setup = _setup("replay", str(file), cfg, asr_backend, db)
+    setup = _setup("replay", str(file), cfg, asr_backend, db, keep_audio)
     out: Sink = (JsonlSink(sys.stdout) if as_json
                  else TimelineSink(sys.stdout, setup.header("replay", source),
                                    show_speech=setup.recognizer is None))
     session = Session(setup.cfg, Paced(source) if realtime else source, setup.recognizer,
-                      [StoreSink(setup.writer), out], call_events=events)
+                      [*setup.sinks(), out], call_events=events)
     summary = session.run(setup.extra)
+    setup.report()
     if summary["status"] == "interrupted":
         sys.exit(130)
 
@@ -165,8 +203,9 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
 @click.option("--headset-device", default=None, help="Where hints are whispered to the agent.")
 @click.option("--no-whisper", is_flag=True, help="Do not whisper hints.")
 def live(profile: str, company: str | None, agent_name: str | None, asr_backend: str | None,
-         as_json: bool, db: str | None, agent_device: str | None, customer_device: str | None,
-         stereo_device: str | None, headset_device: str | None, no_whisper: bool) -> None:
+         as_json: bool, db: str | None, keep_audio: bool, agent_device: str | None,
+         customer_device: str | None, stereo_device: str | None, headset_device: str | None,
+         no_whisper: bool) -> None:
     """Monitor a call live from sound devices (names from `callmonitor devices`); Ctrl-C ends
     the session with its summary."""
     from rich.console import Console
@@ -188,11 +227,11 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
         source = LiveSource(inputs, cfg.live, watch)
         source.start()
         hints = _hint_sink(cfg, headset_device, watch) if whisper and headset_device else None
-        setup = _setup("live", source.describe(), cfg, asr_backend, db)
+        setup = _setup("live", source.describe(), cfg, asr_backend, db, keep_audio)
         view = LiveConsole(setup.cfg, setup.header("live", source),
                            lambda: source.overruns + source.device_overflows,
                            Console(stderr=as_json))
-        sinks: list[Sink] = [StoreSink(setup.writer), view]
+        sinks: list[Sink] = [*setup.sinks(), view]
         if as_json:
             sinks.append(JsonlSink(sys.stdout))
         if hints is not None:
@@ -200,6 +239,7 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
         _stop_on_signals(source.stop)
         Session(setup.cfg, source, setup.recognizer, sinks, asr_in_background=True).run(
             setup.extra)
+        setup.report()
     finally:
         watch.close()
 
@@ -267,7 +307,7 @@ def devices(as_json: bool) -> None:
 @db_option
 def sessions(limit: int, db: str | None) -> None:
     """List stored sessions, newest first."""
-    rows = list_sessions(_db_path(db), limit)
+    rows = list_sessions(_location(db), limit)
     if not rows:
         click.echo("no sessions stored yet")
     for s in rows:
@@ -283,7 +323,7 @@ def sessions(limit: int, db: str | None) -> None:
 @db_option
 def show(session_id: int, as_json: bool, db: str | None) -> None:
     """Print one stored session's timeline again."""
-    path = _db_path(db)
+    path = _location(db)
     info = get_session(path, session_id)
     records = session_records(path, session_id)
     if as_json:
@@ -298,8 +338,102 @@ def show(session_id: int, as_json: bool, db: str | None) -> None:
         click.echo(f"(no summary: the session was cut off at {clock(_last_t(path, info.id))})")
 
 
-def _last_t(path: Path, session_id: int) -> float | None:
+def _last_t(path: str, session_id: int) -> float | None:
     last = None
     for record in session_records(path, session_id):
         last = record["t"]
     return last
+
+
+@main.group()
+def users() -> None:
+    """Who may sign in to the review app (`callmonitor serve`)."""
+
+
+def _password(from_stdin: bool) -> str:
+    """From a prompt (typed twice, not echoed), or the first line of stdin for scripts."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
+password_stdin_option = click.option("--password-stdin", is_flag=True,
+                                     help="Read the password from the first line of stdin.")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["supervisor", "agent"]), required=True)
+@click.option("--agent-name", default=None,
+              help="The agent name on this user's sessions (default: NAME); an agent sees "
+                   "only those.")
+@password_stdin_option
+@db_option
+def users_add(name: str, role: str, agent_name: str | None, password_stdin: bool,
+              db: str | None) -> None:
+    """Create a user; the password is stored as an Argon2 hash."""
+    from monitor.users import add_user
+
+    location = _location(db)
+    user = add_user(location, name, role, _password(password_stdin), agent_name)
+    click.echo(f"user {user.name} added ({user.role}, sessions of agent {user.agent!r})")
+
+
+@users.command("passwd")
+@click.argument("name")
+@password_stdin_option
+@db_option
+def users_passwd(name: str, password_stdin: bool, db: str | None) -> None:
+    """Set a new password; the user's sign-ins end."""
+    from monitor.users import set_password
+
+    set_password(_location(db), name, _password(password_stdin))
+    click.echo(f"password of {name} changed")
+
+
+@users.command("remove")
+@click.argument("name")
+@db_option
+def users_remove(name: str, db: str | None) -> None:
+    """Remove a user and end their sign-ins."""
+    from monitor.users import remove_user
+
+    remove_user(_location(db), name)
+    click.echo(f"user {name} removed")
+
+
+@users.command("list")
+@db_option
+def users_list(db: str | None) -> None:
+    """List users with their role and agent name."""
+    from monitor.users import list_users
+
+    for user in list_users(_location(db)):
+        click.echo(f"{user.name:<24}  {user.role:<10}  {user.agent}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: config [web] host).")
+@click.option("--port", type=int, default=None, help="Port (default: config [web] port).")
+@click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True,
+              help="Whose rate target and messages the pages show.")
+@db_option
+def serve(host: str | None, port: int | None, profile: str, db: str | None) -> None:
+    """Serve the review app: session list, timelines, transcripts, kept audio."""
+    import waitress
+
+    from monitor.web.app import create_app
+
+    cfg = load_config(profile)
+    location = _location(db, cfg)
+    app = create_app(location, _audio_dir(location, cfg), cfg)
+    host = host or cfg.web.host
+    port = port if port is not None else cfg.web.port
+    click.echo(f"callmonitor serve: http://{host}:{port}/ (sessions in "
+               f"{describe(location)}); Ctrl-C stops", err=True)
+    waitress.serve(app, host=host, port=port, threads=8, ident="callmonitor")
+
+
+def _audio_dir(location: str, cfg: Config) -> Path:
+    return (Path(cfg.store.audio_dir).expanduser() if cfg.store.audio_dir
+            else default_audio_dir(location))

@@ -27,6 +27,22 @@ PROFILES = ("zh-CN", "en-US")
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     path: str
+    url: str
+    audio_dir: str
+
+    @property
+    def location(self) -> str:
+        """The PostgreSQL URL when one is set, else the SQLite file."""
+        return self.url or self.path
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    host: str
+    port: int
+    sign_in_hours: float
+    page_size: int
+    secure_cookies: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +124,7 @@ class Config:
     syllables: SyllableConfig
     live: LiveConfig
     hints: HintConfig
+    web: WebConfig
     messages: MappingProxyType[str, RuleMessage]
     rules: MappingProxyType[str, dict[str, Any]]
     score_weights: MappingProxyType[str, float]
@@ -167,7 +184,8 @@ def load_config(profile: str = "zh-CN", overrides: dict[str, Any] | None = None)
     data = _merge(data, overrides or {})
     sections = {"store": StoreConfig, "audio": AudioConfig, "vad": VadConfig,
                 "tones": ToneConfig, "asr": AsrConfig, "engine": EngineConfig,
-                "syllables": SyllableConfig, "live": LiveConfig, "hints": HintConfig}
+                "syllables": SyllableConfig, "live": LiveConfig, "hints": HintConfig,
+                "web": WebConfig}
     built = {name: section(cls, data.pop(name, {}), name) for name, cls in sections.items()}
     messages = {rule: section(RuleMessage, m, f"messages.{rule}")
                 for rule, m in data.pop("messages", {}).items()}

@@ -1,50 +1,32 @@
-"""The session store: every session and every record of its timeline, in SQLite.
+"""The session store: every session and every record of its timeline, in SQLite or PostgreSQL.
 
 Records are written while the call runs, by one writer thread fed through a queue, so the audio
-path never waits on the disk and an interrupted run keeps everything up to the interruption.
-Readers (``sessions``, ``show``, the review app) open their own connections.
+path never waits on the database and an interrupted run keeps everything up to the
+interruption. Readers (``sessions``, ``show``, the review app) open their own connections.
+When a session ends its alert counts go into ``session_alerts`` as well as the summary, so
+the review app can filter thousands of sessions by rule without reading their summaries.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
-import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import closing
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from monitor.database import is_postgres, open_database
 from monitor.errors import CallmonitorError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at  TEXT NOT NULL,
-    mode        TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    profile     TEXT NOT NULL,
-    agent       TEXT NOT NULL DEFAULT '',
-    company     TEXT NOT NULL DEFAULT '',
-    asr_backend TEXT,
-    status      TEXT NOT NULL,
-    duration_s  REAL,
-    score       REAL,
-    summary     TEXT
-);
-CREATE TABLE IF NOT EXISTS records (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    seq        INTEGER NOT NULL,
-    type       TEXT NOT NULL,
-    t          REAL NOT NULL,
-    body       TEXT NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-CREATE INDEX IF NOT EXISTS records_by_type ON records (session_id, type);
-"""
+Location = str | Path
+"""A SQLite file path or a ``postgresql://`` URL."""
+
+SORT_KEYS = ("started_at", "agent", "duration_s", "score", "id")
+
 
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
@@ -60,39 +42,74 @@ class SessionInfo:
     duration_s: float | None
     score: float | None
     summary: dict[str, Any] | None
+    audio: str | None
+    """The kept audio's file name in the audio folder, if ``--keep-audio`` kept it."""
+
+    @property
+    def alerts_by_rule(self) -> dict[str, int]:
+        return dict((self.summary or {}).get("alerts_by_rule") or {})
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (and if needed create) the database; errors name the file and the fix."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(SCHEMA)
-    except (OSError, sqlite3.Error) as exc:
-        raise CallmonitorError(f"cannot open the session database {path} ({exc})",
-                               "pass --db with a writable SQLite file") from None
-    return conn
+_COLUMNS = ", ".join(f.name for f in fields(SessionInfo))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """What the sessions list is narrowed to; ``None`` is no restriction. Dates are UTC days,
+    both ends included."""
+
+    agent: str | None = None
+    since: date | None = None
+    until: date | None = None
+    rule: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.agent is not None:
+            clauses.append("agent = ?")
+            params.append(self.agent)
+        if self.since is not None:
+            clauses.append("started_at >= ?")
+            params.append(self.since.isoformat())
+        if self.until is not None:
+            clauses.append("started_at < ?")
+            params.append((self.until + timedelta(days=1)).isoformat())
+        if self.rule is not None:
+            clauses.append("EXISTS (SELECT 1 FROM session_alerts a"
+                           " WHERE a.session_id = sessions.id AND a.rule = ?)")
+            params.append(self.rule)
+        if self.min_score is not None:
+            clauses.append("score >= ?")
+            params.append(self.min_score)
+        if self.max_score is not None:
+            clauses.append("score <= ?")
+            params.append(self.max_score)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 class SessionWriter:
     """Owns one session's rows; ``add`` queues a record, the writer thread stores it."""
 
-    def __init__(self, path: Path, *, mode: str, source: str, profile: str, agent: str,
+    def __init__(self, location: Location, *, mode: str, source: str, profile: str, agent: str,
                  company: str, asr_backend: str | None) -> None:
-        self._conn = connect(path)
-        with self._conn:
-            cur = self._conn.execute(
-                "INSERT INTO sessions (started_at, mode, source, profile, agent, company,"
-                " asr_backend, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
-                (datetime.now(UTC).isoformat(timespec="seconds"), mode, source, profile,
-                 agent, company, asr_backend))
-        self.session_id = int(cur.lastrowid or 0)
+        self._db = open_database(location)
+        row = self._db.one(
+            "INSERT INTO sessions (started_at, mode, source, profile, agent, company,"
+            " asr_backend, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
+            (datetime.now(UTC).isoformat(timespec="seconds"), mode, source, profile,
+             agent, company, asr_backend))
+        self.session_id = int(row[0]) if row else 0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._seq = 0
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
+
+    def keep_audio(self, name: str) -> None:
+        """Record that this session's audio is kept, as ``name`` in the audio folder."""
+        self._queue.put(("audio", name))
 
     def add(self, record: dict[str, Any]) -> None:
         self._queue.put(record)
@@ -101,7 +118,7 @@ class SessionWriter:
         """Drain the queue, then mark the session with its final status and summary."""
         self._queue.put(("stop", status))
         self._thread.join()
-        self._conn.close()
+        self._db.close()
 
     def _run(self) -> None:
         summary: dict[str, Any] | None = None
@@ -110,56 +127,112 @@ class SessionWriter:
             while not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             records = [item for item in batch if isinstance(item, dict)]
-            with self._conn:
+            with self._db.transaction():
                 self._insert(records)
             summary = next((r for r in reversed(records) if r["type"] == "summary"), summary)
-            stop = next((item for item in batch if isinstance(item, tuple)), None)
-            if stop is not None:
-                self._finish(stop[1], summary)
-                return
+            for kind, value in (item for item in batch if isinstance(item, tuple)):
+                if kind == "audio":
+                    self._db.execute("UPDATE sessions SET audio = ? WHERE id = ?",
+                                     (value, self.session_id))
+                else:
+                    self._finish(value, summary)
+                    return
 
     def _insert(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
         rows = []
         for record in records:
             rows.append((self.session_id, self._seq, record["type"], record["t"],
                          json.dumps(record, ensure_ascii=False)))
             self._seq += 1
-        self._conn.executemany(
+        self._db.executemany(
             "INSERT INTO records (session_id, seq, type, t, body) VALUES (?, ?, ?, ?, ?)", rows)
 
     def _finish(self, status: str, summary: dict[str, Any] | None) -> None:
-        with self._conn:
-            self._conn.execute(
+        alerts = (summary or {}).get("alerts_by_rule") or {}
+        with self._db.transaction():
+            self._db.execute(
                 "UPDATE sessions SET status = ?, duration_s = ?, score = ?, summary = ?"
                 " WHERE id = ?",
                 (status, summary and summary.get("duration_s"), summary and summary.get("score"),
                  summary and json.dumps(summary, ensure_ascii=False), self.session_id))
+            self._db.executemany(
+                "INSERT INTO session_alerts (session_id, rule, count) VALUES (?, ?, ?)",
+                [(self.session_id, rule, int(n)) for rule, n in alerts.items()])
 
 
-def list_sessions(path: Path, limit: int = 50) -> list[SessionInfo]:
-    with closing(connect(path)) as conn:
-        rows = conn.execute("SELECT * FROM sessions ORDER BY id DESC LIMIT ?", (limit,))
-        return [_info(row) for row in rows]
+def list_sessions(location: Location, limit: int = 50) -> list[SessionInfo]:
+    return query_sessions(location, SessionFilter(), limit=limit)[0]
 
 
-def get_session(path: Path, session_id: int) -> SessionInfo:
-    with closing(connect(path)) as conn:
-        row = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+def query_sessions(location: Location, flt: SessionFilter, *, sort: str = "started_at",
+                   descending: bool = True, offset: int = 0,
+                   limit: int = 50) -> tuple[list[SessionInfo], int]:
+    """One page of the sessions that pass ``flt``, and how many pass in all."""
+    if sort not in SORT_KEYS:
+        raise CallmonitorError(f"cannot sort sessions by {sort!r}",
+                               f"sort by one of {', '.join(SORT_KEYS)}")
+    where, params = flt.where()
+    order = "DESC" if descending else "ASC"
+    with open_database(location) as db:
+        total_row = db.one(f"SELECT COUNT(*) FROM sessions{where}", params)
+        rows = db.rows(
+            f"SELECT {_COLUMNS} FROM sessions{where}"
+            f" ORDER BY {sort} {order} NULLS LAST, id {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset])
+    return [_info(row) for row in rows], int(total_row[0]) if total_row else 0
+
+
+def get_session(location: Location, session_id: int) -> SessionInfo:
+    with open_database(location) as db:
+        row = db.one(f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
     if row is None:
-        raise CallmonitorError(f"no session {session_id} in {path}",
+        raise CallmonitorError(f"no session {session_id} in {location}",
                                "list the stored sessions with `callmonitor sessions`")
     return _info(row)
 
 
-def session_records(path: Path, session_id: int) -> Iterator[dict[str, Any]]:
-    with closing(connect(path)) as conn:
-        rows = conn.execute("SELECT body FROM records WHERE session_id = ? ORDER BY seq",
-                            (session_id,)).fetchall()
+def session_records(location: Location, session_id: int) -> Iterator[dict[str, Any]]:
+    with open_database(location) as db:
+        rows = db.rows("SELECT body FROM records WHERE session_id = ? ORDER BY seq",
+                       (session_id,))
     for (body,) in rows:
         yield json.loads(body)
 
 
+def agents(location: Location) -> list[str]:
+    """Every agent name that has a session, for the review app's filter."""
+    with open_database(location) as db:
+        return [r[0] for r in db.rows("SELECT DISTINCT agent FROM sessions ORDER BY agent")]
+
+
+def alerted_rules(location: Location) -> list[str]:
+    """Every rule that has fired in some session, for the review app's filter."""
+    with open_database(location) as db:
+        return [r[0] for r in db.rows("SELECT DISTINCT rule FROM session_alerts ORDER BY rule")]
+
+
+def default_audio_dir(location: Location) -> Path:
+    """Where kept audio goes unless config says otherwise: beside a SQLite file
+    (``calls.sqlite3`` → ``calls-audio/``); for a server, in the user's data folder."""
+    if is_postgres(location):
+        base = Path(os.environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser()
+        return base / "callmonitor" / "audio"
+    path = Path(location).expanduser()
+    return path.with_name(f"{path.stem}-audio")
+
+
+def audio_file(audio_dir: Path, info: SessionInfo) -> Path | None:
+    """The session's kept audio, if it was kept and is still there."""
+    if not info.audio:
+        return None
+    path = audio_dir / info.audio
+    return path if path.is_file() else None
+
+
 def _info(row: tuple[Any, ...]) -> SessionInfo:
-    values = list(row)
-    values[-1] = json.loads(values[-1]) if values[-1] else None
-    return SessionInfo(*values)
+    values = dict(zip((f.name for f in fields(SessionInfo)), row, strict=True))
+    values["summary"] = json.loads(values["summary"]) if values["summary"] else None
+    return SessionInfo(**values)
+

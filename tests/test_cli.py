@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -142,9 +143,9 @@ def test_sessions_and_show_give_back_what_replay_printed(tmp_path):
     assert "pickup    after 2 ring(s)" in text and "Summary" in text
 
 
-def _start_realtime(db: Path) -> subprocess.Popen:
+def _start_realtime(db: Path, *options: str) -> subprocess.Popen:
     proc = subprocess.Popen([*CLI, "replay", str(DEMO), "--asr", "none", "--realtime", "--json",
-                             "--db", str(db)], cwd=REPO, stdout=subprocess.PIPE,
+                             "--db", str(db), *options], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     line = ""
@@ -156,7 +157,7 @@ def _start_realtime(db: Path) -> subprocess.Popen:
 
 def test_ctrl_c_ends_the_session_with_its_summary_and_keeps_the_records(tmp_path):
     db = tmp_path / "s.sqlite3"
-    proc = _start_realtime(db)
+    proc = _start_realtime(db, "--keep-audio")
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130
@@ -166,6 +167,12 @@ def test_ctrl_c_ends_the_session_with_its_summary_and_keeps_the_records(tmp_path
     shown = cli("show", summary["session_id"], "--json", "--db", db).stdout.splitlines()
     types = [json.loads(x)["type"] for x in shown]
     assert types.count("ring") == 2 and "pickup" in types and types[-1] == "summary"
+    # The audio heard until Ctrl-C is kept beside the database, stereo at 16 kHz.
+    kept = tmp_path / "s-audio" / f"session-{summary['session_id']}.wav"
+    assert summary["kept_audio"] == str(kept)
+    with wave.open(str(kept)) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 16000, 2)
+        assert abs(w.getnframes() / 16000 - summary["duration_s"]) <= 0.02
 
 
 def test_a_killed_replay_keeps_every_record_written_before_it_died(tmp_path):
