@@ -115,6 +115,7 @@ class WhisperRecognizer(Recognizer):
         segments = self._decode(audio)
         if any(s.compression_ratio > self._asr.whisper_loop_compression_ratio for s in segments):
             segments = self._decode(audio, self._asr.whisper_loop_repetition_penalty)
+        segments = _without_repeats(segments)
         words: list[Word] = []
         for segment in segments:
             for w in segment.words or ():
@@ -128,3 +129,14 @@ class WhisperRecognizer(Recognizer):
         """More speech than anyone fits into the VAD's span: Whisper made it up."""
         span_s = max(span_s, self._asr.whisper_min_span_s)
         return count_units(text, self.language) > self._asr.whisper_max_units_per_s * span_s
+
+
+def _without_repeats(segments: list[Any]) -> list[Any]:
+    """Drop a segment that says again exactly what the one before said: Whisper's way of
+    filling an utterance's trailing silence, never a speaker's (one VAD segment is one turn)."""
+    kept: list[Any] = []
+    for segment in segments:
+        if kept and segment.text.strip() == kept[-1].text.strip():
+            continue
+        kept.append(segment)
+    return kept
