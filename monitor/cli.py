@@ -420,9 +420,14 @@ def users_list(db: str | None) -> None:
 @db_option
 def serve(host: str | None, port: int | None, profile: str, db: str | None) -> None:
     """Serve the review app: session list, timelines, transcripts, kept audio."""
+    import logging
+
     import waitress
 
     from monitor.web.app import create_app
+
+    # Sign-ins and refused sign-ins are worth a line each on the console of a shared server.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     cfg = load_config(profile)
     location = _location(db, cfg)

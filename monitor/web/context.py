@@ -1,0 +1,72 @@
+"""What every view needs: the app's settings, the signed-in user, and the sessions that user
+may see (anything else is "not found", exactly like a session that does not exist)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import abort, current_app, g
+
+from monitor.config import PROFILES, Config, load_config
+from monitor.errors import CallmonitorError
+from monitor.store import Location, SessionInfo, SessionNotFound, get_session
+from monitor.users import User
+from monitor.web.timeline import RateBand
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    location: Location
+    audio_dir: Path
+    cfg: Config
+    bands: dict[str, RateBand]
+    """The speaking-rate band of each profile, by name (``cfg``'s own among them)."""
+
+    @classmethod
+    def build(cls, location: Location, audio_dir: Path, cfg: Config) -> Settings:
+        bands = {}
+        for profile in PROFILES:
+            other = cfg
+            if profile != cfg.profile:
+                try:
+                    other = load_config(profile)
+                except CallmonitorError:
+                    continue
+            bands[profile] = RateBand.from_rules(other.rules, other.rate_unit)
+        bands[cfg.profile] = RateBand.from_rules(cfg.rules, cfg.rate_unit)
+        return cls(location, Path(audio_dir), cfg, bands)
+
+    def rate_band(self, profile: str) -> RateBand:
+        """The speaking-rate band of the profile a session was checked with."""
+        return self.bands.get(profile) or self.bands[self.cfg.profile]
+
+    def severity(self, rule: str) -> str:
+        """The severity the profile gives a rule's alerts (colours its chips in the list)."""
+        message = self.cfg.messages.get(rule)
+        return message.severity if message else "info"
+
+
+def settings() -> Settings:
+    return current_app.extensions["callmonitor"]
+
+
+def user() -> User:
+    """The signed-in user (the app's gate has made sure there is one)."""
+    return g.user
+
+
+def may_see(who: User, info: SessionInfo) -> bool:
+    return who.sees_all or info.agent == who.agent
+
+
+def visible_session(session_id: int) -> SessionInfo:
+    """The session if the signed-in user may see it; otherwise 404, the same as for a session
+    that does not exist, so an agent cannot learn which other sessions there are."""
+    try:
+        info = get_session(settings().location, session_id)
+    except SessionNotFound:
+        abort(404)
+    if not may_see(user(), info):
+        abort(404)
+    return info

@@ -1,0 +1,111 @@
+"""Words and number formats of the review pages: rule names a supervisor reads at a glance,
+times, durations and scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePath
+
+# Short names for chips and the scorecard; the rule id is always shown beside or in a tooltip.
+RULE_LABELS = {
+    "ring.late_pickup": "Late pickup",
+    "greeting.incomplete": "Greeting",
+    "hold.too_long": "Hold too long",
+    "hold.unannounced": "Unannounced hold",
+    "hold.no_thanks": "No thanks after hold",
+    "rate.too_fast": "Too fast",
+    "rate.too_slow": "Too slow",
+    "filler.excess": "Fillers",
+    "interruption": "Interruption",
+    "backchannel.missing": "No backchannel",
+    "forbidden_phrase": "Taboo phrase",
+    "dead_air": "Dead air",
+    "closing.incomplete": "Closing",
+    "volume.too_loud": "Too loud",
+}
+
+# What each check asks of the agent (the scorecard's second line).
+RULE_STANDARD = {
+    "ring.late_pickup": "Pick up within 3 rings; apologise after more",
+    "greeting.incomplete": "Greeting, company and own name first",
+    "hold.too_long": "Come back within the hold limit",
+    "hold.unannounced": "Announce a hold before it",
+    "hold.no_thanks": "Thank the caller for waiting",
+    "rate.too_fast": "Speak at the target pace",
+    "rate.too_slow": "Speak at the target pace",
+    "filler.excess": "Few filler sounds",
+    "interruption": "Let the caller finish",
+    "backchannel.missing": "Acknowledge a long customer turn",
+    "forbidden_phrase": "No service taboos",
+    "dead_air": "Never leave the caller in silence",
+    "closing.incomplete": "Offer more help, thank, let the caller hang up",
+    "volume.too_loud": "Do not speak too loudly",
+}
+
+SEVERITIES = ("info", "warn", "violation")
+
+
+def rule_label(rule: str) -> str:
+    return RULE_LABELS.get(rule, rule)
+
+
+def clock(t: float | None) -> str:
+    """Audio time as the timeline shows it: ``67.25`` as ``1:07.3`` (``1:02:05.0`` past an
+    hour)."""
+    if t is None:
+        return ""
+    tenths = round(float(t) * 10)
+    hours, rest = divmod(tenths, 36000)
+    minutes, rest = divmod(rest, 600)
+    seconds = f"{rest // 10:02d}.{rest % 10}"
+    return f"{hours}:{minutes:02d}:{seconds}" if hours else f"{minutes}:{seconds}"
+
+
+def utc_time(iso: str | None) -> str:
+    """``2025-05-01T14:03:22+00:00`` as ``2025-05-01 14:03:22`` (the pages say it is UTC)."""
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def duration(seconds: float | None) -> str:
+    """``79.84`` as ``1:20``; an hour or more as ``1:02:05``."""
+    if seconds is None:
+        return ""
+    total = round(float(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def score_class(score: float | None) -> str:
+    """The CSS class of a QA score: good from 90, fair from 75, else poor."""
+    if score is None:
+        return "score-none"
+    return "score-good" if score >= 90 else "score-fair" if score >= 75 else "score-poor"
+
+
+def score(value: float | None) -> str:
+    """A QA score as the list shows it: ``90.5``, ``100``; none as a dash."""
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def short_source(source: str) -> str:
+    """A file's name without its folder (live sources are device descriptions: kept whole)."""
+    name = PurePath(source).name
+    return name if name and source.lower().endswith((".wav", ".wave")) else source
+
+
+def number(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.{digits}f}"
+
+
+__all__ = ["RULE_LABELS", "RULE_STANDARD", "SEVERITIES", "clock", "duration", "number",
+           "rule_label", "score", "score_class", "short_source", "utc_time"]

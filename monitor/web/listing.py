@@ -1,0 +1,244 @@
+"""The sessions list (``/``) and its CSV export (``/sessions.csv``).
+
+Both read the same query string: ``agent``, ``since`` and ``until`` (UTC days, both included),
+``rule``, ``min_score``, ``max_score``, ``sort`` (``started_at``, ``agent``, ``duration_s``,
+``score``), ``order`` (``asc``/``desc``) and, for the page, ``page``. An agent's own name
+replaces any ``agent`` they ask for. The list reads one page of rows; the export pages through
+every matching session in chunks, so neither ever holds thousands of sessions in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Flask, Response, abort, render_template, request, stream_with_context
+
+from monitor.store import SessionFilter, SessionInfo, agents, alerted_rules, query_sessions
+from monitor.users import User
+from monitor.web.context import settings, user
+
+SORTABLE = ("started_at", "agent", "duration_s", "score")
+# The first click on a column sorts it the way a supervisor usually wants it.
+FIRST_ORDER = {"started_at": "desc", "agent": "asc", "duration_s": "desc", "score": "asc"}
+EXPORT_CHUNK = 500
+CSV_COLUMNS = ("id", "started_at", "agent", "company", "source", "profile", "mode", "status",
+               "duration_s", "score", "rings_before_pickup", "agent_rate_cpm", "alerts")
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """The list's query string, checked: what to show, in which order, which page."""
+
+    flt: SessionFilter
+    sort: str = "started_at"
+    order: str = "desc"
+    page: int = 1
+    problems: tuple[str, ...] = ()
+    """Parameters that were not understood (and are ignored), to tell the user."""
+    own_only: bool = False
+    """The agent is the signed-in agent's own name, not a choice (links leave it out)."""
+
+    @property
+    def descending(self) -> bool:
+        return self.order == "desc"
+
+    @property
+    def filtered(self) -> bool:
+        agent = None if self.own_only else self.flt.agent
+        return any(v is not None for v in (agent, self.flt.since, self.flt.until,
+                                           self.flt.rule, self.flt.min_score,
+                                           self.flt.max_score))
+
+    def args(self, **changes: Any) -> dict[str, str]:
+        """Query-string arguments for a link to this list with ``changes`` (None drops one)."""
+        values: dict[str, Any] = {
+            "agent": None if self.own_only else self.flt.agent, "since": self.flt.since,
+            "until": self.flt.until,
+            "rule": self.flt.rule, "min_score": self.flt.min_score,
+            "max_score": self.flt.max_score,
+            "sort": None if self.sort == "started_at" else self.sort,
+            "order": None if self.order == FIRST_ORDER[self.sort] else self.order,
+            "page": None if self.page == 1 else self.page}
+        values.update(changes)
+        if values["page"] == 1:
+            values["page"] = None
+        return {k: _arg(v) for k, v in values.items() if v is not None}
+
+    def filter_args(self) -> dict[str, str]:
+        """Only the filters (the CSV export link, the sort links keep them)."""
+        return self.args(sort=None, order=None, page=None)
+
+    def sort_args(self, column: str) -> dict[str, str]:
+        """The link of a column header: sort by it, or turn its order around."""
+        if column == self.sort:
+            order = "asc" if self.descending else "desc"
+        else:
+            order = FIRST_ORDER[column]
+        return self.args(sort=None if column == "started_at" else column,
+                         order=None if order == FIRST_ORDER[column] else order, page=None)
+
+
+def parse_query(args: Mapping[str, str], who: User) -> ListQuery:
+    problems: list[str] = []
+
+    def text(name: str) -> str | None:
+        value = (args.get(name) or "").strip()
+        return value or None
+
+    def day(name: str) -> date | None:
+        value = text(name)
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            problems.append(f"{name}: {value!r} is not a date (YYYY-MM-DD)")
+            return None
+
+    def score(name: str) -> float | None:
+        value = text(name)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not 0.0 <= number <= 100.0:
+            problems.append(f"{name}: {value!r} is not a score from 0 to 100")
+            return None
+        return number
+
+    flt = SessionFilter(agent=text("agent") if who.sees_all else who.agent,
+                        since=day("since"), until=day("until"), rule=text("rule"),
+                        min_score=score("min_score"), max_score=score("max_score"))
+    sort = text("sort") or "started_at"
+    if sort not in SORTABLE:
+        problems.append(f"sort: cannot sort by {sort!r}")
+        sort = "started_at"
+    order = text("order") or FIRST_ORDER[sort]
+    if order not in ("asc", "desc"):
+        problems.append(f"order: {order!r} is neither asc nor desc")
+        order = FIRST_ORDER[sort]
+    try:
+        page = max(1, int(text("page") or 1))
+    except ValueError:
+        problems.append("page: not a number")
+        page = 1
+    return ListQuery(flt, sort, order, page, tuple(problems), own_only=not who.sees_all)
+
+
+def register(app: Flask) -> None:
+    @app.get("/")
+    def sessions() -> str:
+        cfg = settings()
+        who = user()
+        query = parse_query(request.args, who)
+        size = max(1, cfg.cfg.web.page_size)
+        rows, total = query_sessions(cfg.location, query.flt, sort=query.sort,
+                                     descending=query.descending,
+                                     offset=(query.page - 1) * size, limit=size)
+        pages = max(1, math.ceil(total / size))
+        if not rows and query.page > pages:  # a stale link past the end: show the last page
+            query = replace(query, page=pages)
+            rows, total = query_sessions(cfg.location, query.flt, sort=query.sort,
+                                         descending=query.descending,
+                                         offset=(pages - 1) * size, limit=size)
+        first = (query.page - 1) * size + 1 if rows else 0
+        return render_template(
+            "sessions.html", rows=rows, total=total, query=query, page=query.page,
+            pages=pages, page_links=page_links(query.page, pages), first=first,
+            last=first + len(rows) - 1 if rows else 0,
+            agents=agents(cfg.location) if who.sees_all else [],
+            rules=alerted_rules(cfg.location), severity=cfg.severity, sortable=SORTABLE)
+
+    @app.get("/sessions.csv")
+    def sessions_csv() -> Response:
+        cfg = settings()
+        query = parse_query(request.args, user())
+        if query.problems:
+            abort(400, "; ".join(query.problems))
+        rules = alerted_rules(cfg.location)
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+        return Response(
+            stream_with_context(csv_lines(cfg.location, query.flt, rules)),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.csv"'})
+
+
+def page_links(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """Page numbers to link: the first, the last, and ``around`` either side of the current
+    one; ``None`` marks a gap."""
+    wanted = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    out: list[int | None] = []
+    for number in wanted:
+        if out and number - (out[-1] or 0) > 1:
+            out.append(None)
+        out.append(number)
+    return out
+
+
+def csv_lines(location: Any, flt: SessionFilter, rules: list[str]) -> Iterator[str]:
+    """The export, a chunk of lines at a time: UTF-8 with a byte-order mark (so Excel reads
+    Chinese names right), oldest session first. Sessions that start while the export runs are
+    left out, so paging by offset never repeats or skips a row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([*CSV_COLUMNS, *rules])
+    yield "\ufeff" + _take(buffer)
+    newest, _ = query_sessions(location, flt, sort="id", descending=True, limit=1)
+    if not newest:
+        return
+    last_id = newest[0].id
+    offset = 0
+    while True:
+        rows, _ = query_sessions(location, flt, sort="id", descending=False, offset=offset,
+                                 limit=EXPORT_CHUNK)
+        for info in rows:
+            if info.id > last_id:
+                break
+            writer.writerow(csv_row(info, rules))
+        yield _take(buffer)
+        if len(rows) < EXPORT_CHUNK or rows[-1].id >= last_id:
+            return
+        offset += EXPORT_CHUNK
+
+
+def csv_row(info: SessionInfo, rules: list[str]) -> list[Any]:
+    summary = info.summary or {}
+    by_rule = info.alerts_by_rule
+    return [info.id, info.started_at, _cell(info.agent), _cell(info.company),
+            _cell(info.source), _cell(info.profile), _cell(info.mode), _cell(info.status),
+            _round(info.duration_s, 2), _round(info.score, 1),
+            summary.get("rings_before_pickup"), _round(summary.get("agent_rate_cpm"), 1),
+            sum(by_rule.values()) if info.summary is not None else None,
+            *(by_rule.get(rule, 0) if info.summary is not None else None for rule in rules)]
+
+
+def _cell(text: str) -> str:
+    """Text as a spreadsheet shows it, never run as a formula (``=HYPERLINK(...)``)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _round(value: Any, digits: int) -> float | None:
+    return round(float(value), digits) if isinstance(value, int | float) else None
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def _arg(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value.isoformat() if isinstance(value, date) else str(value)

@@ -1,0 +1,153 @@
+"""One session: its review page, its JSON export and its kept audio."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, render_template, request, send_file, url_for
+
+from monitor.store import SessionInfo, audio_file, session_records
+from monitor.web.auth import safe_next
+from monitor.web.context import settings, visible_session
+from monitor.web.labels import RULE_LABELS, clock
+from monitor.web.timeline import timeline_data
+
+
+def register(app: Flask) -> None:
+    @app.get("/sessions/<int:session_id>")
+    def session(session_id: int) -> str:
+        cfg = settings()
+        info = visible_session(session_id)
+        records = list(session_records(cfg.location, session_id))
+        data = timeline_data(info, records, cfg.rate_band(info.profile))
+        data["labels"] = RULE_LABELS
+        has_audio = kept_audio(info) is not None
+        return render_template("session.html", info=info, summary=info.summary or {},
+                               back=list_link(),
+                               data=data, has_audio=has_audio, facts=facts(info, data),
+                               scorecard=scorecard(info), transcript=transcript(data),
+                               severity=cfg.severity)
+
+    @app.get("/sessions/<int:session_id>.json")
+    def session_json(session_id: int) -> Response:
+        cfg = settings()
+        info = visible_session(session_id)
+        body = {"session": asdict(info), "records": list(session_records(cfg.location,
+                                                                         session_id))}
+        return Response(json.dumps(body, ensure_ascii=False, indent=1),
+                        mimetype="application/json",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="session-{session_id}.json"'})
+
+    @app.get("/sessions/<int:session_id>/audio")
+    def session_audio(session_id: int) -> Response:
+        path = kept_audio(visible_session(session_id))
+        if path is None:
+            abort(404)
+        mimetype = "audio/wav" if path.suffix.lower() in (".wav", ".wave") else (
+            mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        response = send_file(path, mimetype=mimetype, conditional=True, etag=True,
+                             max_age=0)
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
+
+
+def list_link() -> str:
+    """The sessions list the user came from, filters and page kept; else the plain list."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or referrer.path != url_for("sessions"):
+        return url_for("sessions")
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""),
+                     url_for("sessions"))
+
+
+def kept_audio(info: SessionInfo) -> Path | None:
+    """The session's kept audio file, if there is one inside the audio folder."""
+    folder = settings().audio_dir
+    path = audio_file(folder, info)
+    if path is None or not path.resolve().is_relative_to(folder.resolve()):
+        return None
+    return path
+
+
+def transcript(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """What was said, in time order, with the alerts between the lines. Without recognition
+    (no utterances) the speech segments stand in, so a click still finds its moment."""
+    lines: list[dict[str, Any]] = [{"kind": "line", **u} for u in data["utterances"]]
+    if not lines:
+        lines = [{"kind": "speech", "channel": channel, "start": start, "end": end, "text": ""}
+                 for channel, spans in data["speech"].items() for start, end in spans]
+    lines += [{"kind": "alert", "start": a["t"], **a} for a in data["alerts"]]
+    lines.sort(key=lambda item: (item["start"], item["kind"] == "alert"))
+    return lines
+
+
+def scorecard(info: SessionInfo) -> dict[str, Any] | None:
+    """The QA checks as the score counted them (failed first), and the rules not checked."""
+    summary = info.summary or {}
+    checks = summary.get("checks")
+    if checks is None:
+        return None
+    by_rule = info.alerts_by_rule
+    rows = [{"rule": c["rule"], "weight": c.get("weight", 1.0), "passed": bool(c["passed"]),
+             "alerts": by_rule.get(c["rule"], 0)} for c in checks]
+    rows.sort(key=lambda r: (r["passed"], -r["weight"], r["rule"]))
+    total = sum(r["weight"] for r in rows)
+    earned = sum(r["weight"] for r in rows if r["passed"])
+    return {"rows": rows, "total": total, "earned": earned, "score": summary.get("score"),
+            "skipped": summary.get("rules_skipped") or []}
+
+
+def facts(info: SessionInfo, data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The call in numbers, as (label, value, state) with state "" / "good" / "bad"."""
+    s = info.summary or {}
+    out: list[tuple[str, str, str]] = []
+    if s.get("rings_before_pickup") is not None:
+        out.append(("Rings before pickup", str(s["rings_before_pickup"]),
+                    "bad" if s["rings_before_pickup"] > 3 else "good"))
+    if s.get("pickup_t") is not None:
+        out.append(("Picked up at", clock(s["pickup_t"]), ""))
+    rate = s.get("agent_rate_cpm")
+    band = data["rate_band"]
+    if rate is not None:
+        ok = band["slow_below"] <= rate <= band["fast_above"]
+        out.append(("Agent pace", f"{rate:.0f} {_unit(band['unit'])}", "good" if ok else "bad"))
+    if s.get("talk_ratio_agent") is not None:
+        out.append(("Agent share of talk", f"{s['talk_ratio_agent']:.0%}", ""))
+    if s.get("longest_customer_turn_s") is not None:
+        out.append(("Longest customer turn", f"{s['longest_customer_turn_s']:.1f} s", ""))
+    holds = data["holds"]
+    if s or holds:
+        held = sum(h["end"] - h["start"] for h in holds)
+        out.append(("Holds", f"{len(holds)}" + (f" · {held:.0f} s" if holds else ""), ""))
+    if s.get("dead_air") is not None:
+        quiet = sum(d["end"] - d["start"] for d in s["dead_air"])
+        out.append(("Dead air", f"{len(s['dead_air'])}" + (
+            f" · {quiet:.0f} s" if s["dead_air"] else ""), "bad" if s["dead_air"] else "good"))
+    if s.get("interruptions") is not None:
+        out.append(("Interruptions", str(len(s["interruptions"])),
+                    "bad" if s["interruptions"] else "good"))
+    if s.get("filler_count") is not None:
+        out.append(("Fillers", str(s["filler_count"]), ""))
+    for key, label in (("greeting_ok", "Greeting"), ("apology_ok", "Apology"),
+                       ("closing_ok", "Closing")):
+        if s.get(key) is not None:
+            out.append((label, "complete" if s[key] else "incomplete",
+                        "good" if s[key] else "bad"))
+    if s.get("asr_backend"):
+        out.append(("Recognition", f"{s['asr_backend']} ({s.get('asr_model') or '?'})", ""))
+    elif s:
+        out.append(("Recognition", "off (timing only)", ""))
+    for key, label in (("overruns", "Overruns"), ("device_overflows", "Device overflows")):
+        if s.get(key):
+            out.append((label, str(s[key]), "bad"))
+    return out
+
+
+def _unit(unit: str) -> str:
+    return {"cpm": "chars/min", "wpm": "words/min"}.get(unit, unit)

@@ -1,0 +1,167 @@
+"""What the session page draws, computed from a session's stored records and summary.
+
+Pure functions over the JSON records (no Flask, no database), so the drawing code in
+``static/timeline.js`` only scales and paints: every span is ``[start, end]`` in audio seconds.
+Sessions cut off before their summary (interrupted, still running) still get their lanes,
+rings, holds and alerts from the records; what only the summary knows (dead air, interruptions,
+backchannel gaps) is then left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.store import SessionInfo
+
+CHANNELS = ("agent", "customer")
+
+
+@dataclass(frozen=True, slots=True)
+class RateBand:
+    """The speaking-rate standard of a profile: below ``slow_below`` or above ``fast_above``
+    fires ``rate.too_slow`` / ``rate.too_fast``; ``target`` is what the standard asks for."""
+
+    slow_below: float
+    target: float
+    fast_above: float
+    unit: str
+
+    @classmethod
+    def from_rules(cls, rules: Mapping[str, Mapping[str, Any]], unit: str) -> RateBand:
+        rate = rules.get("rate", {})
+        return cls(float(rate.get("too_slow_below", 100.0)),
+                   float(rate.get("target_per_min", 150.0)),
+                   float(rate.get("too_fast_above", 190.0)), unit)
+
+
+def timeline_data(info: SessionInfo, records: Iterable[dict[str, Any]],
+                  band: RateBand) -> dict[str, Any]:
+    """The session page's timeline and transcript, as one JSON-able dict."""
+    summary = info.summary or {}
+    speech: dict[str, list[list[float]]] = {c: [] for c in CHANNELS}
+    utterances: list[dict[str, Any]] = []
+    rings: list[list[float]] = []
+    alerts: list[dict[str, Any]] = []
+    hints: list[dict[str, Any]] = []
+    rate: dict[str, list[list[float]]] = {"window": [], "overall": []}
+    events: list[dict[str, Any]] = []
+    hold_records: list[dict[str, Any]] = []
+    devices: list[dict[str, Any]] = []
+    pickup_t: float | None = summary.get("pickup_t")
+    last_t = 0.0
+    for r in records:
+        kind = r.get("type")
+        last_t = max(last_t, _num(r.get("end")) or 0.0, _num(r.get("t")) or 0.0)
+        if kind == "speech" and r.get("channel") in speech:
+            speech[r["channel"]].append([r["start"], r["end"]])
+        elif kind == "utterance" and r.get("channel") in speech:
+            utterances.append({"channel": r["channel"], "start": r["start"], "end": r["end"],
+                               "text": r.get("text", "")})
+        elif kind == "ring":
+            rings.append([r["start"], r["end"]])
+        elif kind == "pickup" and pickup_t is None:
+            pickup_t = r["t"]
+        elif kind == "alert":
+            alerts.append({"t": r["t"], "rule": r.get("rule", ""),
+                           "severity": r.get("severity", "info"),
+                           "message": r.get("message", ""), "say": r.get("say", "")})
+        elif kind == "hint":
+            hints.append({"t": r["t"], "rule": r.get("rule", ""), "say": r.get("say", ""),
+                          "played": bool(r.get("played", True))})
+        elif kind == "metric" and r.get("value") is not None:
+            series = {"agent_rate_window": "window", "agent_rate": "overall"}.get(r.get("name"))
+            if series:
+                rate[series].append([r["t"], r["value"]])
+        elif kind in ("hold_start", "hold_end"):
+            hold_records.append(r)
+        elif kind == "call_event":
+            events.append({"t": r["t"], "event": r.get("event", ""), "by": r.get("by")})
+        elif kind == "device":
+            devices.append(r)
+    duration = _num(summary.get("duration_s")) or _num(info.duration_s) or last_t
+    holds = _holds(summary, hold_records, duration)
+    alerts.sort(key=lambda a: a["t"])
+    utterances.sort(key=lambda u: u["start"])
+    return {
+        "duration": round(max(duration, last_t, 0.001), 3),
+        "speech": {c: sorted(spans) for c, spans in speech.items()},
+        "utterances": utterances,
+        "rings": rings,
+        "pickup": pickup_t,
+        "holds": holds,
+        "dead_air": [[d["start"], d["end"]] for d in summary.get("dead_air") or []],
+        "backchannel_gaps": [[g["start"], g["end"]]
+                             for g in summary.get("backchannel_gaps") or []],
+        "overlaps": overlaps(speech["agent"], speech["customer"]),
+        "interruptions": [{"t": i["t"], "overlap_s": i.get("overlap_s")}
+                          for i in summary.get("interruptions") or []],
+        "alerts": alerts,
+        "hints": hints,
+        "events": events,
+        "device_gaps": _device_gaps(devices, duration),
+        "rate": rate,
+        "rate_band": {"slow_below": band.slow_below, "target": band.target,
+                      "fast_above": band.fast_above,
+                      "unit": summary.get("rate_unit") or band.unit},
+        "has_summary": bool(summary),
+    }
+
+
+def overlaps(a: list[list[float]], b: list[list[float]]) -> list[list[float]]:
+    """Where both sides speak at once: the intersections of two lists of spans."""
+    out: list[list[float]] = []
+    a, b = sorted(a), sorted(b)
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if end > start:
+            out.append([round(start, 3), round(end, 3)])
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _holds(summary: dict[str, Any], records: list[dict[str, Any]],
+           duration: float) -> list[dict[str, Any]]:
+    """Holds from the summary (which knows whether the agent thanked), else from the records;
+    a hold still open when the records end lasts to the end."""
+    if summary.get("holds") is not None:
+        return [{"start": h["start"], "end": h["end"], "announced": h.get("announced"),
+                 "thanked": h.get("thanked"), "transfer": h.get("transfer", False)}
+                for h in summary["holds"]]
+    holds: list[dict[str, Any]] = []
+    open_hold: dict[str, Any] | None = None
+    for r in sorted(records, key=lambda r: r["t"]):
+        if r["type"] == "hold_start":
+            open_hold = {"start": r["t"], "end": None, "announced": r.get("announced"),
+                         "thanked": None, "transfer": r.get("transfer", False)}
+            holds.append(open_hold)
+        elif open_hold is not None:
+            open_hold["end"] = r["t"]
+            open_hold = None
+    for hold in holds:
+        if hold["end"] is None:
+            hold["end"] = duration
+    return holds
+
+
+def _device_gaps(records: list[dict[str, Any]], duration: float) -> list[dict[str, Any]]:
+    """Spans where a live capture device was gone (its channels were silence, not quiet)."""
+    gaps: list[dict[str, Any]] = []
+    lost: dict[str, dict[str, Any]] = {}
+    for r in sorted(records, key=lambda r: r["t"]):
+        if r.get("state") == "lost":
+            lost[r["device"]] = {"start": r["t"], "end": duration, "device": r["device"],
+                                 "channels": r.get("channels", [])}
+            gaps.append(lost[r["device"]])
+        elif r.get("device") in lost:
+            lost.pop(r["device"])["end"] = r["t"]
+    return gaps
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,184 @@
+"""The review app as a supervisor and an agent use it: `callmonitor serve` in its own process,
+Debian's headless Chromium, sessions made by real replays (Whisper for the words).
+
+The truth is what the store holds for each session: the alerts and utterances the page must
+show, and the audio position a click on the timeline must seek to (the timeline maps its x
+linearly onto the call's seconds between ``data-x0`` and ``data-x1``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.pipeline import Session
+from monitor.sinks.audio import AudioKeeper
+from monitor.sinks.store import StoreSink
+from monitor.sources.wavfile import WavSource
+from monitor.store import SessionWriter, default_audio_dir, session_records
+from monitor.users import add_user
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+PASSWORD = "review-pass-1"
+
+
+@dataclass
+class Floor:
+    """A running review app with two agents' sessions and three users."""
+
+    url: str
+    db: str
+    own: int  # 小王's session: replayed with Whisper, audio kept
+    other: int  # 小李's session
+
+
+def _replay(db: str, wav: Path, agent: str, recognizer: object | None) -> int:
+    """What `callmonitor replay --keep-audio` does, with the test session's loaded model."""
+    cfg = load_config("zh-CN", {"company": "诚美", "agent_name": agent})
+    writer = SessionWriter(db, mode="replay", source=wav.name, profile="zh-CN", agent=agent,
+                           company="诚美", asr_backend=writer_backend(recognizer))
+    name = f"session-{writer.session_id}.wav"
+    keeper = AudioKeeper(default_audio_dir(db) / name)
+    writer.keep_audio(name)
+    Session(cfg, WavSource(wav), recognizer, [keeper, StoreSink(writer)]).run(  # type: ignore[arg-type]
+        {"session_id": writer.session_id, "asr_backend": writer_backend(recognizer)})
+    return writer.session_id
+
+
+def writer_backend(recognizer: object | None) -> str | None:
+    return "whisper" if recognizer else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory, synth_call, whisper_zh) -> Iterator[Floor]:
+    db = str(tmp_path_factory.mktemp("floor") / "calls.sqlite3")
+    own = _replay(db, synth_call("rules/interruption").wav, "小王", whisper_zh)
+    other = _replay(db, synth_call("rules/dead_air_near").wav, "小李", None)
+    add_user(db, "zhang", "supervisor", PASSWORD)
+    add_user(db, "wang", "agent", PASSWORD, agent="小王")
+    add_user(db, "li", "agent", PASSWORD, agent="小李")
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--db", db,
+                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=2).read()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline, "callmonitor serve did not come up"
+                time.sleep(0.1)
+        yield Floor(url, db, own, other)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _sign_in(page, floor: Floor, name: str) -> None:
+    page.goto(f"{floor.url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=user-name]")
+
+
+def _click_at(page, t: float) -> None:
+    """Click the timeline where it draws second ``t`` of the call."""
+    svg = page.locator("[data-testid=timeline]")
+    box = svg.bounding_box()
+    x0, x1, t0, t1 = (float(svg.get_attribute(a)) for a in ("data-x0", "data-x1", "data-t0",
+                                                             "data-t1"))
+    x = box["x"] + x0 + (t - t0) / (t1 - t0) * (x1 - x0)
+    page.mouse.click(x, box["y"] + box["height"] / 2)
+
+
+def test_a_supervisor_reviews_a_replayed_session_and_the_timeline_seeks_the_audio(
+        browser, floor):
+    records = list(session_records(floor.db, floor.own))
+    alerts = [r for r in records if r["type"] == "alert"]
+    utterances = [r for r in records if r["type"] == "utterance"]
+    assert {a["rule"] for a in alerts} >= {"interruption"} and utterances
+    with browser.page(viewport={"width": 1440, "height": 1000}) as page:
+        _sign_in(page, floor, "zhang")
+        rows = page.locator("[data-testid=session-row]")
+        assert sorted(int(r.get_attribute("data-id")) for r in rows.all()) == sorted(
+            [floor.own, floor.other])
+        page.click(f"[data-testid=session-row][data-id='{floor.own}'] a")
+        page.wait_for_selector("[data-testid=timeline]")
+
+        markers = page.locator("[data-testid=alert-marker]").all()
+        assert sorted((m.get_attribute("data-rule"), round(float(m.get_attribute("data-t")), 2))
+                      for m in markers) == sorted((a["rule"], round(a["t"], 2)) for a in alerts)
+        lines = page.locator("[data-testid=transcript-line][data-kind=line]")
+        assert lines.count() == len(utterances)
+        shown = lines.all_inner_texts()
+        for utterance, text in zip(utterances, shown, strict=True):
+            assert utterance["text"] in text
+
+        audio = page.locator("[data-testid=audio]")
+        page.wait_for_function("document.querySelector('[data-testid=audio]').readyState >= 1")
+        duration = audio.evaluate("a => a.duration")
+        summary = records[-1]
+        assert abs(duration - summary["duration_s"]) < 0.05
+        for t in (4.0, 0.6 * duration):
+            _click_at(page, t)
+            page.wait_for_function(
+                f"Math.abs(document.querySelector('[data-testid=audio]').currentTime - {t})"
+                " < 0.25", timeout=5000)
+        if os.environ.get("CALLMONITOR_SCREENSHOTS"):
+            page.screenshot(path=str(Path(os.environ["CALLMONITOR_SCREENSHOTS"]) /
+                                     "session.png"), full_page=True)
+
+
+def test_an_agent_sees_only_their_own_sessions(browser, floor):
+    own_text = next(r["text"] for r in session_records(floor.db, floor.own)
+                    if r["type"] == "utterance")
+    with browser.page() as page:
+        _sign_in(page, floor, "li")
+        ids = [int(r.get_attribute("data-id"))
+               for r in page.locator("[data-testid=session-row]").all()]
+        assert ids == [floor.other]
+        response = page.goto(f"{floor.url}/sessions/{floor.own}")
+        assert response is not None and response.status == 404
+        assert own_text not in page.content()
+        for path in (f"/sessions/{floor.own}.json", f"/sessions/{floor.own}/audio"):
+            assert page.request.get(f"{floor.url}{path}").status == 404
+        assert page.request.get(f"{floor.url}/sessions/{floor.other}.json").status == 200
+
+
+def test_a_request_without_a_sign_in_is_refused(browser, floor):
+    own_text = next(r["text"] for r in session_records(floor.db, floor.own)
+                    if r["type"] == "utterance")
+    with browser.page() as page:
+        page.goto(f"{floor.url}/sessions/{floor.own}")
+        assert page.url.startswith(f"{floor.url}/login")
+        assert own_text not in page.content()
+    for path in (f"/sessions/{floor.own}.json", f"/sessions/{floor.own}/audio",
+                 "/sessions.csv"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{floor.url}{path}", timeout=5)
+        assert refused.value.code == 401
+        assert own_text.encode() not in refused.value.read()
