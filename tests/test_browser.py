@@ -105,6 +105,13 @@ def _sign_in(page, floor: Floor, name: str) -> None:
     page.wait_for_selector("[data-testid=user-name]")
 
 
+def _screenshot(page, name: str) -> None:
+    """For a person to look at: $CALLMONITOR_SCREENSHOTS/NAME when that folder is given."""
+    folder = os.environ.get("CALLMONITOR_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
 def _click_at(page, t: float) -> None:
     """Click the timeline where it draws second ``t`` of the call."""
     svg = page.locator("[data-testid=timeline]")
@@ -126,6 +133,7 @@ def test_a_supervisor_reviews_a_replayed_session_and_the_timeline_seeks_the_audi
         rows = page.locator("[data-testid=session-row]")
         assert sorted(int(r.get_attribute("data-id")) for r in rows.all()) == sorted(
             [floor.own, floor.other])
+        _screenshot(page, "sessions.png")
         page.click(f"[data-testid=session-row][data-id='{floor.own}'] a")
         page.wait_for_selector("[data-testid=timeline]")
 
@@ -148,9 +156,7 @@ def test_a_supervisor_reviews_a_replayed_session_and_the_timeline_seeks_the_audi
             page.wait_for_function(
                 f"Math.abs(document.querySelector('[data-testid=audio]').currentTime - {t})"
                 " < 0.25", timeout=5000)
-        if os.environ.get("CALLMONITOR_SCREENSHOTS"):
-            page.screenshot(path=str(Path(os.environ["CALLMONITOR_SCREENSHOTS"]) /
-                                     "session.png"), full_page=True)
+        _screenshot(page, "session.png")
 
 
 def test_an_agent_sees_only_their_own_sessions(browser, floor):
