@@ -185,7 +185,7 @@ def test_live_hints_are_heard_in_the_headset_only_and_the_timeline_matches_repla
 
 
 def test_an_unplugged_microphone_is_a_gap_and_the_session_goes_on(pulse, call, tmp_path):
-    proc = start_live(pulse, tmp_path, "--no-whisper")
+    proc = start_live(pulse, tmp_path, "--no-whisper", "--keep-audio")
     customer = pulse.play(call["customer"], CUSTOMER, wait=False)
     agent = pulse.play(call["agent"], AGENT, wait=False)
     time.sleep(3.0)
@@ -208,6 +208,12 @@ def test_an_unplugged_microphone_is_a_gap_and_the_session_goes_on(pulse, call, t
         stored = db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
         status = db.execute("SELECT status FROM sessions").fetchone()[0]
     assert stored == len(records) and status == "interrupted"
+    # The kept audio spans the whole session, the gap included, with the agent silent in it.
+    with wave.open(records[-1]["kept_audio"]) as kept:
+        pcm = np.frombuffer(kept.readframes(kept.getnframes()), "<i2").reshape(-1, 2)
+    assert len(pcm) / 16000 == pytest.approx(records[-1]["duration_s"], abs=0.6)
+    inside = pcm[int((gap["start"] + 0.3) * 16000):int((gap["end"] - 0.3) * 16000), 0]
+    assert inside.size and not inside.any()
 
 
 def test_devices_lists_pulseaudio_sources_and_sinks_by_typable_names(pulse):
