@@ -44,6 +44,8 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from harness import Harness
+
 if TYPE_CHECKING:  # playwright is a test dependency: importing this module must not need it
     from playwright.sync_api import Browser as PwBrowser
     from playwright.sync_api import BrowserContext, Page, Playwright
@@ -98,7 +100,7 @@ def available() -> Availability:
     return Availability(True, f"Chromium {executable} with playwright")
 
 
-class Browser:
+class Browser(Harness):
     """A headless Chromium for one test session; :meth:`stop` ends it and every context."""
 
     def __init__(self, executable: str | None = None, *, args: tuple[str, ...] = (),
@@ -111,17 +113,6 @@ class Browser:
         self._thread = 0  # the thread whose driver this Browser uses
         self.browser: PwBrowser | None = None
         self._contexts: list[BrowserContext] = []
-
-    def __enter__(self) -> Browser:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         if self.browser is not None:

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import psycopg
+from harness import Harness, end_process
 from psycopg import sql
 
 SERVER_USER = "postgres"  # the system user of Debian's postgresql package, and the superuser
@@ -129,7 +130,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class PostgresServer:
+class PostgresServer(Harness):
     """A private PostgreSQL cluster and server; :meth:`stop` leaves no process and no files."""
 
     host = "127.0.0.1"
@@ -146,17 +147,6 @@ class PostgresServer:
         self._reap: list[subprocess.Popen | None] = [None]  # what the finalizer must end
 
     # -- life cycle -------------------------------------------------------------------------
-
-    def __enter__(self) -> PostgresServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self, timeout: float = 30.0, attempts: int = 3) -> None:
         """initdb a fresh cluster, start the server and wait until it accepts connections."""
@@ -339,15 +329,7 @@ def _check_name(name: str) -> str:
 def _end(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     """SIGQUIT is PostgreSQL's immediate shutdown; runuser only forwards TERM, so it gets that
     and passes it on (a smart shutdown, immediate once no session is left)."""
-    if proc.poll() is None:
-        sig = signal.SIGTERM if proc.args[0] == "runuser" else signal.SIGQUIT
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    end_process(proc, signal.SIGTERM if proc.args[0] == "runuser" else signal.SIGQUIT, timeout)
 
 
 def _cleanup(stop_args: list[str], folder: Path,

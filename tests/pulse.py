@@ -37,7 +37,6 @@ How it is wired, and why:
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import os
@@ -48,6 +47,8 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
+
+from harness import Harness, end_process
 
 CLIENT_ENV = ("PULSE_SERVER", "PULSE_COOKIE", "PULSE_CLIENTCONFIG", "PULSE_SINK", "PULSE_SOURCE",
               "XDG_CONFIG_HOME")
@@ -64,17 +65,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _end(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 3.0) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 class PulseError(RuntimeError):
     pass
 
@@ -88,7 +78,7 @@ class Recording:
 
     def stop(self) -> Path:
         # parecord closes the WAV properly (header with the final length) on SIGINT.
-        _end(self.proc, signal.SIGINT)
+        end_process(self.proc, signal.SIGINT)
         return self.path
 
     def __enter__(self) -> Recording:
@@ -98,7 +88,7 @@ class Recording:
         self.stop()
 
 
-class PulseServer:
+class PulseServer(Harness):
     """A private PulseAudio daemon; everything it starts is stopped by :meth:`stop`."""
 
     def __init__(self, rate: int = 48000, channels: int = 1) -> None:
@@ -114,17 +104,6 @@ class PulseServer:
         self._finalizer: weakref.finalize | None = None
 
     # -- life cycle -------------------------------------------------------------------------
-
-    def __enter__(self) -> PulseServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def start(self, timeout: float = 10.0) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="cm-pulse-", dir="/tmp"))  # short socket path
@@ -327,7 +306,7 @@ class PulseServer:
             raise PulseError(f"no sink {name!r}; sinks: {self.sinks()}")
         keep = self._keepalive.pop(name, None)
         if keep is not None:
-            _end(keep)
+            end_process(keep)
         self.unload_module(owner)
 
     def add_source(self, name: str) -> str:
@@ -369,7 +348,7 @@ class PulseServer:
             try:
                 proc.wait(timeout)
             finally:
-                _end(proc)
+                end_process(proc)
             if proc.returncode != 0:
                 raise PulseError(f"paplay {wav} into {sink} failed ({proc.returncode}):\n"
                                  f"{(self.dir / 'clients.log').read_text(errors='replace')}")
@@ -403,8 +382,8 @@ class PulseServer:
 def _cleanup(daemon: subprocess.Popen, children: list[subprocess.Popen],
              keepalive: dict[str, subprocess.Popen]) -> None:
     for proc in [*children, *keepalive.values()]:
-        _end(proc, signal.SIGINT if proc.args[0] == "parecord" else signal.SIGTERM)
-    _end(daemon)
+        end_process(proc, signal.SIGINT if proc.args[0] == "parecord" else signal.SIGTERM)
+    end_process(daemon)
 
 
 def refresh_portaudio() -> None:
