@@ -89,6 +89,13 @@ _TYPES: dict[Dialect, dict[str, str]] = {
 _READY: set[str] = set()
 _READY_LOCK = threading.Lock()
 
+# Idle PostgreSQL connections by URL. Opening one costs a few milliseconds of TCP, start-up and
+# authentication, and a review page asks the store several things; SQLite files open in
+# microseconds and need no pool.
+_IDLE: dict[str, list[Any]] = {}
+_IDLE_LOCK = threading.Lock()
+_IDLE_MAX = 8
+
 _FIX = {
     "sqlite": "pass --db with a writable SQLite file (or a postgresql:// URL)",
     "postgresql": "check the postgresql:// URL in --db or config [store] url, and that the "
@@ -129,6 +136,17 @@ class Database:
         if self.dialect == "postgresql":
             import psycopg
 
+            with _IDLE_LOCK:
+                idle = _IDLE.get(self.location, [])
+                pooled = idle.pop() if idle else None
+            while pooled is not None:
+                try:
+                    pooled.execute("SELECT 1")  # the server may have ended it while it idled
+                    return pooled
+                except psycopg.Error:
+                    pooled.close()
+                with _IDLE_LOCK:
+                    pooled = idle.pop() if idle else None
             return psycopg.connect(self.location, autocommit=True, connect_timeout=10)
         path = Path(self.location).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +210,21 @@ class Database:
         self._conn.execute("COMMIT")
 
     def close(self) -> None:
+        """Done with the connection: a healthy idle PostgreSQL one waits for the next use."""
+        if self.dialect == "postgresql" and self._reusable():
+            with _IDLE_LOCK:
+                idle = _IDLE.setdefault(self.location, [])
+                if len(idle) < _IDLE_MAX:
+                    idle.append(self._conn)
+                    return
         self._conn.close()
+
+    def _reusable(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        conn = self._conn
+        return (not conn.closed and not conn.broken
+                and conn.info.transaction_status == TransactionStatus.IDLE)
 
     def __enter__(self) -> Database:
         return self

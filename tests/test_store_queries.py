@@ -132,3 +132,16 @@ def test_kept_audio_is_recorded_on_the_session(store_location):
     w.keep_audio(f"session-{w.session_id}.wav")
     w.close("interrupted")
     assert get_session(store_location, w.session_id).audio == f"session-{w.session_id}.wav"
+
+
+def test_a_pooled_postgresql_connection_the_server_ended_is_replaced(postgres_server):
+    location = postgres_server.create_database("pool_check")
+    with open_database(location) as db:
+        pid = db.one("SELECT pg_backend_pid()")[0]
+    with open_database(location) as db:  # the same connection, back from the pool
+        assert db.one("SELECT pg_backend_pid()")[0] == pid
+    with postgres_server.connect(autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with open_database(location) as db:
+        assert db.one("SELECT pg_backend_pid()")[0] != pid
+        assert db.one("SELECT COUNT(*) FROM sessions")[0] == 0
