@@ -81,6 +81,9 @@ class AsrConfig:
     whisper_compute_type: str
     whisper_beam_size: int
     whisper_threads: int
+    whisper_cpu_isa: str
+    whisper_hotwords: tuple[str, ...]
+    whisper_tail_s: float
     whisper_loop_compression_ratio: float
     whisper_loop_repetition_penalty: float
     whisper_max_units_per_s: float

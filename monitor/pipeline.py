@@ -66,8 +66,10 @@ class Session:
         self._call_events = deque(sorted(call_events, key=lambda ev: ev.t))
         self._tones = ToneDetector(cfg.tones) if "customer" in channels else None
         self._vads = {c: ChannelVad(c, cfg.vad) for c in channels}
+        names = {"company": cfg.company, "agent_name": cfg.agent_name}
         self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad,
-                                       background=asr_in_background) if recognizer else None)
+                                       background=asr_in_background, names=names)
+                     if recognizer else None)
         self._syllables = SyllableCounter(cfg.syllables)
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.

@@ -20,6 +20,7 @@ and carry their audio times, so the rules judge them the same.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -37,11 +38,16 @@ class _Phrase:
 
 
 class PhraseRecognition:
+    """``names`` are the call's proper names (``company``, ``agent_name``), handed to every
+    phrase's decoder (``Recognizer.decoder``)."""
+
     def __init__(self, recognizer: Recognizer, channels: tuple[Channel, ...], asr: AsrConfig,
-                 vad: VadConfig, background: bool = False) -> None:
+                 vad: VadConfig, background: bool = False,
+                 names: Mapping[str, str] | None = None) -> None:
         keep = round((asr.pad_s + vad.onset_window_frames * FRAME_S) / FRAME_S) + 1
         self._cfg = asr
         self._recognizer = recognizer
+        self._names = dict(names or {})
         self._history: dict[Channel, deque[Frame]] = {c: deque(maxlen=keep) for c in channels}
         self._phrases: dict[Channel, _Phrase] = {}
         self._worker = (ThreadPoolExecutor(1, thread_name_prefix="asr") if background
@@ -93,7 +99,7 @@ class PhraseRecognition:
 
     def _begin(self, ev: SpeechStart) -> None:
         frames = [f for f in self._history[ev.channel] if f.t >= ev.t - self._cfg.pad_s - 1e-9]
-        decoder = self._recognizer.decoder(ev.channel)
+        decoder = self._recognizer.decoder(ev.channel, self._names)
         decoder.begin(frames[0].t, b"".join(f.pcm for f in frames))
         self._phrases[ev.channel] = _Phrase(ev.t, decoder)
 

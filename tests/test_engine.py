@@ -333,6 +333,17 @@ def test_an_incomplete_greeting_is_flagged_at_its_end(text, missing, bad):
     assert out[-1].fields["greeting_ok"] is False
 
 
+def test_an_agent_first_heard_after_the_greeting_window_greeted_no_one():
+    """The softphone says the call was answered; the agent's first words come 20 s later."""
+    events = [CallEvent(1.0, "answer"), *talk("agent", 21.0, 24.0, "您好，诚美客服，我是小王"),
+              *talk("customer", 26.0, 28.0, "我想查话费")]
+    out = run(events, 30.0, company="诚美", agent_name="小王")
+    found = alerts(out, "greeting.incomplete")
+    assert [t for t, _ in found] == [1.0 + 15.0]  # the end of [rules.greeting] window_s
+    assert found[0][1]["missing"] == "greeting, company, agent_name"
+    assert out[-1].fields["greeting_ok"] is False
+
+
 def test_late_pickup_is_whispered_at_pickup_and_wants_an_apology():
     events, pickup = greeting_call("您好，诚美客服，我是小王", rings=5)
     out = run(events, pickup + 14.0, company="诚美", agent_name="小王")

@@ -61,7 +61,8 @@ def load_whisper(asr: AsrConfig, language: str) -> WhisperRecognizer:
     path = require_model(asr.whisper_model)
     key = ("whisper", path.resolve(), asr.whisper_compute_type, asr.whisper_threads)
     model = _cached(key, lambda: whisper_backend.load_model(
-        asr.whisper_model, path, asr.whisper_compute_type, asr.whisper_threads))
+        asr.whisper_model, path, asr.whisper_compute_type, asr.whisper_threads,
+        asr.whisper_cpu_isa))
     return WhisperRecognizer(asr.whisper_model, model, language, asr)
 
 

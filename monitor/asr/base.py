@@ -10,6 +10,7 @@ never knows which backend ran.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import ClassVar
 
 from monitor.frames import Channel, Utterance
@@ -46,5 +47,11 @@ class Recognizer(ABC):
         self.model_name = model_name
 
     @abstractmethod
-    def decoder(self, channel: Channel) -> SegmentDecoder:
-        """A fresh decoder for one channel of one session."""
+    def decoder(self, channel: Channel, names: Mapping[str, str] | None = None
+                ) -> SegmentDecoder:
+        """A fresh decoder for one channel of one session.
+
+        ``names`` are the proper names the call is expected to hold (``company``,
+        ``agent_name``): a recogniser that can be told them (Whisper's hotwords) is; one that
+        cannot ignores them.
+        """

@@ -10,6 +10,7 @@ one decoder to catch a change of that behaviour.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,5 +112,7 @@ class VoskRecognizer(Recognizer):
         self.model = model
         self.language = language
 
-    def decoder(self, channel: Channel) -> VoskDecoder:
+    def decoder(self, channel: Channel, names: Mapping[str, str] | None = None
+                ) -> VoskDecoder:
+        """A decoder; the small models' fixed vocabulary cannot take new ``names``."""
         return VoskDecoder(self, channel)

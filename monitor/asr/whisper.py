@@ -11,11 +11,27 @@ instead: on the library, fed as the pipeline feeds it, that gave a CER between 1
 12.0 % every time, faster, and 11.3 % with the guard against invented sentences below. The
 model always comes from a local folder: the hub is switched off before faster-whisper is
 imported.
+
+Greedy decoding gives the same text for the same audio on one machine, but not on every
+machine: CTranslate2 runs on whatever int8 and float kernels the CPU offers (oneDNN's AVX-512
+VNNI and bfloat16 ones on a recent Xeon or EPYC, Intel MKL on any Intel CPU, AVX2 elsewhere).
+Each rounds differently, and where two words are nearly tied the other one wins: on the
+scenario set, the same build heard 请您稍等，我帮您查询一下 as 请您收等，我帮您采讯一下 with
+AVX-512 VNNI and as 请您收等，我帮您查询一下 with AVX2. ``whisper_cpu_isa`` therefore pins the
+kernels (the oneDNN ceiling, CTranslate2's own ISA, no MKL) before CTranslate2 is loaded, so
+a call replayed on a supervisor's server gives the timeline the agent's PC gave live.
+
+Whisper hears a phrase up to ``whisper_tail_s`` after its last speech, not the pause that
+closed it: how long that silence lasted must not change the words. A recogniser that knows the
+call's proper names writes them right more often: ``whisper_hotwords`` (the company, the
+agent) are handed to Whisper as its hint phrases, where the profile finds that they help.
 """
 
 from __future__ import annotations
 
 import os
+import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +42,52 @@ from monitor.asr.normalize import count_units, normalize_text, word_units
 from monitor.config import AsrConfig
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
+
+# A ``whisper_cpu_isa`` value as CTranslate2 (CT2_FORCE_CPU_ISA) and oneDNN
+# (ONEDNN_MAX_CPU_ISA) spell it, and the /proc/cpuinfo flags a CPU needs to run it.
+_ISAS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "AVX": ("AVX", "AVX", ("avx",)),
+    "AVX2": ("AVX2", "AVX2", ("avx2", "fma")),
+    "AVX512": ("AVX512", "AVX512_CORE", ("avx512f", "avx512bw", "avx512dq", "avx512vl")),
+}
+
+
+def pin_cpu_kernels(isa: str) -> dict[str, str]:
+    """Make CTranslate2 compute with the same kernels on every x86-64 CPU that has ``isa``.
+
+    Sets, unless the environment already does: ONEDNN_MAX_CPU_ISA (oneDNN's int8 and float
+    GEMMs use nothing above ``isa``: no AVX-512 VNNI, no bfloat16), CT2_USE_MKL=0 (Intel MKL,
+    CTranslate2's default on Intel CPUs, rounds otherwise) and CT2_FORCE_CPU_ISA (its own
+    kernels), the last only where the CPU runs ``isa``, as CTranslate2 refuses it otherwise.
+    Both libraries read these once per process, when the first model is loaded, so they must be
+    set before that. ``isa`` "" leaves the choice to the libraries (the fastest the CPU has).
+    Returns what was set.
+    """
+    if not isa:
+        return {}
+    if isa not in _ISAS:
+        raise CallmonitorError(f"whisper_cpu_isa {isa!r} is not known",
+                               f"use one of: {', '.join(_ISAS)}, or \"\" for the CPU's own")
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return {}  # ARM: CTranslate2 uses its own kernels there, nothing to pin
+    ct2, onednn, flags = _ISAS[isa]
+    wanted = {"ONEDNN_MAX_CPU_ISA": onednn, "CT2_USE_MKL": "0"}
+    if _cpu_flags() >= set(flags):
+        wanted["CT2_FORCE_CPU_ISA"] = ct2
+    set_now = {k: v for k, v in wanted.items() if k not in os.environ}
+    os.environ.update(set_now)
+    return set_now
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
 
 
 def _import_faster_whisper() -> Any:
@@ -39,11 +101,14 @@ def _import_faster_whisper() -> Any:
     return faster_whisper
 
 
-def load_model(model_name: str, path: Path, compute_type: str, threads: int) -> Any:
-    """Load a CTranslate2 Whisper folder on the CPU; ``threads`` 0 means one per core.
+def load_model(model_name: str, path: Path, compute_type: str, threads: int,
+               cpu_isa: str = "") -> Any:
+    """Load a CTranslate2 Whisper folder on the CPU; ``threads`` 0 means one per core, and
+    ``cpu_isa`` pins the kernels (``pin_cpu_kernels``).
 
     Slow and large: callers cache the result.
     """
+    pin_cpu_kernels(cpu_isa)
     faster_whisper = _import_faster_whisper()
     try:
         return faster_whisper.WhisperModel(str(path), device="cpu", compute_type=compute_type,
@@ -57,9 +122,11 @@ def load_model(model_name: str, path: Path, compute_type: str, threads: int) -> 
 class WhisperDecoder(SegmentDecoder):
     """Collects one segment's audio and transcribes it when the segment closes."""
 
-    def __init__(self, recognizer: WhisperRecognizer, channel: Channel) -> None:
+    def __init__(self, recognizer: WhisperRecognizer, channel: Channel,
+                 hotwords: str | None = None) -> None:
         super().__init__(channel)
         self._recognizer = recognizer
+        self._hotwords = hotwords
         self._t = 0.0
         self._chunks: list[bytes] = []
 
@@ -73,9 +140,12 @@ class WhisperDecoder(SegmentDecoder):
     def finish(self, start: float, end: float) -> Utterance | None:
         pcm, self._chunks = b"".join(self._chunks), []
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        # The pause that closed the phrase is not part of it (see whisper_tail_s).
+        keep = round((end + self._recognizer.tail_s - self._t) * SAMPLE_RATE_HZ)
+        audio = audio[:max(keep, 0)]
         if audio.size == 0:
             return None
-        text, words = self._recognizer.transcribe(audio)
+        text, words = self._recognizer.transcribe(audio, self._hotwords)
         if not text or self._recognizer.implausible(text, end - start):
             return None
         limit = self._t + audio.size / SAMPLE_RATE_HZ
@@ -98,23 +168,45 @@ class WhisperRecognizer(Recognizer):
         self.language = language
         self._model = model
         self._asr = asr
+        self.tail_s = asr.whisper_tail_s
 
-    def decoder(self, channel: Channel) -> WhisperDecoder:
-        return WhisperDecoder(self, channel)
+    def decoder(self, channel: Channel, names: Mapping[str, str] | None = None
+                ) -> WhisperDecoder:
+        return WhisperDecoder(self, channel, self.hotwords(names or {}))
 
-    def _decode(self, audio: np.ndarray, repetition_penalty: float = 1.0) -> list[Any]:
+    def hotwords(self, names: Mapping[str, str]) -> str | None:
+        """The hint phrases for a call: ``whisper_hotwords`` filled in with ``names``
+        (``company``, ``agent_name``); entries that come out empty are left out, and None
+        means there is nothing to hint."""
+        values = {"company": "", "agent_name": "", **names}
+        filled: list[str] = []
+        for template in self._asr.whisper_hotwords:
+            try:
+                phrase = template.format_map(values).strip()
+            except KeyError as exc:
+                raise CallmonitorError(f"whisper_hotwords entry {template!r} names {exc}, "
+                                       "which is not known",
+                                       "use {company} and {agent_name} only") from None
+            if phrase and phrase not in filled:
+                filled.append(phrase)
+        return ", ".join(filled) or None
+
+    def _decode(self, audio: np.ndarray, hotwords: str | None,
+                repetition_penalty: float = 1.0) -> list[Any]:
         segments, _info = self._model.transcribe(
             audio, language=self._asr.whisper_language, beam_size=self._asr.whisper_beam_size,
             temperature=0.0,
             repetition_penalty=repetition_penalty, condition_on_previous_text=False,
-            word_timestamps=True, vad_filter=False)
+            word_timestamps=True, vad_filter=False, hotwords=hotwords)
         return list(segments)  # a lazy generator: decoding happens here
 
-    def transcribe(self, audio: np.ndarray) -> tuple[str, list[Word]]:
-        """Normalised text and words (times from the start of ``audio``) of one utterance."""
-        segments = self._decode(audio)
+    def transcribe(self, audio: np.ndarray, hotwords: str | None = None
+                   ) -> tuple[str, list[Word]]:
+        """Normalised text and words (times from the start of ``audio``) of one utterance;
+        ``hotwords`` are the call's hint phrases (``hotwords``), if any."""
+        segments = self._decode(audio, hotwords)
         if any(s.compression_ratio > self._asr.whisper_loop_compression_ratio for s in segments):
-            segments = self._decode(audio, self._asr.whisper_loop_repetition_penalty)
+            segments = self._decode(audio, hotwords, self._asr.whisper_loop_repetition_penalty)
         segments = _without_repeats(segments)
         words: list[Word] = []
         for segment in segments:

@@ -109,21 +109,25 @@ class GreetingRule(Rule):
 
     def _judge(self) -> list[Record]:
         assert self._pickup is not None
-        said = [u for u in self._words if u.start <= self._pickup.t + self._s.window_s]
-        opening = said[0]
+        window_end = self._pickup.t + self._s.window_s
+        said = [u for u in self._words if u.start <= window_end]
+        # Nothing recognised within the window (the agent first spoke later): no greeting at
+        # all, judged at the window's end.
+        opening = said[0] if said else None
         parts = {
             "greeting": any(self._greet.first(u) for u in said),
             "company": None if self._company is None else any(self._company.first(u)
                                                                for u in said),
             "agent_name": None if self._name is None else any(self._name.first(u) for u in said),
-            "bad_opening": next((m.text for m in self._bad.find(opening)
-                                 if self._within_opening(opening, m.start)), None),
+            "bad_opening": None if opening is None else next(
+                (m.text for m in self._bad.find(opening)
+                 if self._within_opening(opening, m.start)), None),
         }
         missing = [k for k in ("greeting", "company", "agent_name") if parts[k] is False]
         ok = not missing and parts["bad_opening"] is None
         apology_ok = any(self._sorry.first(u) for u in said)
         self._result = {"ok": ok, "parts": parts, "apology_ok": apology_ok}
-        t = said[-1].end
+        t = said[-1].end if said else window_end
         out: list[Record] = []
         if not ok:
             out.append(self.alert(t, {"missing": ", ".join(missing) or "-",
