@@ -400,12 +400,7 @@ def run_live(run: str, sides: dict[str, Path], span_s: float, env: dict[str, str
     out, err = out_dir / f"live_{run}.jsonl", out_dir / f"live_{run}.err"
     proc: subprocess.Popen | None = None
     with PulseServer() as pulse:
-        pulse.add_sink(SPARE)
-        # Where PulseAudio moves a stream whose device goes away: never onto the call.
-        pulse.pactl("set-default-sink", SPARE)
-        pulse.pactl("set-default-source", f"{SPARE}.monitor")
-        for name in (AGENT, CUSTOMER, HEADSET):
-            pulse.add_sink(name)
+        pulse.add_call_sinks(SPARE, AGENT, CUSTOMER, HEADSET)
         live_env = {**env, **pulse.client_env(), "PYTHONFAULTHANDLER": "1"}
         pulse.activate()
         try:

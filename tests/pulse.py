@@ -261,6 +261,16 @@ class PulseServer(Harness):
     def unload_module(self, index: int) -> None:
         self.pactl("unload-module", str(index))
 
+    def add_call_sinks(self, spare: str, *names: str) -> None:
+        """Null sinks for a call's devices (``names``) behind a ``spare`` default sink and
+        source: PulseAudio moves the streams of a removed device to the default, which must
+        never be one of the call's."""
+        self.add_sink(spare)
+        self.pactl("set-default-sink", spare)
+        self.pactl("set-default-source", f"{spare}.monitor")
+        for name in names:
+            self.add_sink(name)
+
     def add_sink(self, name: str, *, rate: int | None = None, channels: int | None = None,
                  description: str | None = None, keepalive: bool = True) -> str:
         """Load a null sink; returns the name of its monitor source (``<name>.monitor``)."""

@@ -85,12 +85,7 @@ def call(synth_call, tmp_path_factory):
 @pytest.fixture
 def pulse():
     with PulseServer() as server:
-        server.add_sink(SPARE)
-        # Where PulseAudio moves streams of a removed device: not onto the call.
-        server.pactl("set-default-sink", SPARE)
-        server.pactl("set-default-source", f"{SPARE}.monitor")
-        for name in (AGENT, CUSTOMER, HEADSET):
-            server.add_sink(name)
+        server.add_call_sinks(SPARE, AGENT, CUSTOMER, HEADSET)
         yield server
 
 
