@@ -231,11 +231,13 @@ def default_audio_dir(location: Location) -> Path:
 
 
 def audio_file(audio_dir: Path, info: SessionInfo) -> Path | None:
-    """The session's kept audio, if it was kept and is still there."""
+    """The session's kept audio, if it was kept and is still there inside ``audio_dir`` (a
+    name in the database never leads a reader to another file)."""
     if not info.audio:
         return None
     path = audio_dir / info.audio
-    return path if path.is_file() else None
+    inside = path.resolve().is_relative_to(audio_dir.resolve())
+    return path if inside and path.is_file() else None
 
 
 def _info(row: tuple[Any, ...]) -> SessionInfo:

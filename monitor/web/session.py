@@ -67,12 +67,7 @@ def list_link() -> str:
 
 
 def kept_audio(info: SessionInfo) -> Path | None:
-    """The session's kept audio file, if there is one inside the audio folder."""
-    folder = settings().audio_dir
-    path = audio_file(folder, info)
-    if path is None or not path.resolve().is_relative_to(folder.resolve()):
-        return None
-    return path
+    return audio_file(settings().audio_dir, info)
 
 
 def transcript(data: dict[str, Any]) -> list[dict[str, Any]]:
