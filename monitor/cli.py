@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.config import PROFILES, Config, load_config
-from monitor.database import describe, is_postgres
 from monitor.errors import CallmonitorError
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
 from monitor.sinks.store import StoreSink
 from monitor.sinks.timeline import TimelineSink, clock, render
 from monitor.sources.base import Source
-from monitor.store import (
+from monitor.storage.database import describe, is_postgres
+from monitor.storage.sessions import (
     SessionWriter,
     default_audio_dir,
     get_session,
@@ -372,7 +372,7 @@ password_stdin_option = click.option("--password-stdin", is_flag=True,
 def users_add(name: str, role: str, agent_name: str | None, password_stdin: bool,
               db: str | None) -> None:
     """Create a user; the password is stored as an Argon2 hash."""
-    from monitor.users import add_user
+    from monitor.storage.users import add_user
 
     location = _location(db)
     user = add_user(location, name, role, _password(password_stdin), agent_name)
@@ -385,7 +385,7 @@ def users_add(name: str, role: str, agent_name: str | None, password_stdin: bool
 @db_option
 def users_passwd(name: str, password_stdin: bool, db: str | None) -> None:
     """Set a new password; the user's sign-ins end."""
-    from monitor.users import set_password
+    from monitor.storage.users import set_password
 
     set_password(_location(db), name, _password(password_stdin))
     click.echo(f"password of {name} changed")
@@ -396,7 +396,7 @@ def users_passwd(name: str, password_stdin: bool, db: str | None) -> None:
 @db_option
 def users_remove(name: str, db: str | None) -> None:
     """Remove a user and end their sign-ins."""
-    from monitor.users import remove_user
+    from monitor.storage.users import remove_user
 
     remove_user(_location(db), name)
     click.echo(f"user {name} removed")
@@ -406,7 +406,7 @@ def users_remove(name: str, db: str | None) -> None:
 @db_option
 def users_list(db: str | None) -> None:
     """List users with their role and agent name."""
-    from monitor.users import list_users
+    from monitor.storage.users import list_users
 
     for user in list_users(_location(db)):
         click.echo(f"{user.name:<24}  {user.role:<10}  {user.agent}")

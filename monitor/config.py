@@ -14,10 +14,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, get_type_hints
 
+from monitor.analysis.syllables import SyllableConfig
 from monitor.errors import CallmonitorError
 from monitor.hints.scheduler import HintConfig
 from monitor.sources.live import LiveConfig
-from monitor.syllables import SyllableConfig
 
 CONFIG_DIR = Path(os.environ.get("CALLMONITOR_CONFIG_DIR",
                                  Path(__file__).resolve().parent.parent / "config"))

@@ -9,7 +9,11 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from monitor.analysis.syllables import SyllableCounter
+from monitor.analysis.tones import ToneDetector
+from monitor.analysis.vad import ChannelVad
 from monitor.asr.base import Recognizer
+from monitor.asr.phrases import PhraseRecognition
 from monitor.config import Config
 from monitor.engine.core import Engine
 from monitor.engine.rules.base import EngineEvent
@@ -24,12 +28,8 @@ from monitor.frames import (
     Speech,
     SpeechStart,
 )
-from monitor.recognition import PhraseRecognition
 from monitor.sinks.base import Sink
 from monitor.sources.base import Source
-from monitor.syllables import SyllableCounter
-from monitor.tones import ToneDetector
-from monitor.vad import ChannelVad
 
 
 class SteppingSink(Sink, Protocol):

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_web.py [--sessions 5000] [--repeats 20] [--no-postgres]
 
 A store of ``--sessions`` made-up sessions is written straight into the tables (one
-transaction through monitor.database, no pipeline): 10 agents, calls over the last 60 days,
+transaction through monitor.storage.database, no pipeline): 10 agents, calls over the last 60 days,
 summaries shaped like ``callmonitor replay --json`` output with alerts of the 14 rules, the
 score the real weights give them and ``session_alerts`` rows to match; about 3 % of the
 sessions have no summary (a run killed before its end: no score, no duration), and 20 calls
@@ -14,7 +14,7 @@ PostgreSQL server started through tests/postgres.py, ANALYZEd as autovacuum woul
 by then (the app never runs ANALYZE on SQLite, so neither does this).
 
 The app runs in this process under waitress (8 threads, as ``callmonitor serve``) on a free
-port of 127.0.0.1; a supervisor and an agent are added with monitor.users and sign in with
+port of 127.0.0.1; a supervisor and an agent are added with monitor.storage.users and sign in with
 POST /login. Each request goes over one keep-alive connection and is timed to the last byte
 of its body. Printed: the versions, the core count and the load average (1, 5, 15 min); per
 engine (with its version) the store (build time, rows, size on disk) and a table of requests:
@@ -59,9 +59,9 @@ from postgres import available as postgres_available  # noqa: E402
 from waitress import wasyncore  # noqa: E402
 
 from monitor.config import Config, load_config  # noqa: E402
-from monitor.database import open_database  # noqa: E402
-from monitor.store import SessionFilter, query_sessions  # noqa: E402
-from monitor.users import add_user  # noqa: E402
+from monitor.storage.database import open_database  # noqa: E402
+from monitor.storage.sessions import SessionFilter, query_sessions  # noqa: E402
+from monitor.storage.users import add_user  # noqa: E402
 from monitor.web.app import create_app  # noqa: E402
 from monitor.web.auth import COOKIE  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Speech recognition on real models and real audio: text, word times, normalisation, models.
 
-Clips go through a decoder the way ``monitor.recognition`` sends a VAD segment: the pre-roll
+Clips go through a decoder the way ``monitor.asr.phrases`` sends a VAD segment: the pre-roll
 (``pad_s`` before the onset, up to where the VAD confirms it) in ``begin``, then 20 ms frames
 until the hangover has passed, at an absolute audio offset, so a word time that forgot the
 segment's position in the call is caught.
@@ -37,7 +37,11 @@ from monitor.asr.models import (
     model_kind,
     require_model,
 )
-from monitor.asr.normalize import (
+from monitor.asr.whisper import WhisperRecognizer
+from monitor.config import load_config
+from monitor.errors import CallmonitorError
+from monitor.frames import FRAME_BYTES, FRAME_S, SAMPLE_RATE_HZ, Utterance
+from monitor.text import (
     comparable,
     count_units,
     error_counts,
@@ -47,10 +51,6 @@ from monitor.asr.normalize import (
     units,
     word_units,
 )
-from monitor.asr.whisper import WhisperRecognizer
-from monitor.config import load_config
-from monitor.errors import CallmonitorError
-from monitor.frames import FRAME_BYTES, FRAME_S, SAMPLE_RATE_HZ, Utterance
 
 REPO = Path(__file__).resolve().parents[1]
 AUDIO = REPO.parent / "shared" / "audio"

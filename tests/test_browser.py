@@ -26,8 +26,8 @@ from monitor.pipeline import Session
 from monitor.sinks.audio import AudioKeeper
 from monitor.sinks.store import StoreSink
 from monitor.sources.wavfile import WavSource
-from monitor.store import SessionWriter, default_audio_dir, session_records
-from monitor.users import add_user
+from monitor.storage.sessions import SessionWriter, default_audio_dir, session_records
+from monitor.storage.users import add_user
 
 pytestmark = pytest.mark.slow
 

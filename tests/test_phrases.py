@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from monitor.asr.normalize import count_units, word_units
-from monitor.engine.phrases import Match, PhraseMatcher
+from monitor.engine.phrase_match import Match, PhraseMatcher
 from monitor.frames import Utterance
+from monitor.text import count_units, word_units
 
 T0, STEP = 10.0, 0.25
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from support import merge, of_type, replay
 
-from monitor.asr.normalize import error_rate
 from monitor.config import load_config
+from monitor.text import error_rate
 
 pytestmark = pytest.mark.slow
 

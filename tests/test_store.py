@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from monitor.errors import CallmonitorError
-from monitor.store import SessionWriter, get_session, list_sessions, session_records
+from monitor.storage.sessions import SessionWriter, get_session, list_sessions, session_records
 
 
 def writer(db, **kw):

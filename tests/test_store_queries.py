@@ -11,9 +11,9 @@ from datetime import date
 
 import pytest
 
-from monitor.database import open_database
 from monitor.errors import CallmonitorError
-from monitor.store import (
+from monitor.storage.database import open_database
+from monitor.storage.sessions import (
     SessionFilter,
     SessionWriter,
     agents,

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import webrtcvad
 
+from monitor.analysis.syllables import SyllableConfig, SyllableCounter
 from monitor.config import load_config
 from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Frame
 from monitor.sources.wavfile import WavSource
-from monitor.syllables import SyllableConfig, SyllableCounter
 
 AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
 ZH = json.loads((AUDIO / "zh" / "manifest.json").read_text(encoding="utf-8"))

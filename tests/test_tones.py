@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from monitor.analysis.tones import ToneDetector
 from monitor.config import load_config
 from monitor.frames import FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Frame
-from monitor.tones import ToneDetector
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "audio" / "zh"
 CADENCES = {  # frequencies, then (on, off) bursts of one cadence

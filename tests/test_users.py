@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.database import open_database
 from monitor.errors import CallmonitorError
-from monitor.users import (
+from monitor.storage.database import open_database
+from monitor.storage.users import (
     add_user,
     authenticate,
     list_users,

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.config import load_config
-from monitor.store import default_audio_dir
-from monitor.users import add_user
+from monitor.storage.sessions import default_audio_dir
+from monitor.storage.users import add_user
 from monitor.web import listing
 from monitor.web.app import create_app
 from monitor.web.auth import COOKIE, SignInThrottle, safe_next

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor.asr.base import Recognizer, SegmentDecoder
-from monitor.asr.normalize import normalize_text, word_units
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
+from monitor.text import normalize_text, word_units
 
 
 def _import_vosk() -> Any:

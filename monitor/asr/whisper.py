@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from monitor.asr.base import Recognizer, SegmentDecoder
-from monitor.asr.normalize import count_units, normalize_text, word_units
 from monitor.config import AsrConfig
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
+from monitor.text import count_units, normalize_text, word_units
 
 # A ``whisper_cpu_isa`` value as CTranslate2 (CT2_FORCE_CPU_ISA) and oneDNN
 # (ONEDNN_MAX_CPU_ISA) spell it, and the /proc/cpuinfo flags a CPU needs to run it.

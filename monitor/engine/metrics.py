@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.asr.normalize import count_units
 from monitor.config import Config
 from monitor.engine.rules.base import EngineEvent
 from monitor.engine.turns import build_turns
@@ -22,6 +21,7 @@ from monitor.frames import (
     SpeechStart,
     Utterance,
 )
+from monitor.text import count_units
 
 
 class CallMetrics:

@@ -22,10 +22,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from monitor.config import Config
-from monitor.database import open_database
 from monitor.errors import CallmonitorError
-from monitor.store import Location
-from monitor.users import authenticate, sign_in, sign_out, signed_in_user
+from monitor.storage.database import open_database
+from monitor.storage.sessions import Location
+from monitor.storage.users import authenticate, sign_in, sign_out, signed_in_user
 from monitor.web import labels, listing, session
 from monitor.web.auth import COOKIE, SignInThrottle, safe_next
 from monitor.web.context import Settings, settings

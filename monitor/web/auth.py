@@ -1,9 +1,10 @@
 """Sign-in for the review app: the sign-in cookie, the throttle on failed sign-ins, and where
 a sign-in may send the browser next.
 
-Passwords and tokens are ``monitor.users``' business; this module only moves the token between
-the browser and the database. The throttle is per process and in memory: it slows a password
-guesser down to a few tries a minute per name and address, which is all it is for.
+Passwords and tokens are ``monitor.storage.users``' business; this module only moves the
+token between the browser and the database. The throttle is per process and in memory: it
+slows a password guesser down to a few tries a minute per name and address, which is all it
+is for.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from flask import abort, current_app, g
 
 from monitor.config import PROFILES, Config, load_config
 from monitor.errors import CallmonitorError
-from monitor.store import Location, SessionInfo, SessionNotFound, get_session
-from monitor.users import User
+from monitor.storage.sessions import Location, SessionInfo, SessionNotFound, get_session
+from monitor.storage.users import User
 from monitor.web.timeline import RateBand
 
 

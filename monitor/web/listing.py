@@ -19,8 +19,14 @@ from typing import Any
 
 from flask import Flask, Response, abort, render_template, request, stream_with_context
 
-from monitor.store import SessionFilter, SessionInfo, agents, alerted_rules, query_sessions
-from monitor.users import User
+from monitor.storage.sessions import (
+    SessionFilter,
+    SessionInfo,
+    agents,
+    alerted_rules,
+    query_sessions,
+)
+from monitor.storage.users import User
 from monitor.web.context import settings, user
 
 SORTABLE = ("started_at", "agent", "duration_s", "score")

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, render_template, request, send_file, url_for
 
-from monitor.store import SessionInfo, audio_file, session_records
+from monitor.storage.sessions import SessionInfo, audio_file, session_records
 from monitor.web.auth import safe_next
 from monitor.web.context import settings, visible_session
 from monitor.web.labels import RULE_LABELS, clock

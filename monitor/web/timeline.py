@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.store import SessionInfo
+from monitor.storage.sessions import SessionInfo
 
 CHANNELS = ("agent", "customer")
 

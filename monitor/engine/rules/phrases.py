@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.config import Config
-from monitor.engine.phrases import PhraseMatcher
+from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Record, Speech, Utterance
 

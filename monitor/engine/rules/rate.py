@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.asr.normalize import count_units
 from monitor.config import Config
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Metric, Nucleus, Record, Utterance
+from monitor.text import count_units
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.database import describe, is_postgres, open_database
 from monitor.errors import CallmonitorError
+from monitor.storage.database import describe, is_postgres, open_database
 
 Location = str | Path
 """A SQLite file path or a ``postgresql://`` URL."""

@@ -25,8 +25,8 @@ from typing import Literal
 from pypinyin import Style, lazy_pinyin
 from pypinyin.seg.simpleseg import seg
 
-from monitor.asr.normalize import count_units, to_simplified, units
 from monitor.frames import Utterance, Word
+from monitor.text import count_units, to_simplified, units
 
 By = Literal["chars", "pinyin", "spelling"]
 # Rank of a match's evidence: characters beat pinyin, pinyin beats spelling on the same span.
@@ -233,7 +233,7 @@ def _match(phrase: str, utterance: Utterance, text: _Units, owners: list[Word] |
 
 
 def _units(text: str, language: str) -> _Units:
-    """The units ``monitor.asr.normalize.units`` counts, normalised, with their text spans.
+    """The units ``monitor.text.units`` counts, normalised, with their text spans.
 
     Using the same units as the recognisers' ``word_units`` keeps unit i on word i. Mandarin
     units are simplified characters, digits as the characters read for them (17951 ==

@@ -17,9 +17,9 @@ from typing import Literal, cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from monitor.database import Database, open_database
 from monitor.errors import CallmonitorError
-from monitor.store import Location
+from monitor.storage.database import Database, open_database
+from monitor.storage.sessions import Location
 
 Role = Literal["supervisor", "agent"]
 ROLES: tuple[Role, ...] = ("supervisor", "agent")

@@ -1,0 +1,1 @@
+"""Per-frame analysis of the audio: ringback tones, voice activity, syllable nuclei."""
