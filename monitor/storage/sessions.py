@@ -25,7 +25,10 @@ from monitor.storage.database import describe, is_postgres, open_database
 Location = str | Path
 """A SQLite file path or a ``postgresql://`` URL."""
 
-SORT_KEYS = ("started_at", "agent", "duration_s", "score", "id")
+SORTABLE_COLUMNS = ("started_at", "agent", "duration_s", "score")
+"""What a person may sort a list of sessions by (the review app's column headers)."""
+# The export also pages by id: an order that new sessions never reshuffle.
+SORT_KEYS = (*SORTABLE_COLUMNS, "id")
 
 
 class SessionNotFound(CallmonitorError):

@@ -13,32 +13,27 @@ rides in a ``<script type="application/json">`` block, which is not run) and may
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from monitor.config import Config
 from monitor.errors import CallmonitorError
-from monitor.storage.database import open_database
 from monitor.storage.sessions import Location
-from monitor.storage.users import authenticate, sign_in, sign_out, signed_in_user
-from monitor.web import labels, listing, session
-from monitor.web.auth import COOKIE, SignInThrottle, safe_next
-from monitor.web.context import Settings, settings
+from monitor.storage.users import signed_in_user
+from monitor.web import auth, health, labels, listing, session
+from monitor.web.auth import COOKIE, THROTTLE, SignInThrottle, safe_next
+from monitor.web.context import SETTINGS, Settings, plain_text, settings
 
 log = logging.getLogger("monitor.web")
 
+BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp)
 # Routes anyone may ask for; everything else needs a sign-in.
-PUBLIC = frozenset({"login", "static", "health"})
+PUBLIC = frozenset({"auth.login", "static", "health.check"})
 # Routes that answer with data rather than a page: 401 instead of a redirect to sign in.
-DATA = frozenset({"sessions_csv", "session_json", "session_audio"})
-
-# Longer passwords are refused unhashed: nobody types them, and hashing them costs.
-MAX_PASSWORD_CHARS = 1024
+DATA = frozenset({"sessions.csv", "session.json", "session.audio"})
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "media-src 'self'; connect-src 'self'; font-src 'self'; form-action 'self'; "
@@ -61,8 +56,8 @@ def create_app(location: Location, audio_dir: Path, cfg: Config, *,
     ``[web]`` and the speaking-rate band. ``throttle`` replaces the default limit on failed
     sign-ins (5 a minute per name and address, 20 per address)."""
     app = Flask(__name__)
-    app.extensions["callmonitor"] = Settings.build(location, Path(audio_dir), cfg)
-    app.extensions["callmonitor_throttle"] = throttle or SignInThrottle()
+    app.extensions[SETTINGS] = Settings.build(location, Path(audio_dir), cfg)
+    app.extensions[THROTTLE] = throttle or SignInThrottle()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.jinja_env.filters.update(clock=labels.clock, duration=labels.duration,
                                  utc=labels.utc_time, rule_label=labels.rule_label,
@@ -73,16 +68,15 @@ def create_app(location: Location, audio_dir: Path, cfg: Config, *,
     app.after_request(_headers)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CallmonitorError, _store_error)
-    _register_auth(app)
-    listing.register(app)
-    session.register(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app
 
 
 def _gate() -> BaseResponse | None:
     """Let a request through only with a valid sign-in (or to a public route)."""
     g.user = None
-    if request.endpoint in ("static", "health"):
+    if request.endpoint in ("static", "health.check"):
         return None
     token = request.cookies.get(COOKIE)
     if token:
@@ -90,9 +84,9 @@ def _gate() -> BaseResponse | None:
     if request.endpoint in PUBLIC or g.user is not None:
         return None
     if request.endpoint in DATA:
-        return _plain(401, "sign in required")
+        return plain_text(401, "sign in required")
     target = safe_next(request.full_path if request.query_string else request.path)
-    return redirect(url_for("login", next=None if target == "/" else target), 303)
+    return redirect(url_for("auth.login", next=None if target == "/" else target), 303)
 
 
 def _headers(response: Response) -> Response:
@@ -103,85 +97,14 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def _register_auth(app: Flask) -> None:
-    @app.route("/login", methods=["GET", "POST"])
-    def login() -> BaseResponse | tuple[str, int, dict[str, str]] | str:
-        target = safe_next(request.values.get("next"))
-        if request.method == "GET":
-            if g.user is not None:
-                return redirect(target, 303)
-            return render_template("login.html", next=target, name="", error=None)
-        if _cross_site():
-            return _plain(403, "cross-site sign-in refused")
-        name = request.form.get("name", "").strip()
-        password = request.form.get("password", "")
-        address = request.remote_addr or "?"
-        throttle: SignInThrottle = app.extensions["callmonitor_throttle"]
-        wait = throttle.retry_after(name, address)
-        if wait > 0:
-            log.warning("sign-in throttled: name=%r address=%s (retry in %.0f s)", name,
-                        address, wait)
-            seconds = max(1, round(wait))
-            return (render_template("login.html", next=target, name=name,
-                                    error=f"Too many failed sign-ins. Try again in "
-                                          f"{seconds} s."),
-                    429, {"Retry-After": str(seconds)})
-        plausible = name and password and len(password) <= MAX_PASSWORD_CHARS
-        who = authenticate(settings().location, name, password) if plausible else None
-        if who is None:
-            throttle.failed(name, address)
-            log.warning("failed sign-in: name=%r address=%s", name, address)
-            return (render_template("login.html", next=target, name=name,
-                                    error="Wrong name or password."), 401, {})
-        throttle.succeeded(name, address)
-        hours = settings().cfg.web.sign_in_hours
-        token = sign_in(settings().location, who, timedelta(hours=hours))
-        log.info("signed in: name=%r role=%s address=%s", who.name, who.role, address)
-        response = redirect(target, 303)
-        response.set_cookie(COOKIE, token, max_age=int(hours * 3600), path="/", httponly=True,
-                            samesite="Strict", secure=settings().cfg.web.secure_cookies)
-        return response
-
-    @app.post("/logout")
-    def logout() -> BaseResponse:
-        if _cross_site():
-            return _plain(403, "cross-site sign-out refused")
-        token = request.cookies.get(COOKIE)
-        if token:
-            sign_out(settings().location, token)
-        response = redirect(url_for("login"), 303)
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict",
-                               secure=settings().cfg.web.secure_cookies)
-        return response
-
-    @app.get("/healthz")
-    def health() -> tuple[Response, int]:
-        try:
-            with open_database(settings().location) as db:
-                db.one("SELECT 1")
-        except CallmonitorError as exc:
-            log.error("health check: %s", exc)
-            return jsonify(status="database unavailable"), 503
-        return jsonify(status="ok"), 200
-
-
-def _cross_site() -> bool:
-    """A form posted from another site (the cookie's SameSite=Strict covers signed-in posts;
-    this also refuses signing a browser in to someone else's account)."""
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        return True
-    origin = request.headers.get("Origin")
-    return bool(origin) and origin != "null" and urlsplit(origin).netloc != request.host
-
-
 def _http_error(exc: HTTPException) -> BaseResponse:
     code = exc.code or 500
     if request.endpoint in DATA or g.get("user") is None or code not in (400, 404, 405):
         text = {404: "not found"}.get(code, exc.description if code == 400 else exc.name)
-        return _plain(code, text or "error")
+        return plain_text(code, text or "error")
     what = exc.name
     if code == 404:
-        what = "Session not found" if request.endpoint == "session" else "Page not found"
+        what = "Session not found" if request.endpoint == "session.page" else "Page not found"
     detail = exc.description if code == 400 else None
     return Response(render_template("error.html", code=code, what=what, detail=detail),
                     status=code)
@@ -191,11 +114,7 @@ def _store_error(exc: CallmonitorError) -> BaseResponse:
     """The database is unreachable or broken: log what and where; tell the browser little."""
     log.error("session store: %s", exc)
     if request.endpoint in DATA or g.get("user") is None:
-        return _plain(503, "session database unavailable")
+        return plain_text(503, "session database unavailable")
     return Response(render_template("error.html", code=503, what="Session database unavailable",
                                     detail="The review app cannot reach the session database. "
                                            "The server log says why."), status=503)
-
-
-def _plain(code: int, text: str) -> BaseResponse:
-    return Response(text + "\n", status=code, mimetype="text/plain")

@@ -1,5 +1,5 @@
-"""Sign-in for the review app: the sign-in cookie, the throttle on failed sign-ins, and where
-a sign-in may send the browser next.
+"""Sign-in for the review app: the ``auth`` blueprint (``/login``, ``/logout``), the sign-in
+cookie, the throttle on failed sign-ins, and where a sign-in may send the browser next.
 
 Passwords and tokens are ``monitor.storage.users``' business; this module only moves the
 token between the browser and the database. The throttle is per process and in memory: it
@@ -9,13 +9,99 @@ is for.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
+
+from monitor.storage.users import User, authenticate, sign_in, sign_out
+from monitor.web.context import plain_text, settings
+
+log = logging.getLogger("monitor.web")
+
+bp = Blueprint("auth", __name__)
+
 COOKIE = "callmonitor_session"
+THROTTLE = "callmonitor_throttle"
+"""The key of the app's ``SignInThrottle`` in ``app.extensions``."""
+# Longer passwords are refused unhashed: nobody types them, and hashing them costs.
+MAX_PASSWORD_CHARS = 1024
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if g.user is not None:
+            return redirect(target, 303)
+        return render_template("login.html", next=target, name="", error=None)
+    if _cross_site():
+        return plain_text(403, "cross-site sign-in refused")
+    return _sign_in(target, request.form.get("name", "").strip(),
+                    request.form.get("password", ""), request.remote_addr or "?")
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    if _cross_site():
+        return plain_text(403, "cross-site sign-out refused")
+    token = request.cookies.get(COOKIE)
+    if token:
+        sign_out(settings().location, token)
+    response = redirect(url_for("auth.login"), 303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict",
+                           secure=settings().cfg.web.secure_cookies)
+    return response
+
+
+def _sign_in(target: str, name: str, password: str, address: str) -> ResponseReturnValue:
+    """Check a posted name and password, unless this name and address have failed too often
+    lately; a wrong one counts against both."""
+    throttle: SignInThrottle = current_app.extensions[THROTTLE]
+    wait = throttle.retry_after(name, address)
+    if wait > 0:
+        log.warning("sign-in throttled: name=%r address=%s (retry in %.0f s)", name, address,
+                    wait)
+        seconds = max(1, round(wait))
+        return (render_template("login.html", next=target, name=name,
+                                error=f"Too many failed sign-ins. Try again in {seconds} s."),
+                429, {"Retry-After": str(seconds)})
+    plausible = name and password and len(password) <= MAX_PASSWORD_CHARS
+    who = authenticate(settings().location, name, password) if plausible else None
+    if who is None:
+        throttle.failed(name, address)
+        log.warning("failed sign-in: name=%r address=%s", name, address)
+        return (render_template("login.html", next=target, name=name,
+                                error="Wrong name or password."), 401, {})
+    throttle.succeeded(name, address)
+    return _signed_in(who, target, address)
+
+
+def _signed_in(who: User, target: str, address: str) -> BaseResponse:
+    """Start a session of ``who`` in the database and hand its token to the browser."""
+    hours = settings().cfg.web.sign_in_hours
+    token = sign_in(settings().location, who, timedelta(hours=hours))
+    log.info("signed in: name=%r role=%s address=%s", who.name, who.role, address)
+    response = redirect(target, 303)
+    response.set_cookie(COOKIE, token, max_age=int(hours * 3600), path="/", httponly=True,
+                        samesite="Strict", secure=settings().cfg.web.secure_cookies)
+    return response
+
+
+def _cross_site() -> bool:
+    """A form posted from another site (the cookie's SameSite=Strict covers signed-in posts;
+    this also refuses signing a browser in to someone else's account)."""
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        return True
+    origin = request.headers.get("Origin")
+    return bool(origin) and origin != "null" and urlsplit(origin).netloc != request.host
 
 
 class SignInThrottle:

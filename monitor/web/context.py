@@ -1,18 +1,22 @@
-"""What every view needs: the app's settings, the signed-in user, and the sessions that user
-may see (anything else is "not found", exactly like a session that does not exist)."""
+"""What every view needs: the app's settings, the signed-in user, the sessions that user may
+see (anything else is "not found", exactly like a session that does not exist), and the plain
+text answer given where a page would not do."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import abort, current_app, g
+from flask import Response, abort, current_app, g
 
 from monitor.config import PROFILES, Config, load_config
 from monitor.errors import CallmonitorError
 from monitor.storage.sessions import Location, SessionInfo, SessionNotFound, get_session
 from monitor.storage.users import User
 from monitor.web.timeline import RateBand
+
+SETTINGS = "callmonitor"
+"""The key of the app's ``Settings`` in ``app.extensions`` (``create_app`` puts them there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,7 @@ class Settings:
 
 
 def settings() -> Settings:
-    return current_app.extensions["callmonitor"]
+    return current_app.extensions[SETTINGS]
 
 
 def user() -> User:
@@ -70,3 +74,8 @@ def visible_session(session_id: int) -> SessionInfo:
     if not may_see(user(), info):
         abort(404)
     return info
+
+
+def plain_text(code: int, text: str) -> Response:
+    """A bare answer for a script, or for a browser not signed in: no page, no hints."""
+    return Response(text + "\n", status=code, mimetype="text/plain")

@@ -1,8 +1,8 @@
-"""The sessions list (``/``) and its CSV export (``/sessions.csv``).
+"""The ``sessions`` blueprint: the sessions list (``/``) and its CSV export (``/sessions.csv``).
 
 Both read the same query string: ``agent``, ``since`` and ``until`` (UTC days, both included),
-``rule``, ``min_score``, ``max_score``, ``sort`` (``started_at``, ``agent``, ``duration_s``,
-``score``), ``order`` (``asc``/``desc``) and, for the page, ``page``. An agent's own name
+``rule``, ``min_score``, ``max_score``, ``sort`` (one of the store's ``SORTABLE_COLUMNS``),
+``order`` (``asc``/``desc``) and, for the page, ``page``. An agent's own name
 replaces any ``agent`` they ask for. The list reads one page of rows; the export pages through
 every matching session in chunks, so neither ever holds thousands of sessions in memory.
 """
@@ -17,9 +17,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Flask, Response, abort, render_template, request, stream_with_context
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
 from monitor.storage.sessions import (
+    SORTABLE_COLUMNS,
     SessionFilter,
     SessionInfo,
     agents,
@@ -29,9 +30,11 @@ from monitor.storage.sessions import (
 from monitor.storage.users import User
 from monitor.web.context import settings, user
 
-SORTABLE = ("started_at", "agent", "duration_s", "score")
-# The first click on a column sorts it the way a supervisor usually wants it.
-FIRST_ORDER = {"started_at": "desc", "agent": "asc", "duration_s": "desc", "score": "asc"}
+bp = Blueprint("sessions", __name__)
+
+# The first click on a column sorts it the way a supervisor usually wants it: names A to Z,
+# the worst scores first, everything else the newest or longest first.
+ASCENDING_FIRST = frozenset({"agent", "score"})
 EXPORT_CHUNK = 500
 CSV_COLUMNS = ("id", "started_at", "agent", "company", "source", "profile", "mode", "status",
                "duration_s", "score", "rings_before_pickup", "agent_rate_cpm", "alerts")
@@ -71,7 +74,7 @@ class ListQuery:
             "rule": self.flt.rule, "min_score": self.flt.min_score,
             "max_score": self.flt.max_score,
             "sort": None if self.sort == "started_at" else self.sort,
-            "order": None if self.order == FIRST_ORDER[self.sort] else self.order,
+            "order": None if self.order == first_order(self.sort) else self.order,
             "page": None if self.page == 1 else self.page}
         values.update(changes)
         if values["page"] == 1:
@@ -87,96 +90,114 @@ class ListQuery:
         if column == self.sort:
             order = "asc" if self.descending else "desc"
         else:
-            order = FIRST_ORDER[column]
+            order = first_order(column)
         return self.args(sort=None if column == "started_at" else column,
-                         order=None if order == FIRST_ORDER[column] else order, page=None)
+                         order=None if order == first_order(column) else order, page=None)
+
+
+def first_order(column: str) -> str:
+    return "asc" if column in ASCENDING_FIRST else "desc"
+
+
+@bp.get("/")
+def index() -> str:
+    cfg = settings()
+    who = user()
+    size = max(1, cfg.cfg.web.page_size)
+    query, rows, total = _page_of(parse_query(request.args, who), size)
+    pages = max(1, math.ceil(total / size))
+    first = (query.page - 1) * size + 1 if rows else 0
+    return render_template(
+        "sessions.html", rows=rows, total=total, query=query, page=query.page,
+        pages=pages, page_links=page_links(query.page, pages), first=first,
+        last=first + len(rows) - 1 if rows else 0,
+        agents=agents(cfg.location) if who.sees_all else [],
+        rules=alerted_rules(cfg.location), severity=cfg.severity, sortable=SORTABLE_COLUMNS)
+
+
+@bp.get("/sessions.csv", endpoint="csv")
+def export_csv() -> Response:
+    cfg = settings()
+    query = parse_query(request.args, user())
+    if query.problems:
+        abort(400, "; ".join(query.problems))
+    rules = alerted_rules(cfg.location)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    return Response(
+        stream_with_context(csv_lines(cfg.location, query.flt, rules)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.csv"'})
 
 
 def parse_query(args: Mapping[str, str], who: User) -> ListQuery:
     problems: list[str] = []
-
-    def text(name: str) -> str | None:
-        value = (args.get(name) or "").strip()
-        return value or None
-
-    def day(name: str) -> date | None:
-        value = text(name)
-        if value is None:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            problems.append(f"{name}: {value!r} is not a date (YYYY-MM-DD)")
-            return None
-
-    def score(name: str) -> float | None:
-        value = text(name)
-        if value is None:
-            return None
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not 0.0 <= number <= 100.0:
-            problems.append(f"{name}: {value!r} is not a score from 0 to 100")
-            return None
-        return number
-
-    flt = SessionFilter(agent=text("agent") if who.sees_all else who.agent,
-                        since=day("since"), until=day("until"), rule=text("rule"),
-                        min_score=score("min_score"), max_score=score("max_score"))
-    sort = text("sort") or "started_at"
-    if sort not in SORTABLE:
+    flt = SessionFilter(agent=_text(args, "agent") if who.sees_all else who.agent,
+                        since=_day(args, "since", problems),
+                        until=_day(args, "until", problems), rule=_text(args, "rule"),
+                        min_score=_score(args, "min_score", problems),
+                        max_score=_score(args, "max_score", problems))
+    sort = _text(args, "sort") or "started_at"
+    if sort not in SORTABLE_COLUMNS:
         problems.append(f"sort: cannot sort by {sort!r}")
         sort = "started_at"
-    order = text("order") or FIRST_ORDER[sort]
+    order = _text(args, "order") or first_order(sort)
     if order not in ("asc", "desc"):
         problems.append(f"order: {order!r} is neither asc nor desc")
-        order = FIRST_ORDER[sort]
+        order = first_order(sort)
     try:
-        page = max(1, int(text("page") or 1))
+        page = max(1, int(_text(args, "page") or 1))
     except ValueError:
         problems.append("page: not a number")
         page = 1
     return ListQuery(flt, sort, order, page, tuple(problems), own_only=not who.sees_all)
 
 
-def register(app: Flask) -> None:
-    @app.get("/")
-    def sessions() -> str:
-        cfg = settings()
-        who = user()
-        query = parse_query(request.args, who)
-        size = max(1, cfg.cfg.web.page_size)
-        rows, total = query_sessions(cfg.location, query.flt, sort=query.sort,
-                                     descending=query.descending,
-                                     offset=(query.page - 1) * size, limit=size)
-        pages = max(1, math.ceil(total / size))
-        if not rows and query.page > pages:  # a stale link past the end: show the last page
-            query = replace(query, page=pages)
-            rows, total = query_sessions(cfg.location, query.flt, sort=query.sort,
-                                         descending=query.descending,
-                                         offset=(pages - 1) * size, limit=size)
-        first = (query.page - 1) * size + 1 if rows else 0
-        return render_template(
-            "sessions.html", rows=rows, total=total, query=query, page=query.page,
-            pages=pages, page_links=page_links(query.page, pages), first=first,
-            last=first + len(rows) - 1 if rows else 0,
-            agents=agents(cfg.location) if who.sees_all else [],
-            rules=alerted_rules(cfg.location), severity=cfg.severity, sortable=SORTABLE)
+def _text(args: Mapping[str, str], name: str) -> str | None:
+    value = (args.get(name) or "").strip()
+    return value or None
 
-    @app.get("/sessions.csv")
-    def sessions_csv() -> Response:
-        cfg = settings()
-        query = parse_query(request.args, user())
-        if query.problems:
-            abort(400, "; ".join(query.problems))
-        rules = alerted_rules(cfg.location)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-        return Response(
-            stream_with_context(csv_lines(cfg.location, query.flt, rules)),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.csv"'})
+
+def _day(args: Mapping[str, str], name: str, problems: list[str]) -> date | None:
+    value = _text(args, name)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        problems.append(f"{name}: {value!r} is not a date (YYYY-MM-DD)")
+        return None
+
+
+def _score(args: Mapping[str, str], name: str, problems: list[str]) -> float | None:
+    value = _text(args, name)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number <= 100.0:
+        problems.append(f"{name}: {value!r} is not a score from 0 to 100")
+        return None
+    return number
+
+
+def _page_of(query: ListQuery, size: int) -> tuple[ListQuery, list[SessionInfo], int]:
+    """The rows of the page ``query`` asks for, and how many sessions match in all; a stale
+    link past the end gets the last page (and a query that says so)."""
+    location = settings().location
+
+    def rows_of(page: int) -> tuple[list[SessionInfo], int]:
+        return query_sessions(location, query.flt, sort=query.sort,
+                              descending=query.descending, offset=(page - 1) * size,
+                              limit=size)
+
+    rows, total = rows_of(query.page)
+    pages = max(1, math.ceil(total / size))
+    if not rows and query.page > pages:
+        query = replace(query, page=pages)
+        rows, total = rows_of(pages)
+    return query, rows, total
 
 
 def page_links(page: int, pages: int, around: int = 2) -> list[int | None]:

@@ -1,4 +1,5 @@
-"""One session: its review page, its JSON export and its kept audio."""
+"""The ``session`` blueprint, one session: its review page, its JSON export and its kept
+audio. Only the sessions the signed-in user may see; any other is "not found"."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
 from monitor.storage.sessions import SessionInfo, audio_file, session_records
 from monitor.web.auth import safe_next
@@ -17,53 +18,54 @@ from monitor.web.context import settings, visible_session
 from monitor.web.labels import RULE_LABELS, clock
 from monitor.web.timeline import timeline_data
 
+bp = Blueprint("session", __name__)
 
-def register(app: Flask) -> None:
-    @app.get("/sessions/<int:session_id>")
-    def session(session_id: int) -> str:
-        cfg = settings()
-        info = visible_session(session_id)
-        records = list(session_records(cfg.location, session_id))
-        data = timeline_data(info, records, cfg.rate_band(info.profile))
-        data["labels"] = RULE_LABELS
-        has_audio = kept_audio(info) is not None
-        return render_template("session.html", info=info, summary=info.summary or {},
-                               back=list_link(),
-                               data=data, has_audio=has_audio, facts=facts(info, data),
-                               scorecard=scorecard(info), transcript=transcript(data),
-                               severity=cfg.severity)
 
-    @app.get("/sessions/<int:session_id>.json")
-    def session_json(session_id: int) -> Response:
-        cfg = settings()
-        info = visible_session(session_id)
-        body = {"session": asdict(info), "records": list(session_records(cfg.location,
-                                                                         session_id))}
-        return Response(json.dumps(body, ensure_ascii=False, indent=1),
-                        mimetype="application/json",
-                        headers={"Content-Disposition":
-                                 f'attachment; filename="session-{session_id}.json"'})
+@bp.get("/sessions/<int:session_id>")
+def page(session_id: int) -> str:
+    cfg = settings()
+    info = visible_session(session_id)
+    records = list(session_records(cfg.location, session_id))
+    data = timeline_data(info, records, cfg.rate_band(info.profile))
+    data["labels"] = RULE_LABELS
+    has_audio = kept_audio(info) is not None
+    return render_template("session.html", info=info, summary=info.summary or {},
+                           back=list_link(),
+                           data=data, has_audio=has_audio, facts=facts(info, data),
+                           scorecard=scorecard(info), transcript=transcript(data),
+                           severity=cfg.severity)
 
-    @app.get("/sessions/<int:session_id>/audio")
-    def session_audio(session_id: int) -> Response:
-        path = kept_audio(visible_session(session_id))
-        if path is None:
-            abort(404)
-        mimetype = "audio/wav" if path.suffix.lower() in (".wav", ".wave") else (
-            mimetypes.guess_type(path.name)[0] or "application/octet-stream")
-        response = send_file(path, mimetype=mimetype, conditional=True, etag=True,
-                             max_age=0)
-        response.headers["Cache-Control"] = "private, no-cache"
-        return response
+
+@bp.get("/sessions/<int:session_id>.json", endpoint="json")
+def export_json(session_id: int) -> Response:
+    cfg = settings()
+    info = visible_session(session_id)
+    body = {"session": asdict(info), "records": list(session_records(cfg.location, session_id))}
+    return Response(json.dumps(body, ensure_ascii=False, indent=1),
+                    mimetype="application/json",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="session-{session_id}.json"'})
+
+
+@bp.get("/sessions/<int:session_id>/audio")
+def audio(session_id: int) -> Response:
+    path = kept_audio(visible_session(session_id))
+    if path is None:
+        abort(404)
+    mimetype = "audio/wav" if path.suffix.lower() in (".wav", ".wave") else (
+        mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+    response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 def list_link() -> str:
     """The sessions list the user came from, filters and page kept; else the plain list."""
+    plain = url_for("sessions.index")
     referrer = urlsplit(request.referrer or "")
-    if referrer.netloc != request.host or referrer.path != url_for("sessions"):
-        return url_for("sessions")
-    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""),
-                     url_for("sessions"))
+    if referrer.netloc != request.host or referrer.path != plain:
+        return plain
+    return safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""), plain)
 
 
 def kept_audio(info: SessionInfo) -> Path | None:

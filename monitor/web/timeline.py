@@ -10,12 +10,11 @@ backchannel gaps) is then left out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.frames import CHANNELS
 from monitor.storage.sessions import SessionInfo
-
-CHANNELS = ("agent", "customer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,77 +35,95 @@ class RateBand:
                    float(rate.get("too_fast_above", 190.0)), unit)
 
 
+# The metric records the rate lane draws, and the series each goes in.
+_RATE_SERIES = {"agent_rate_window": "window", "agent_rate": "overall"}
+
+
+@dataclass(slots=True)
+class _Sorted:
+    """A session's records, sorted by what the page draws of them as they are read."""
+
+    pickup_t: float | None
+    speech: dict[str, list[list[float]]] = field(
+        default_factory=lambda: {c: [] for c in CHANNELS})
+    utterances: list[dict[str, Any]] = field(default_factory=list)
+    rings: list[list[float]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    hints: list[dict[str, Any]] = field(default_factory=list)
+    rate: dict[str, list[list[float]]] = field(
+        default_factory=lambda: {"window": [], "overall": []})
+    events: list[dict[str, Any]] = field(default_factory=list)
+    hold_records: list[dict[str, Any]] = field(default_factory=list)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    last_t: float = 0.0
+    """The latest time any record mentions: the length of a call cut off before its summary."""
+
+    def add(self, r: dict[str, Any]) -> None:
+        kind = r.get("type")
+        self.last_t = max(self.last_t, _num(r.get("end")) or 0.0, _num(r.get("t")) or 0.0)
+        if kind == "speech" and r.get("channel") in self.speech:
+            self.speech[r["channel"]].append([r["start"], r["end"]])
+        elif kind == "utterance" and r.get("channel") in self.speech:
+            self.utterances.append({"channel": r["channel"], "start": r["start"],
+                                    "end": r["end"], "text": r.get("text", "")})
+        elif kind == "ring":
+            self.rings.append([r["start"], r["end"]])
+        elif kind == "pickup" and self.pickup_t is None:
+            self.pickup_t = r["t"]
+        elif kind == "alert":
+            self.alerts.append({"t": r["t"], "rule": r.get("rule", ""),
+                                "severity": r.get("severity", "info"),
+                                "message": r.get("message", ""), "say": r.get("say", "")})
+        elif kind == "hint":
+            self.hints.append({"t": r["t"], "rule": r.get("rule", ""), "say": r.get("say", ""),
+                               "played": bool(r.get("played", True))})
+        elif kind == "metric" and r.get("value") is not None:
+            series = _RATE_SERIES.get(r.get("name"))
+            if series:
+                self.rate[series].append([r["t"], r["value"]])
+        elif kind in ("hold_start", "hold_end"):
+            self.hold_records.append(r)
+        elif kind == "call_event":
+            self.events.append({"t": r["t"], "event": r.get("event", ""), "by": r.get("by")})
+        elif kind == "device":
+            self.devices.append(r)
+
+
 def timeline_data(info: SessionInfo, records: Iterable[dict[str, Any]],
                   band: RateBand) -> dict[str, Any]:
     """The session page's timeline and transcript, as one JSON-able dict."""
     summary = info.summary or {}
-    speech: dict[str, list[list[float]]] = {c: [] for c in CHANNELS}
-    utterances: list[dict[str, Any]] = []
-    rings: list[list[float]] = []
-    alerts: list[dict[str, Any]] = []
-    hints: list[dict[str, Any]] = []
-    rate: dict[str, list[list[float]]] = {"window": [], "overall": []}
-    events: list[dict[str, Any]] = []
-    hold_records: list[dict[str, Any]] = []
-    devices: list[dict[str, Any]] = []
-    pickup_t: float | None = summary.get("pickup_t")
-    last_t = 0.0
-    for r in records:
-        kind = r.get("type")
-        last_t = max(last_t, _num(r.get("end")) or 0.0, _num(r.get("t")) or 0.0)
-        if kind == "speech" and r.get("channel") in speech:
-            speech[r["channel"]].append([r["start"], r["end"]])
-        elif kind == "utterance" and r.get("channel") in speech:
-            utterances.append({"channel": r["channel"], "start": r["start"], "end": r["end"],
-                               "text": r.get("text", "")})
-        elif kind == "ring":
-            rings.append([r["start"], r["end"]])
-        elif kind == "pickup" and pickup_t is None:
-            pickup_t = r["t"]
-        elif kind == "alert":
-            alerts.append({"t": r["t"], "rule": r.get("rule", ""),
-                           "severity": r.get("severity", "info"),
-                           "message": r.get("message", ""), "say": r.get("say", "")})
-        elif kind == "hint":
-            hints.append({"t": r["t"], "rule": r.get("rule", ""), "say": r.get("say", ""),
-                          "played": bool(r.get("played", True))})
-        elif kind == "metric" and r.get("value") is not None:
-            series = {"agent_rate_window": "window", "agent_rate": "overall"}.get(r.get("name"))
-            if series:
-                rate[series].append([r["t"], r["value"]])
-        elif kind in ("hold_start", "hold_end"):
-            hold_records.append(r)
-        elif kind == "call_event":
-            events.append({"t": r["t"], "event": r.get("event", ""), "by": r.get("by")})
-        elif kind == "device":
-            devices.append(r)
-    duration = _num(summary.get("duration_s")) or _num(info.duration_s) or last_t
-    holds = _holds(summary, hold_records, duration)
-    alerts.sort(key=lambda a: a["t"])
-    utterances.sort(key=lambda u: u["start"])
+    seen = _Sorted(pickup_t=summary.get("pickup_t"))
+    for record in records:
+        seen.add(record)
+    duration = _num(summary.get("duration_s")) or _num(info.duration_s) or seen.last_t
     return {
-        "duration": round(max(duration, last_t, 0.001), 3),
-        "speech": {c: sorted(spans) for c, spans in speech.items()},
-        "utterances": utterances,
-        "rings": rings,
-        "pickup": pickup_t,
-        "holds": holds,
-        "dead_air": [[d["start"], d["end"]] for d in summary.get("dead_air") or []],
-        "backchannel_gaps": [[g["start"], g["end"]]
-                             for g in summary.get("backchannel_gaps") or []],
-        "overlaps": overlaps(speech["agent"], speech["customer"]),
+        "duration": round(max(duration, seen.last_t, 0.001), 3),
+        "speech": {c: sorted(spans) for c, spans in seen.speech.items()},
+        "utterances": sorted(seen.utterances, key=lambda u: u["start"]),
+        "rings": seen.rings,
+        "pickup": seen.pickup_t,
+        "holds": _holds(summary, seen.hold_records, duration),
+        "dead_air": _spans(summary.get("dead_air")),
+        "backchannel_gaps": _spans(summary.get("backchannel_gaps")),
+        "overlaps": overlaps(seen.speech["agent"], seen.speech["customer"]),
         "interruptions": [{"t": i["t"], "overlap_s": i.get("overlap_s")}
                           for i in summary.get("interruptions") or []],
-        "alerts": alerts,
-        "hints": hints,
-        "events": events,
-        "device_gaps": _device_gaps(devices, duration),
-        "rate": rate,
+        "alerts": sorted(seen.alerts, key=lambda a: a["t"]),
+        "hints": seen.hints,
+        "events": seen.events,
+        "device_gaps": _device_gaps(seen.devices, duration),
+        "rate": seen.rate,
         "rate_band": {"slow_below": band.slow_below, "target": band.target,
                       "fast_above": band.fast_above,
                       "unit": summary.get("rate_unit") or band.unit},
         "has_summary": bool(summary),
     }
+
+
+def _spans(items: list[dict[str, Any]] | None) -> list[list[float]]:
+    """A summary's list of ``{"start", "end", ...}`` as bare ``[start, end]`` spans."""
+    return [[item["start"], item["end"]] for item in items or []]
 
 
 def overlaps(a: list[list[float]], b: list[list[float]]) -> list[list[float]]:
