@@ -25,8 +25,9 @@ A scenario may also say what the rules must report (``scenarios/rules/``), so th
 The three truth keys are written only for scenarios that declare expectations, so the truth of
 the older scenarios (and the committed demo) stays byte-identical.
 
-CLI: ``synth_calls.py SCENARIO.toml [...] --out DIR``; ``synth_calls.py --demo`` rebuilds
-``demo/demo_call.wav`` and ``demo/demo_call.truth.json``.
+CLI (``main``, run through ``scripts/synth_calls.py``): ``synth_calls.py SCENARIO.toml [...]
+--out DIR``; ``synth_calls.py --demo`` rebuilds ``demo/demo_call.wav`` and
+``demo/demo_call.truth.json``.
 """
 
 from __future__ import annotations
