@@ -10,7 +10,7 @@ sessions have no summary (a run killed before its end: no score, no duration), a
 carry about 300 records each (speech, recognised utterances with their words, rate metrics,
 alerts, the summary). The store is a SQLite file in a temporary folder, then (with
 ``--postgres``, the default where the server programs are installed) a database on a private
-PostgreSQL server started through tests/postgres.py, ANALYZEd as autovacuum would have done
+PostgreSQL server started through testkit/postgres.py, ANALYZEd as autovacuum would have done
 by then (the app never runs ANALYZE on SQLite, so neither does this).
 
 The app runs in this process under waitress (8 threads, as ``callmonitor serve``) on a free
