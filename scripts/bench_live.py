@@ -52,21 +52,18 @@ from typing import Any
 
 import numpy as np
 
+from monitor.devices import close_stream, open_stream
+from testkit import synth
+from testkit.pulse import PulseServer  # the tests' private PulseAudio daemon
+
 REPO_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_DIR / "scripts"))
-sys.path.insert(0, str(REPO_DIR / "tests"))
-
-import synth_calls  # noqa: E402 - scripts/ is not a package
-from pulse import PulseServer  # noqa: E402 - the tests' private PulseAudio daemon
-
-from monitor.devices import close_stream, open_stream  # noqa: E402
 
 CLI = [sys.executable, "-m", "monitor"]
 AGENT, CUSTOMER, HEADSET, SPARE = "call_agent", "call_customer", "headset", "spare"
 RATE_HZ = 16000
 CAPTURE_BLOCK = 160  # 10 ms per callback
 ONSET_FRAME_S = 0.005
-SPEECH_DBFS = synth_calls.ISLAND_THRESHOLD_DBFS  # the truth's islands use the same level
+SPEECH_DBFS = synth.ISLAND_THRESHOLD_DBFS  # the truth's islands use the same level
 HINT_DBFS = -50.0  # the headset carries nothing but hints: any sound is one
 BURST_BRIDGE_S = 0.3  # pauses inside one spoken hint are shorter
 MATCH_WINDOW_S = 1.0  # a hint's alert and its expectation
@@ -114,7 +111,7 @@ PHRASE_RULES = ("forbidden_phrase",)
 
 def short_customer_clip() -> str:
     """``c_oh`` (哦，是这样), or the shortest customer clip if the library lacks it."""
-    manifest = synth_calls._manifest(synth_calls.ZH_CLIPS_DIR)
+    manifest = synth._manifest(synth.ZH_CLIPS_DIR)
     if "c_oh" in manifest:
         return "c_oh"
     return min((k for k, v in manifest.items() if v["role"] == "customer"),
@@ -137,7 +134,7 @@ def block_events(first: bool) -> list[dict[str, Any]]:
     ]
 
 
-def build_call(blocks: int, out_dir: Path) -> tuple[synth_calls.SynthResult,
+def build_call(blocks: int, out_dir: Path) -> tuple[synth.SynthResult,
                                                      list[Expectation]]:
     """The bench call, and each truth ``expect`` entry's block expectation (same order)."""
     events: list[dict[str, Any]] = []
@@ -152,7 +149,7 @@ def build_call(blocks: int, out_dir: Path) -> tuple[synth_calls.SynthResult,
             kinds.append(e)
     scenario = {"name": f"bench_live_{blocks}", "language": "zh", "seed": 7,
                 "noise_dbfs": -60.0, "tail_s": 1.0, "events": events, "expect": expect}
-    return synth_calls.synthesize(synth_calls.validate_scenario(scenario), out_dir), kinds
+    return synth.synthesize(synth.validate_scenario(scenario), out_dir), kinds
 
 
 @dataclass(frozen=True)
@@ -488,7 +485,7 @@ def heard_islands(capture: Capture, islands: list[list[float]]) -> np.ndarray:
     with silence, and the rest of the call plays that much later) is followed as it drifts."""
     wall_0 = capture.wall_of_sample_0()
     onsets = np.array(burst_onsets(capture.samples(), SPEECH_DBFS,
-                                   synth_calls.ISLAND_MIN_GAP_S)) + wall_0
+                                   synth.ISLAND_MIN_GAP_S)) + wall_0
     if not len(onsets):
         raise RuntimeError("no speech was heard on a call sink")
     late = onsets[0] - islands[0][0]

@@ -23,17 +23,16 @@ import sys
 import time
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_DIR / "scripts"))
+from testkit import synth
 
-import synth_calls  # noqa: E402 - scripts/ is not a package
+REPO_DIR = Path(__file__).resolve().parent.parent
 
 MODES = ("vad", "vosk", "whisper")
 
 
 def long_call(minutes: float, out_dir: Path) -> Path:
     """The demo call's conversation repeated until it lasts ``minutes``."""
-    demo = synth_calls.load_scenario(synth_calls.SCENARIOS_DIR / "demo_call.toml")
+    demo = synth.load_scenario(synth.SCENARIOS_DIR / "demo_call.toml")
     events = []
     while len(events) * 80.0 / len(demo["events"]) < minutes * 60.0:
         copy = [dict(e) for e in demo["events"]]
@@ -43,7 +42,7 @@ def long_call(minutes: float, out_dir: Path) -> Path:
     scenario = {**demo, "name": f"bench_{minutes:g}min", "events": events}
     path = out_dir / f"{scenario['name']}.wav"
     if not path.exists():
-        synth_calls.synthesize(scenario, out_dir)
+        synth.synthesize(scenario, out_dir)
     return path
 
 

@@ -10,7 +10,7 @@ sessions have no summary (a run killed before its end: no score, no duration), a
 carry about 300 records each (speech, recognised utterances with their words, rate metrics,
 alerts, the summary). The store is a SQLite file in a temporary folder, then (with
 ``--postgres``, the default where the server programs are installed) a database on a private
-PostgreSQL server started through tests/postgres.py, ANALYZEd as autovacuum would have done
+PostgreSQL server started through testkit/postgres.py, ANALYZEd as autovacuum would have done
 by then (the app never runs ANALYZE on SQLite, so neither does this).
 
 The app runs in this process under waitress (8 threads, as ``callmonitor serve``) on a free
@@ -37,7 +37,6 @@ import platform
 import random
 import sqlite3
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -50,20 +49,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_DIR / "tests"))
+import waitress
+from waitress import wasyncore
 
-import waitress  # noqa: E402
-from postgres import PostgresServer  # noqa: E402 - the tests' private PostgreSQL server
-from postgres import available as postgres_available  # noqa: E402
-from waitress import wasyncore  # noqa: E402
-
-from monitor.config import Config, load_config  # noqa: E402
-from monitor.storage.database import open_database  # noqa: E402
-from monitor.storage.sessions import SessionFilter, query_sessions  # noqa: E402
-from monitor.storage.users import add_user  # noqa: E402
-from monitor.web.app import create_app  # noqa: E402
-from monitor.web.auth import COOKIE  # noqa: E402
+from monitor.config import Config, load_config
+from monitor.storage.database import open_database
+from monitor.storage.sessions import SessionFilter, query_sessions
+from monitor.storage.users import add_user
+from monitor.web.app import create_app
+from monitor.web.auth import COOKIE
+from testkit.postgres import PostgresServer  # the tests' private PostgreSQL server
+from testkit.postgres import available as postgres_available
 
 AGENTS = ("小王", "小李", "张敏", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周婷", "吴昊")
 SUPERVISOR = ("zhang", "supervisor", None)

@@ -4,9 +4,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fixtures_asr import *  # noqa: F403 - the speech model fixtures
-from fixtures_synth import *  # noqa: F403
-from fixtures_web import *  # noqa: F403 - private PostgreSQL server, headless Chromium
+
+pytest_plugins = [
+    "testkit.fixtures.asr",  # the speech models
+    "testkit.fixtures.synth",  # scenario calls with known truth
+    "testkit.fixtures.web",  # private PostgreSQL server, headless Chromium
+]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support import merge, of_type, replay
 
 from monitor.config import load_config
 from monitor.text import error_rate
+from testkit.replay import merge, of_type, replay_records
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,8 @@ def cfg():
 def demo(synth_call, cfg, whisper_zh):
     """The demo call as a PBX records it (8 kHz mu-law) and its 16 kHz original, via whisper."""
     call = synth_call("demo_call")
-    return call.truth, replay(call.ulaw_8k, cfg, whisper_zh), replay(call.wav, cfg, whisper_zh)
+    return (call.truth, replay_records(call.ulaw_8k, cfg, whisper_zh),
+            replay_records(call.wav, cfg, whisper_zh))
 
 
 def transcript(records, channel):
@@ -104,7 +105,7 @@ def test_vosk_streams_a_whole_call_with_word_times_inside_the_speech(synth_call,
     """The Korean model cannot spell Mandarin, but its streaming, endpoints and word times are
     the Vosk path end to end: every word must sit on speech the VAD found."""
     call = synth_call("overlap_click")
-    records = replay(call.wav, cfg, vosk_ko)
+    records = replay_records(call.wav, cfg, vosk_ko)
     utterances = of_type(records, "utterance")
     assert utterances and all(u["words"] for u in utterances)
     for u in utterances:

@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fixtures_synth import synth_calls
-from support import ListSink
 
 from monitor.config import load_config
 from monitor.errors import CallmonitorError
@@ -27,8 +25,10 @@ from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame
 from monitor.pipeline import Session
 from monitor.sinks.audio import FLUSH_S, HEADER_BYTES, AudioKeeper
 from monitor.sources.wavfile import WavSource
+from testkit import synth
+from testkit.replay import ListSink
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parents[2]
 FLUSH_STEPS = round(FLUSH_S / FRAME_S)
 # Both sides speak, and at one point at once (the backchannel), over -60 dBFS noise, so no
 # stretch of either channel is digital silence that a swap or a shift could match by chance.
@@ -43,8 +43,8 @@ SCENARIO = {
 
 
 @pytest.fixture(scope="module")
-def call(tmp_path_factory: pytest.TempPathFactory) -> synth_calls.SynthResult:
-    return synth_calls.synthesize(SCENARIO, tmp_path_factory.mktemp("keep_audio"))
+def call(tmp_path_factory: pytest.TempPathFactory) -> synth.SynthResult:
+    return synth.synthesize(SCENARIO, tmp_path_factory.mktemp("keep_audio"))
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from support import merge, of_type, replay
 
 from monitor.config import load_config
+from testkit.replay import merge, of_type, replay_records
 
 BOUNDARY_TOL_S = 0.15
 AMBIGUOUS_S = 0.1
@@ -31,7 +31,7 @@ def timelines(synth_call, cfg):
     out = {}
     for name in SCENARIOS:
         call = synth_call(name)
-        out[name] = (call.truth, replay(call.wav, cfg), replay(call.ulaw_8k, cfg))
+        out[name] = (call.truth, replay_records(call.wav, cfg), replay_records(call.ulaw_8k, cfg))
     return out
 
 

@@ -48,7 +48,7 @@ import time
 import weakref
 from pathlib import Path
 
-from harness import Harness, end_process
+from testkit.harness import Harness, end_process
 
 CLIENT_ENV = ("PULSE_SERVER", "PULSE_COOKIE", "PULSE_CLIENTCONFIG", "PULSE_SINK", "PULSE_SOURCE",
               "XDG_CONFIG_HOME")

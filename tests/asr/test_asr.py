@@ -52,7 +52,7 @@ from monitor.text import (
     word_units,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 AUDIO = REPO.parent / "shared" / "audio"
 ZH = json.loads((AUDIO / "zh" / "manifest.json").read_text(encoding="utf-8"))
 HUMAN = json.loads((AUDIO / "human" / "manifest.json").read_text(encoding="utf-8"))

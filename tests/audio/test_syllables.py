@@ -24,7 +24,7 @@ from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Frame
 from monitor.sources.wavfile import WavSource
 
-AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
 ZH = json.loads((AUDIO / "zh" / "manifest.json").read_text(encoding="utf-8"))
 HUMAN = json.loads((AUDIO / "human" / "manifest.json").read_text(encoding="utf-8"))
 

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pulse import PulseServer, available
+
+from monitor.config import load_config
+from testkit.pulse import PulseServer, available
+from testkit.replay import of_type, replay_records
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not available(), reason="PulseAudio is not installed (scripts/setup.sh installs it)")]
@@ -119,18 +122,6 @@ def play_call(pulse: PulseServer, call: dict) -> None:
         assert p.wait(60) == 0
 
 
-def replay(call: dict, tmp_path: Path) -> list[dict]:
-    done = subprocess.run([*CLI, "replay", str(call["wav"]), "--asr", "none", "--json",
-                           "--db", str(tmp_path / "replay.sqlite3")],
-                          capture_output=True, text=True, check=True)
-    return [json.loads(line) for line in done.stdout.splitlines()]
-
-
-def of(records: list[dict], kind: str, **match: object) -> list[dict]:
-    return [r for r in records if r["type"] == kind
-            and all(r.get(k) == v for k, v in match.items())]
-
-
 def test_live_hints_are_heard_in_the_headset_only_and_the_timeline_matches_replay(
         pulse, call, tmp_path):
     proc = start_live(pulse, tmp_path, "--headset-device", f"pulse:{HEADSET}")
@@ -143,23 +134,24 @@ def test_live_hints_are_heard_in_the_headset_only_and_the_timeline_matches_repla
             "application.process.id") == str(proc.pid)]
         records = stop_live(proc, tmp_path)
     # (b) the live timeline is the replay's, shifted by when the playing started.
-    expected = replay(call, tmp_path)
-    first = of(expected, "speech")[0]
-    offset = next(r for r in of(records, "speech") if r["channel"] == first["channel"])[
+    expected = replay_records(call["wav"], load_config("zh-CN"))  # the CLI's default
+    first = of_type(expected, "speech")[0]
+    offset = next(r for r in of_type(records, "speech") if r["channel"] == first["channel"])[
         "start"] - first["start"]
     for channel in ("agent", "customer"):
         live_speech = [(r["start"] - offset, r["end"] - offset)
-                       for r in of(records, "speech", channel=channel)]
-        replay_speech = [(r["start"], r["end"]) for r in of(expected, "speech", channel=channel)]
+                       for r in of_type(records, "speech", channel=channel)]
+        replay_speech = [(r["start"], r["end"])
+                         for r in of_type(expected, "speech", channel=channel)]
         assert disagreement_s(live_speech, replay_speech) <= MAX_DISAGREEMENT_S, channel
-    live_alerts = [(a["rule"], a["t"] - offset) for a in of(records, "alert")]
-    replay_alerts = [(a["rule"], a["t"]) for a in of(expected, "alert")]
+    live_alerts = [(a["rule"], a["t"] - offset) for a in of_type(records, "alert")]
+    replay_alerts = [(a["rule"], a["t"]) for a in of_type(expected, "alert")]
     assert [r for r, _ in live_alerts] == [r for r, _ in replay_alerts] == [
         e["rule"] for e in call["truth"]["expect"]]
     assert all(abs(a - b) <= TOLERANCE_S for (_, a), (_, b) in zip(live_alerts, replay_alerts,
                                                                    strict=True))
     # (a) each hint is heard in the headset, when the hint record says, and on no call line.
-    hints = of(records, "hint")
+    hints = of_type(records, "hint")
     assert [(h["rule"], h["played"]) for h in hints] == [("interruption", True),
                                                          ("dead_air", True)]
     heard = bursts(tmp_path / "headset.wav")
@@ -191,14 +183,14 @@ def test_an_unplugged_microphone_is_a_gap_and_the_session_goes_on(pulse, call, t
     agent.wait(60)
     time.sleep(1.0)
     records = stop_live(proc, tmp_path)
-    notices = of(records, "device")
+    notices = of_type(records, "device")
     assert [(n["state"], n["channels"]) for n in notices] == [("lost", ["agent"]),
                                                               ("back", ["agent"])]
     [gap] = records[-1]["device_gaps"]
     assert gap["end"] - gap["start"] == pytest.approx(2.0, abs=0.8)
     # The customer's lines after the gap were still heard, and the session was stored whole.
     assert any(s["channel"] == "customer" and s["start"] > gap["end"]
-               for s in of(records, "speech"))
+               for s in of_type(records, "speech"))
     with sqlite3.connect(tmp_path / "live.sqlite3") as db:
         stored = db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
         status = db.execute("SELECT status FROM sessions").fetchone()[0]

@@ -44,7 +44,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from harness import Harness
+from testkit.harness import Harness
 
 if TYPE_CHECKING:  # playwright is a test dependency: importing this module must not need it
     from playwright.sync_api import Browser as PwBrowser

@@ -6,9 +6,9 @@ Truth: the synchronous replay of the same call, whose alerts the rule scenarios 
 from __future__ import annotations
 
 import pytest
-from support import of_type, replay
 
 from monitor.config import load_config
+from testkit.replay import of_type, replay_records
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +17,8 @@ def test_background_recognition_gives_the_same_utterances_alerts_and_summary(
         synth_call, whisper_zh):
     wav = synth_call("live_call").wav
     cfg = load_config("zh-CN", {"company": "诚美", "agent_name": "小王"})
-    foreground = replay(wav, cfg, whisper_zh)
-    background = replay(wav, cfg, whisper_zh, asr_in_background=True)
+    foreground = replay_records(wav, cfg, whisper_zh)
+    background = replay_records(wav, cfg, whisper_zh, asr_in_background=True)
 
     def texts(records):
         return [(u["channel"], u["start"], u["end"], u["text"])

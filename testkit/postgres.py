@@ -47,8 +47,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import psycopg
-from harness import Harness, end_process
 from psycopg import sql
+
+from testkit.harness import Harness, end_process
 
 SERVER_USER = "postgres"  # the system user of Debian's postgresql package, and the superuser
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 import soxr
-from fixtures_synth import synth_calls
+
+from testkit import synth
 
 SCENARIOS = ["demo_call", "dead_air", "overlap_click", "late_pickup_us", "en_basic"]
 TRUTH_KEYS = {"name", "language", "duration_s", "sample_rate_hz", "islands", "utterances",
@@ -34,12 +35,12 @@ def read_pcm(path: Path) -> tuple[np.ndarray, int]:
 
 
 def read_clip(name: str) -> np.ndarray:
-    with wave.open(str(synth_calls.ZH_CLIPS_DIR / f"{name}.wav"), "rb") as w:
+    with wave.open(str(synth.ZH_CLIPS_DIR / f"{name}.wav"), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
 
 
 def manifest() -> dict[str, Any]:
-    return json.loads((synth_calls.ZH_CLIPS_DIR / "manifest.json").read_text(encoding="utf-8"))
+    return json.loads((synth.ZH_CLIPS_DIR / "manifest.json").read_text(encoding="utf-8"))
 
 
 def dbfs(x: np.ndarray) -> float:
@@ -123,7 +124,7 @@ def test_placed_clips_are_bit_exact(tmp_path: Path) -> None:
             {"channel": "agent", "clip": "a_bc_dui", "after": -0.5, "gain_db": -6.0},
         ],
     }
-    result = synth_calls.synthesize(scenario, tmp_path)
+    result = synth.synthesize(scenario, tmp_path)
     pcm, rate = read_pcm(result.wav)
     m = manifest()
     expected = np.zeros_like(pcm)
@@ -188,7 +189,7 @@ def test_uk_double_ring(tmp_path: Path) -> None:
         "ringback": {"country": "UK", "rings": 2, "start_s": 0.3, "answer_after_s": 0.7},
         "events": [{"channel": "agent", "clip": "a_bc_haode"}],
     }
-    result = synth_calls.synthesize(scenario, tmp_path)
+    result = synth.synthesize(scenario, tmp_path)
     truth = result.truth
     pcm, rate = read_pcm(result.wav)
     assert [(r["start"], r["end"], r["cadence"]) for r in truth["rings"]] == [
@@ -237,7 +238,7 @@ def test_ulaw_copy_decodes_to_the_same_call(synth_call, name: str) -> None:
 
 
 def test_mulaw_encoder_follows_g711() -> None:
-    encode = synth_calls.mulaw_encode
+    encode = synth.mulaw_encode
     assert list(encode(np.array([0, 32767, -32768, -1, 8000, -8000]))) == [
         0xFF, 0x80, 0x00, 0x7F, 0xA0, 0x20]
     # G.191 codes negatives through the one's complement: -x-1 gets x's code without the sign.
@@ -315,25 +316,25 @@ def test_demo_call_is_a_proper_call(synth_call) -> None:
 
 
 def test_synthesis_is_byte_identical_and_demo_is_current(tmp_path: Path) -> None:
-    scenario = synth_calls.SCENARIOS_DIR / "demo_call.toml"
-    first = synth_calls.synthesize_file(scenario, tmp_path / "a")
-    second = synth_calls.synthesize_file(scenario, tmp_path / "b")
+    scenario = synth.SCENARIOS_DIR / "demo_call.toml"
+    first = synth.synthesize_file(scenario, tmp_path / "a")
+    second = synth.synthesize_file(scenario, tmp_path / "b")
     for name in ("demo_call.wav", "demo_call_8k_ulaw.wav", "demo_call.truth.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert first.truth == second.truth
     # --demo rebuilds exactly the committed files: the 8 kHz mu-law copy and the truth.
-    rebuilt = synth_calls.build_demo(tmp_path / "demo")
-    committed = [synth_calls.DEMO_DIR / "demo_call.wav",
-                 synth_calls.DEMO_DIR / "demo_call.truth.json"]
+    rebuilt = synth.build_demo(tmp_path / "demo")
+    committed = [synth.DEMO_DIR / "demo_call.wav",
+                 synth.DEMO_DIR / "demo_call.truth.json"]
     assert rebuilt[0].read_bytes() == first.ulaw_8k.read_bytes()
     for new, old in zip(rebuilt, committed, strict=True):
-        assert new.read_bytes() == old.read_bytes(), f"{old} is stale: run synth_calls.py --demo"
+        assert new.read_bytes() == old.read_bytes(), f"{old} is stale: run synth.py --demo"
 
 
 def test_speech_placed_near_the_start_loses_only_leading_silence(tmp_path: Path) -> None:
     scenario = {"name": "early", "language": "zh", "tail_s": 0.0,
                 "events": [{"channel": "customer", "clip": "c_last_week", "at": 0.1}]}
-    result = synth_calls.synthesize(scenario, tmp_path)
+    result = synth.synthesize(scenario, tmp_path)
     pcm, rate = read_pcm(result.wav)
     clip = read_clip("c_last_week")
     cut = round(manifest()["c_last_week"]["speech_start"] * rate) - round(0.1 * rate)
@@ -370,12 +371,12 @@ def test_bad_scenarios_fail_loudly(tmp_path: Path, change: dict[str, Any], messa
     scenario = {"name": "bad", "language": "zh",
                 "events": [{"channel": "agent", "clip": "a_bc_dui", "at": 1.0}], **change}
     with pytest.raises(ValueError, match=message):
-        synth_calls.synthesize(scenario, tmp_path)
+        synth.synthesize(scenario, tmp_path)
 
 
 def test_cli_writes_the_three_files(tmp_path: Path) -> None:
-    scenario = synth_calls.SCENARIOS_DIR / "dead_air.toml"
-    assert synth_calls.main([str(scenario), "--out", str(tmp_path)]) == 0
+    scenario = synth.SCENARIOS_DIR / "dead_air.toml"
+    assert synth.main([str(scenario), "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["dead_air.truth.json", "dead_air.wav", "dead_air_8k_ulaw.wav"]
 
@@ -383,8 +384,8 @@ def test_cli_writes_the_three_files(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- expectations
 
 
-RULES_DIR = synth_calls.SCENARIOS_DIR / "rules"
-DESIGN_MD = synth_calls.REPO_DIR.parent / "shared" / "DESIGN.md"
+RULES_DIR = synth.SCENARIOS_DIR / "rules"
+DESIGN_MD = synth.REPO_DIR.parent / "shared" / "DESIGN.md"
 
 
 def expecting(expect: list[dict[str, Any]] | None = None, after: float = 0.4,
@@ -409,7 +410,7 @@ def test_expectations_resolve_from_where_events_were_placed(tmp_path: Path) -> N
     for after in (0.4, 1.7):
         scenario = expecting(expect, after, expect_none=[{"rule": "filler.excess"}],
                              expect_summary={"closing_ok": False, "rings_before_pickup": 0})
-        truth = synth_calls.synthesize(scenario, tmp_path / str(after)).truth
+        truth = synth.synthesize(scenario, tmp_path / str(after)).truth
         agent, customer = truth["utterances"]
         assert truth["expect"] == [
             {"rule": "interruption", "t": pytest.approx(customer["start"] + 0.5, abs=1e-3)},
@@ -428,9 +429,9 @@ def test_expectations_resolve_from_where_events_were_placed(tmp_path: Path) -> N
 
 
 def test_truth_has_expectation_keys_only_when_the_scenario_declares_some(tmp_path: Path) -> None:
-    plain = synth_calls.synthesize(expecting(), tmp_path / "plain").truth
+    plain = synth.synthesize(expecting(), tmp_path / "plain").truth
     assert set(plain) == TRUTH_KEYS
-    near = synth_calls.synthesize(expecting(expect_none=[{"rule": "dead_air"}]),
+    near = synth.synthesize(expecting(expect_none=[{"rule": "dead_air"}]),
                                   tmp_path / "near").truth
     assert set(near) == TRUTH_KEYS | {"expect", "expect_none", "expect_summary"}
     assert (near["expect"], near["expect_none"], near["expect_summary"]) == ([], ["dead_air"], {})
@@ -438,10 +439,10 @@ def test_truth_has_expectation_keys_only_when_the_scenario_declares_some(tmp_pat
 
 def test_validated_expectations_validate_again() -> None:
     """``synthesize`` validates what ``load_scenario`` already validated: it must be idempotent."""
-    scenario = synth_calls.validate_scenario(expecting(
+    scenario = synth.validate_scenario(expecting(
         [{"rule": "dead_air", "at_event": 0, "at": "end", "offset_s": 5.0}],
         expect_none=[{"rule": "interruption"}], expect_summary={"greeting_ok": True}))
-    assert synth_calls.validate_scenario(scenario) == scenario
+    assert synth.validate_scenario(scenario) == scenario
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -469,24 +470,24 @@ def test_validated_expectations_validate_again() -> None:
 def test_bad_expectations_fail_loudly(tmp_path: Path, change: dict[str, Any],
                                       message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        synth_calls.synthesize({**expecting(), **change}, tmp_path)
+        synth.synthesize({**expecting(), **change}, tmp_path)
 
 
 def test_rule_ids_are_the_design_table() -> None:
     first_cells = re.findall(r"^\| (`[^|]+)\|", DESIGN_MD.read_text(encoding="utf-8"), re.M)
     ids = [i for cell in first_cells for i in re.findall(r"`([a-z_.]+)`", cell)]
-    assert sorted(ids) == sorted(synth_calls.RULE_IDS)
+    assert sorted(ids) == sorted(synth.RULE_IDS)
 
 
 def test_rule_scenarios_cover_every_rule_with_a_hit_and_a_near_miss() -> None:
-    scenarios = [synth_calls.load_scenario(p) for p in sorted(RULES_DIR.glob("*.toml"))]
+    scenarios = [synth.load_scenario(p) for p in sorted(RULES_DIR.glob("*.toml"))]
     fires = {e["rule"] for s in scenarios for e in s["expect"]}
     near = {e["rule"] for s in scenarios for e in s["expect_none"]}
-    assert fires == near == set(synth_calls.RULE_IDS)
+    assert fires == near == set(synth.RULE_IDS)
     english = [s for s in scenarios if s["language"] == "en"]
     assert len(english) >= 4
     names = [s["name"] for s in scenarios]
-    older = {p.stem for p in synth_calls.SCENARIOS_DIR.glob("*.toml")}
+    older = {p.stem for p in synth.SCENARIOS_DIR.glob("*.toml")}
     assert len(set(names)) == len(names) and not older & set(names)
     for path in RULES_DIR.glob("*.toml"):  # each says what it tests and what it assumes
         assert path.read_text(encoding="utf-8").startswith("# "), path
@@ -498,10 +499,10 @@ def test_rule_scenarios_cover_every_rule_with_a_hit_and_a_near_miss() -> None:
 @pytest.mark.parametrize("tempo", [0.7, 1.15])
 def test_tempo_stretches_a_clip_and_its_speech_span(tempo: float) -> None:
     rate = 16000
-    plain = synth_calls.load_clip("a_explain_fee_slow", rate)
-    line = synth_calls.load_clip("a_explain_fee_slow", rate, tempo)
+    plain = synth.load_clip("a_explain_fee_slow", rate)
+    line = synth.load_clip("a_explain_fee_slow", rate, tempo)
     assert line.samples.size / rate == pytest.approx(plain.samples.size / rate / tempo, abs=0.01)
-    islands = synth_calls.speech_islands(line.samples, rate)
+    islands = synth.speech_islands(line.samples, rate)
     assert islands[0][0] == pytest.approx(line.speech_start / rate, abs=0.02)
     assert islands[-1][1] == pytest.approx(line.speech_end / rate, abs=0.02)
     assert (line.text, line.chars) == (plain.text, plain.chars)
@@ -514,8 +515,8 @@ def test_tempo_stretches_a_clip_and_its_speech_span(tempo: float) -> None:
 
 def test_tempo_speeds_up_espeak() -> None:
     text = "Your plan renews on the first day of every month."
-    normal = synth_calls.espeak_line(text, "agent", 16000)
-    fast = synth_calls.espeak_line(text, "agent", 16000, 1.3)
+    normal = synth.espeak_line(text, "agent", 16000)
+    fast = synth.espeak_line(text, "agent", 16000, 1.3)
     ratio = (normal.speech_end - normal.speech_start) / (fast.speech_end - fast.speech_start)
     assert 1.15 < ratio < 1.45
 
@@ -524,7 +525,7 @@ def test_loud_agent_saturates_without_wrapping(tmp_path: Path) -> None:
     scenario = {"name": "loud", "language": "zh", "tail_s": 0.5,
                 "events": [{"channel": "agent", "clip": "a_ask_problem", "at": 0.5,
                             "gain_db": 12.0}]}
-    result = synth_calls.synthesize(scenario, tmp_path)
+    result = synth.synthesize(scenario, tmp_path)
     pcm, rate = read_pcm(result.wav)
     clip = read_clip("a_ask_problem")
     offset = round(0.5 * rate) - round(manifest()["a_ask_problem"]["speech_start"] * rate)
@@ -548,4 +549,4 @@ def test_loud_agent_saturates_without_wrapping(tmp_path: Path) -> None:
 ])
 def test_bad_tempo_fails_loudly(tmp_path: Path, event: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        synth_calls.synthesize({"name": "bad", "language": "zh", "events": [event]}, tmp_path)
+        synth.synthesize({"name": "bad", "language": "zh", "events": [event]}, tmp_path)

@@ -1,6 +1,6 @@
 """The PulseAudio test harness, and what sounddevice does on a real PulseAudio server.
 
-Each test runs its own daemon with null sinks (tests/pulse.py) and checks known tones by
+Each test runs its own daemon with null sinks (testkit/pulse.py) and checks known tones by
 their frequency and level: what is played into a sink must come out of the stream that reads
 its monitor, and nowhere else. The last tests pin down what a stream sees when its device
 vanishes, which the live monitor has to detect.
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pulse import PulseServer, available
+
+from testkit.pulse import PulseServer, available
 
 pytestmark = pytest.mark.skipif(
     not available(), reason="PulseAudio is not installed (scripts/setup.sh installs it)")

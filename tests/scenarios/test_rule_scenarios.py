@@ -1,17 +1,18 @@
 """Every rule on synthesised calls through the real pipeline and the real Whisper model: where a
 rule must fire it fires within 0.5 s of the known time, and in the near misses it stays quiet.
 
-The same scoring as ``scripts/evaluate.py`` (which prints the per-rule table); each scenario
-here is one test so a failure names the call. A few scenarios fail for recognition limits of
-the base Whisper model; they are strict xfails, so fixing them is noticed.
+The same scoring (``testkit.scoring``) as ``scripts/evaluate.py``, which prints the per-rule
+table; each scenario here is one test so a failure names the call. A few scenarios fail for
+recognition limits of the base Whisper model; they are strict xfails, so fixing them is noticed.
 """
 
 from __future__ import annotations
 
-import evaluate
 import pytest
-from fixtures_synth import synth_calls  # noqa: F401 - puts scripts/ on sys.path
-from test_docs import DESIGN_IDS
+
+from testkit import synth
+from testkit.scenarios import run
+from testkit.scoring import score
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +39,9 @@ def cache_dir(tmp_path_factory):
 
 
 def misses(name, cache_dir, whisper_zh):
-    path = evaluate.synth_calls.SCENARIOS_DIR / "rules" / f"{name}.toml"
-    calls = evaluate.run([path], "whisper", cache_dir)
-    report = evaluate.score(calls)
+    path = synth.SCENARIOS_DIR / "rules" / f"{name}.toml"
+    calls = run([path], "whisper", cache_dir)
+    report = score(calls)
     wrong = [c for c in report.summary_checks if not c.get("ok", True)]
     return report.misses, wrong
 
@@ -62,9 +63,9 @@ def test_known_recognition_limits(name, cache_dir, whisper_zh, request):
 def test_every_rule_has_a_firing_call_and_a_near_miss_among_the_tested_scenarios():
     fires, quiet = set(), set()
     for name in PASSING:
-        path = evaluate.synth_calls.SCENARIOS_DIR / "rules" / f"{name}.toml"
-        scenario = evaluate.synth_calls.load_scenario(path)
+        path = synth.SCENARIOS_DIR / "rules" / f"{name}.toml"
+        scenario = synth.load_scenario(path)
         fires |= {e["rule"] for e in scenario.get("expect", [])}
         quiet |= {r["rule"] for r in scenario.get("expect_none", [])}
-    assert fires == DESIGN_IDS
-    assert quiet == DESIGN_IDS
+    assert fires == set(synth.RULE_IDS)
+    assert quiet == set(synth.RULE_IDS)

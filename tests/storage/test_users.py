@@ -23,7 +23,7 @@ from monitor.storage.users import (
 )
 
 HOUR = timedelta(hours=1)
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_passwords_are_stored_as_argon2_hashes_and_checked(store_location):

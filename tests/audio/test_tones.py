@@ -14,7 +14,7 @@ from monitor.analysis.tones import ToneDetector
 from monitor.config import load_config
 from monitor.frames import FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Frame
 
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "audio" / "zh"
+CLIPS = Path(__file__).resolve().parents[3] / "shared" / "audio" / "zh"
 CADENCES = {  # frequencies, then (on, off) bursts of one cadence
     "CN": ((450.0,), [(1.0, 4.0)]),
     "US": ((440.0, 480.0), [(2.0, 4.0)]),

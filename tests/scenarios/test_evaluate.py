@@ -8,12 +8,16 @@ cache, replay, scoring, the JSON table.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-import evaluate
 import pytest
-from fixtures_synth import synth_calls
+
+from testkit import scoring, synth
+
+EVALUATE = Path(__file__).resolve().parents[2] / "scripts" / "evaluate.py"
 
 
 def alert(rule: str, t: float, severity: str = "warn") -> dict[str, Any]:
@@ -23,20 +27,20 @@ def alert(rule: str, t: float, severity: str = "warn") -> dict[str, Any]:
 def call(expect: list[dict[str, Any]], alerts: list[dict[str, Any]],
          expect_none: list[str] | None = None, name: str = "call",
          expect_summary: dict[str, Any] | None = None,
-         summary: dict[str, Any] | None = None) -> evaluate.Call:
+         summary: dict[str, Any] | None = None) -> scoring.Call:
     truth = {"name": name, "duration_s": 30.0, "expect": expect,
              "expect_none": expect_none or [], "expect_summary": expect_summary or {}}
-    return evaluate.Call(name, truth, alerts, summary or {})
+    return scoring.Call(name, truth, alerts, summary or {})
 
 
-def rows(report: evaluate.Report) -> dict[str, dict[str, Any]]:
+def rows(report: scoring.Report) -> dict[str, dict[str, Any]]:
     return {r["rule"]: r for r in report.to_json()["rules"]}
 
 
 @pytest.mark.parametrize(("t", "matched"), [(10.49, True), (10.5, True), (9.5, True),
                                              (10.51, False), (9.4, False)])
 def test_an_alert_matches_within_the_tolerance(t: float, matched: bool) -> None:
-    report = evaluate.score([call([{"rule": "dead_air", "t": 10.0}], [alert("dead_air", t)])],
+    report = scoring.score([call([{"rule": "dead_air", "t": 10.0}], [alert("dead_air", t)])],
                             tolerance_s=0.5)
     row = rows(report)["dead_air"]
     assert (row["tp"], row["fp"], row["fn"]) == ((1, 0, 0) if matched else (0, 1, 1))
@@ -45,7 +49,7 @@ def test_an_alert_matches_within_the_tolerance(t: float, matched: bool) -> None:
 
 def test_one_alert_cannot_match_two_expectations() -> None:
     expect = [{"rule": "interruption", "t": 10.0}, {"rule": "interruption", "t": 10.3}]
-    row = rows(evaluate.score([call(expect, [alert("interruption", 10.2)])]))["interruption"]
+    row = rows(scoring.score([call(expect, [alert("interruption", 10.2)])]))["interruption"]
     assert (row["expected"], row["found"], row["tp"], row["fp"], row["fn"]) == (2, 1, 1, 0, 1)
     assert (row["precision"], row["recall"]) == (1.0, 0.5)
 
@@ -54,7 +58,7 @@ def test_matching_pairs_as_many_as_possible() -> None:
     """The nearest alert of the first expectation is the only one the second can take."""
     expect = [{"rule": "interruption", "t": 10.0}, {"rule": "interruption", "t": 10.4}]
     alerts = [alert("interruption", 10.3), alert("interruption", 9.7)]
-    pairs, missed, extra = evaluate.match_alerts(expect, alerts, 0.5)
+    pairs, missed, extra = scoring.match_alerts(expect, alerts, 0.5)
     assert [(e["t"], a["t"]) for e, a in pairs] == [(10.0, 9.7), (10.4, 10.3)]
     assert missed == extra == []
 
@@ -63,7 +67,7 @@ def test_a_named_severity_must_match() -> None:
     expect = [{"rule": "hold.too_long", "t": 25.0, "severity": "warn"},
               {"rule": "hold.too_long", "t": 30.0, "severity": "violation"}]
     alerts = [alert("hold.too_long", 25.0, "violation"), alert("hold.too_long", 30.0, "violation")]
-    report = evaluate.score([call(expect, alerts)])
+    report = scoring.score([call(expect, alerts)])
     row = rows(report)["hold.too_long"]
     assert (row["tp"], row["fp"], row["fn"]) == (1, 1, 1)
     assert {(m["kind"], m["t"]) for m in report.misses} == {("missed", 25.0),
@@ -73,7 +77,7 @@ def test_a_named_severity_must_match() -> None:
 def test_expect_none_counts_every_alert_of_the_rule_as_a_false_positive() -> None:
     near = call([], [alert("dead_air", 12.0), alert("dead_air", 20.0)], ["dead_air"], "near")
     clean = call([], [], ["dead_air"], "clean")
-    row = rows(evaluate.score([near, clean]))["dead_air"]
+    row = rows(scoring.score([near, clean]))["dead_air"]
     assert (row["calls"], row["near_misses"], row["expected"], row["found"]) == (2, 2, 0, 2)
     assert (row["tp"], row["fp"], row["fn"]) == (0, 2, 0)
     assert (row["precision"], row["recall"]) == (0.0, None)
@@ -83,21 +87,21 @@ def test_alerts_of_rules_the_scenario_says_nothing_about_are_not_scored() -> Non
     c = call([{"rule": "dead_air", "t": 10.0}],
              [alert("dead_air", 10.1), alert("greeting.incomplete", 3.0),
               alert("greeting.incomplete", 4.0)])
-    report = evaluate.score([c])
+    report = scoring.score([c])
     assert set(rows(report)) == {"dead_air"}
     assert report.unscored == [{"scenario": "call", "rule": "greeting.incomplete", "count": 2}]
     assert report.misses == []
 
 
 def test_a_rule_with_nothing_expected_or_found_has_no_ratios() -> None:
-    row = rows(evaluate.score([call([], [], ["rate.too_fast"])]))["rate.too_fast"]
+    row = rows(scoring.score([call([], [], ["rate.too_fast"])]))["rate.too_fast"]
     assert (row["precision"], row["recall"], row["max_abs_err_s"]) == (None, None, None)
 
 
 def test_summary_expectations_are_checked() -> None:
     c = call([], [], expect_summary={"greeting_ok": True, "rings_before_pickup": 5},
              summary={"greeting_ok": None, "rings_before_pickup": 5})
-    checks = evaluate.score([c]).summary_checks
+    checks = scoring.score([c]).summary_checks
     assert [(x["key"], x["ok"]) for x in checks] == [("greeting_ok", False),
                                                      ("rings_before_pickup", True)]
 
@@ -105,16 +109,22 @@ def test_summary_expectations_are_checked() -> None:
 def test_the_report_prints_every_miss() -> None:
     c = call([{"rule": "dead_air", "t": 10.0}], [alert("interruption", 5.0)], ["interruption"],
              "mixed")
-    text = evaluate.format_report(evaluate.score([c]))
+    text = scoring.format_report(scoring.score([c]))
     assert "missed       mixed" in text and "expected at 10.00; found nothing" in text
     assert "false alarm  mixed" in text and "at 5.00 (warn); expected none (near miss)" in text
 
 
-def test_dead_air_scores_perfectly_through_the_real_pipeline(tmp_path: Path, capsys) -> None:
-    scenario = synth_calls.SCENARIOS_DIR / "rules" / "dead_air_7s.toml"
+def evaluate(*args: str) -> str:
+    """Run ``scripts/evaluate.py`` as a user does; its standard output."""
+    done = subprocess.run([sys.executable, str(EVALUATE), *args], capture_output=True,
+                          text=True, check=True)
+    return done.stdout
+
+
+def test_dead_air_scores_perfectly_through_the_real_pipeline(tmp_path: Path) -> None:
+    scenario = synth.SCENARIOS_DIR / "rules" / "dead_air_7s.toml"
     args = [str(scenario), "--asr", "none", "--json", "--cache", str(tmp_path)]
-    assert evaluate.main(args) == 0
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(evaluate(*args))
     dead_air = next(r for r in report["rules"] if r["rule"] == "dead_air")
     assert (dead_air["tp"], dead_air["precision"], dead_air["recall"]) == (1, 1.0, 1.0)
     assert dead_air["max_abs_err_s"] <= 0.1
@@ -122,5 +132,5 @@ def test_dead_air_scores_perfectly_through_the_real_pipeline(tmp_path: Path, cap
         "dead_air_7s.truth.json", "dead_air_7s.wav", "dead_air_7s_8k_ulaw.wav"]
     # A second run reuses the cached call instead of synthesising it again.
     stamp = (tmp_path / "dead_air_7s.wav").stat().st_mtime_ns
-    assert evaluate.main(args) == 0
+    evaluate(*args)
     assert (tmp_path / "dead_air_7s.wav").stat().st_mtime_ns == stamp

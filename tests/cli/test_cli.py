@@ -17,7 +17,7 @@ import pytest
 
 from monitor.config import CONFIG_DIR
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "demo_call.wav"
 CLI = [sys.executable, "-m", "monitor"]
 CONTRACT_TYPES = {"speech", "utterance", "ring", "pickup", "hold_start", "hold_end", "alert",

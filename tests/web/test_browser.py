@@ -22,16 +22,15 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config
-from monitor.pipeline import Session
 from monitor.sinks.audio import AudioKeeper
 from monitor.sinks.store import StoreSink
-from monitor.sources.wavfile import WavSource
 from monitor.storage.sessions import SessionWriter, default_audio_dir, session_records
 from monitor.storage.users import add_user
+from testkit.replay import replay_records
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "review-pass-1"
 
 
@@ -53,8 +52,9 @@ def _replay(db: str, wav: Path, agent: str, recognizer: object | None) -> int:
     name = f"session-{writer.session_id}.wav"
     keeper = AudioKeeper(default_audio_dir(db) / name)
     writer.keep_audio(name)
-    Session(cfg, WavSource(wav), recognizer, [keeper, StoreSink(writer)]).run(  # type: ignore[arg-type]
-        {"session_id": writer.session_id, "asr_backend": writer_backend(recognizer)})
+    replay_records(wav, cfg, recognizer, sinks=[keeper, StoreSink(writer)],  # type: ignore[arg-type]
+                   summary_extra={"session_id": writer.session_id,
+                                  "asr_backend": writer_backend(recognizer)})
     return writer.session_id
 
 

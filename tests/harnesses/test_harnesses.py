@@ -15,10 +15,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from browser import Browser
-from browser import available as browser_available
-from postgres import PostgresServer
-from postgres import available as postgres_available
+
+from testkit.browser import Browser
+from testkit.browser import available as browser_available
+from testkit.postgres import PostgresServer
+from testkit.postgres import available as postgres_available
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>harness</title></head>

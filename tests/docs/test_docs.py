@@ -11,7 +11,7 @@ import pytest
 from monitor.config import PROFILES, load_config
 from monitor.engine.rules import RULES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DESIGN_IDS = {"ring.late_pickup", "greeting.incomplete", "hold.too_long", "hold.unannounced",
               "hold.no_thanks", "rate.too_fast", "rate.too_slow", "filler.excess",
               "interruption", "backchannel.missing", "forbidden_phrase", "dead_air",

@@ -1,0 +1,63 @@
+"""Replaying a WAV through the real pipeline into a list of records, the way every test and
+script that compares the pipeline with a truth needs it, and small helpers to read the list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from monitor.asr.base import Recognizer
+from monitor.config import Config
+from monitor.pipeline import Session
+from monitor.sinks.base import Sink
+from monitor.sources.wavfile import WavSource
+
+
+class ListSink:
+    """Keeps every record in memory, and the status the session closed with."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.status: str | None = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def close(self, status: str) -> None:
+        self.status = status
+
+
+def replay_records(path: Path, cfg: Config, recognizer: Recognizer | None = None, *,
+                   sinks: Sequence[Sink] = (), summary_extra: dict[str, Any] | None = None,
+                   asr_in_background: bool = False) -> list[dict[str, Any]]:
+    """Run the pipeline on a WAV as ``callmonitor replay`` does; every record, summary last.
+
+    ``sinks`` also receive the records (a store, a kept-audio file), and ``summary_extra``
+    goes into the summary as the CLI's session id does. A replay that does not complete
+    raises, so a comparison never runs on half a call.
+    """
+    sink = ListSink()
+    source = WavSource(path, agent_side=cfg.audio.agent_side)
+    Session(cfg, source, recognizer, [*sinks, sink],
+            asr_in_background=asr_in_background).run(summary_extra or {})
+    if sink.status != "complete":
+        raise RuntimeError(f"the pipeline stopped on {path}: {sink.status}")
+    return sink.records
+
+
+def of_type(records: list[dict[str, Any]], kind: str, **match: Any) -> list[dict[str, Any]]:
+    """The records of one type whose fields equal ``match``."""
+    return [r for r in records if r["type"] == kind
+            and all(r.get(k) == v for k, v in match.items())]
+
+
+def merge(spans: list[list[float]], gap_s: float) -> list[list[float]]:
+    """Join spans separated by less than ``gap_s``."""
+    out: list[list[float]] = []
+    for start, end in sorted(spans):
+        if out and start - out[-1][1] < gap_s:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return out
