@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
+PACKAGE = Path(__file__).resolve().parents[2] / "monitor"
 MAX_FUNCTION_LINES = 50
 # The engine is pure: audio time in, records out. These would let it read a clock, a device,
 # a model or a database.

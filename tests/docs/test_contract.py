@@ -24,7 +24,7 @@ from monitor.cli import main
 from monitor.engine.rules import RULES
 from monitor.frames import DeviceNotice, Hint, Record
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONTRACT = REPO / "docs" / "contract.md"
 DESIGN = REPO.parent / "shared" / "DESIGN.md"
 DEMO = REPO / "demo" / "demo_call.wav"
