@@ -1,13 +1,17 @@
 """The three ways audio time is shown, each pinned to what it printed before they shared code.
 
-The tables were written from the three formatters as they stood (timeline, review pages,
-live console) before one clock function replaced their arithmetic.
+``TABLE`` was written from the three formatters as they stood (timeline, review pages, live
+console) before one clock function replaced their arithmetic; ``CHANGED`` lists the inputs
+where the shared rounding now shows something else, and why.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from monitor.clock import clock
 from monitor.sinks import timeline
 from monitor.sinks.console import mmss
 from monitor.web import labels
@@ -60,3 +64,39 @@ def test_a_missing_time_reads_as_a_placeholder_on_the_timeline_and_blank_on_the_
 
 def test_the_console_never_shows_a_negative_time() -> None:
     assert mmss(-0.3) == "00:00"
+
+
+# Where the shared arithmetic changed what was shown: t -> (timeline, review page).
+CHANGED = [
+    # Second 60: the timeline split the time before rounding it.
+    (59.996, "01:00.00", "1:00.0"),
+    # Ties in tenths: the pages rounded t * 10, which turns 0.05 (a little over 0.05 in
+    # binary) into exactly 0.5 and then rounds that to even; now as Python prints 0.05.
+    (0.05, "00:00.05", "0:00.1"),
+    (0.15, "00:00.15", "0:00.1"),
+    # Audio time is never negative; the timeline read -0.3 as "-1:59.70".
+    (-0.3, "00:00.00", "0:00.0"),
+]
+
+
+@pytest.mark.parametrize(("t", "on_timeline", "on_pages"), CHANGED)
+def test_times_read_as_python_prints_them_rounded(t: float, on_timeline: str,
+                                                  on_pages: str) -> None:
+    assert (timeline.clock(t), labels.clock(t)) == (on_timeline, on_pages)
+
+
+def _seconds(shown: str) -> Decimal:
+    total = Decimal(0)
+    for part in shown.split(":"):
+        total = total * 60 + Decimal(part)
+    return total
+
+
+@pytest.mark.parametrize(("decimals", "hours"), [(0, False), (1, True), (2, False), (3, True)])
+def test_every_millisecond_of_two_hours_reads_as_its_rounded_value(decimals: int,
+                                                                   hours: bool) -> None:
+    for ms in range(0, 7_200_000, 997):
+        t = ms / 1000
+        shown = clock(t, decimals, hours=hours)
+        assert _seconds(shown) == Decimal(f"{t:.{decimals}f}"), (t, shown)
+        assert all(int(part) < 60 for part in shown.split(".")[0].split(":")[1:]), shown
