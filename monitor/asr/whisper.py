@@ -146,12 +146,12 @@ class WhisperDecoder(SegmentDecoder):
         audio = audio[:max(keep, 0)]
         if audio.size == 0:
             return None
-        text, words = self._recognizer.transcribe(audio, self._hotwords)
+        text, found = self._recognizer.transcribe(audio, self._hotwords)
         if not text or self._recognizer.implausible(text, end - start):
             return None
         limit = self._t + audio.size / SAMPLE_RATE_HZ
         words = tuple(Word(min(self._t + w.start, limit), min(self._t + w.end, limit),
-                           w.text, w.prob) for w in words)
+                           w.text, w.prob) for w in found)
         return Utterance(self.channel, start, end, text, words)
 
 

@@ -66,7 +66,7 @@ class LiveSource(Source):
 
     def __init__(self, inputs: list[DeviceInput], cfg: LiveConfig,
                  watch: devices.DeviceWatch) -> None:
-        self.channels = tuple(c for i in inputs for c in i.channels)  # type: ignore[assignment]
+        self.channels = tuple(c for i in inputs for c in i.channels)
         self._inputs = inputs
         self._cfg = cfg
         self._watch_devices = watch

@@ -71,7 +71,7 @@ def timeline_data(info: SessionInfo, records: Iterable[dict[str, Any]],
             hints.append({"t": r["t"], "rule": r.get("rule", ""), "say": r.get("say", ""),
                           "played": bool(r.get("played", True))})
         elif kind == "metric" and r.get("value") is not None:
-            series = {"agent_rate_window": "window", "agent_rate": "overall"}.get(r.get("name"))
+            series = {"agent_rate_window": "window", "agent_rate": "overall"}.get(r.get("name", ""))
             if series:
                 rate[series].append([r["t"], r["value"]])
         elif kind in ("hold_start", "hold_end"):
