@@ -11,8 +11,10 @@ models: setup
 demo: setup
 	.venv/bin/callmonitor replay demo/demo_call.wav --db var/demo.sqlite3
 
+# Style and types: ruff on everything, mypy on the package (settings in pyproject.toml).
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 test: lint
 	.venv/bin/pytest -q -rs

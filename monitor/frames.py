@@ -13,15 +13,15 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
+from monitor.pcm import FULL_SCALE, PCM_DTYPE
+
 Channel = Literal["agent", "customer"]
 CHANNELS: tuple[Channel, ...] = ("agent", "customer")
 
 SAMPLE_RATE_HZ = 16000
 FRAME_S = 0.02
 FRAME_SAMPLES = int(SAMPLE_RATE_HZ * FRAME_S)
-FRAME_BYTES = FRAME_SAMPLES * 2
-_PCM_DTYPE = np.dtype("<i2")
-"""Frame audio: 16-bit little-endian signed samples."""
+FRAME_BYTES = FRAME_SAMPLES * PCM_DTYPE.itemsize
 
 
 def _r(t: float) -> float:
@@ -56,11 +56,11 @@ class DecodedFrame(NamedTuple):
 
     @classmethod
     def decode(cls, frame: Frame) -> DecodedFrame:
-        samples = np.frombuffer(frame.pcm, _PCM_DTYPE).astype(np.float64)
+        samples = np.frombuffer(frame.pcm, PCM_DTYPE).astype(np.float64)
         # The squares of int16 samples are integers and their sum stays below 2**53, so float64
         # adds them exactly in any order; math, not numpy, on the scalars: the same IEEE
         # results at a fraction of the call cost.
-        rms = math.sqrt(float(samples.dot(samples)) / len(samples)) / 32768.0
+        rms = math.sqrt(float(samples.dot(samples)) / len(samples)) / FULL_SCALE
         return cls(frame, samples, 20.0 * math.log10(max(rms, 1e-10)))
 
 

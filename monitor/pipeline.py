@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from monitor.analysis.syllables import SyllableCounter
 from monitor.analysis.tones import ToneDetector
@@ -32,6 +32,7 @@ from monitor.sinks.base import Sink
 from monitor.sources.base import Source
 
 
+@runtime_checkable
 class SteppingSink(Sink, Protocol):
     """A sink that also follows the audio clock: called every 20 ms with who is speaking (the
     VAD's state, which no record carries until a segment ends), and may answer with records
@@ -40,6 +41,7 @@ class SteppingSink(Sink, Protocol):
     def step(self, t: float, speaking: Mapping[Channel, bool]) -> list[Record]: ...
 
 
+@runtime_checkable
 class FrameSink(Sink, Protocol):
     """A sink that also takes the audio itself: every step's frames, handed over before they
     are analysed (the kept audio of ``--keep-audio``)."""
@@ -61,8 +63,8 @@ class Session:
         channels = source.channels
         self._source = source
         self._sinks = sinks
-        self._steppers: list[SteppingSink] = [s for s in sinks if hasattr(s, "step")]
-        self._frame_sinks: list[FrameSink] = [s for s in sinks if hasattr(s, "frames")]
+        self._steppers: list[SteppingSink] = [s for s in sinks if isinstance(s, SteppingSink)]
+        self._frame_sinks: list[FrameSink] = [s for s in sinks if isinstance(s, FrameSink)]
         self._call_events = deque(sorted(call_events, key=lambda ev: ev.t))
         self._tones = ToneDetector(cfg.tones) if "customer" in channels else None
         self._vads = {c: ChannelVad(c, cfg.vad) for c in channels}
@@ -96,8 +98,8 @@ class Session:
         return summary
 
     def _step(self, frames: tuple[Frame, ...]) -> None:
-        for sink in self._frame_sinks:
-            sink.frames(frames)
+        for keeper in self._frame_sinks:
+            keeper.frames(frames)
         events: list[EngineEvent] = []
         for frame in frames:
             # Decoded once here: tones, VAD and syllable counter all read the samples or level.
@@ -124,8 +126,8 @@ class Session:
         self._emit(list(self._source.notices()))
         if self._steppers:
             speaking = {c: vad.speaking for c, vad in self._vads.items()}
-            for sink in self._steppers:
-                self._emit(sink.step(self.t, speaking))
+            for stepper in self._steppers:
+                self._emit(stepper.step(self.t, speaking))
 
     def _due_call_events(self, t: float) -> list[CallEvent]:
         due = []

@@ -53,6 +53,8 @@ from typing import Any
 import numpy as np
 
 from monitor.devices import close_stream, open_stream
+from monitor.frames import CHANNELS
+from monitor.pcm import float_to_int16
 from testkit import synth
 from testkit.pulse import PulseServer  # the tests' private PulseAudio daemon
 
@@ -192,7 +194,7 @@ def write_sides(stereo_wav: Path, out_dir: Path) -> dict[str, Path]:
         rate = w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
     sides = {}
-    for index, side in enumerate(("agent", "customer")):
+    for index, side in enumerate(CHANNELS):
         path = out_dir / f"{side}.wav"
         with wave.open(str(path), "wb") as w:
             w.setnchannels(1)
@@ -209,7 +211,7 @@ def write_wav(path: Path, samples: np.ndarray) -> None:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE_HZ)
-        w.writeframes((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+        w.writeframes(float_to_int16(samples).tobytes())
 
 
 def bench_config(out_dir: Path) -> Path:
@@ -630,7 +632,7 @@ def print_alignment(live: LiveRun, line: Timeline, blocks: int) -> None:
     against where this process heard it (live's channels drifting apart would show here)."""
     speech = [r for r in live.records if r["type"] == "speech"]
     block_s = max(float(s[-1]) for s in line.starts.values()) / blocks
-    for side in ("agent", "customer"):
+    for side in CHANNELS:
         starts, heard = line.starts[side], line.heard[side]
         late = heard - heard[0] - (starts - starts[0])
         live_vs: list[list[float]] = [[] for _ in range(blocks)]

@@ -31,6 +31,7 @@ import numpy as np
 
 from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
+from monitor.pcm import FULL_SCALE
 
 _FLOOR_POWER = 1e-12
 """Band power relative to full scale that stands for silence (-120 dB): log10 needs no zero."""
@@ -201,13 +202,13 @@ def _band_matrix(cfg: SyllableConfig, win: int, taper: np.ndarray) -> tuple[slic
 
     Scaled to dBFS as ``monitor.frames.DecodedFrame.level_dbfs`` reads it: by Parseval, audio of
     RMS ``r`` puts ``win * r**2 * sum(taper**2) / 2`` into a half spectrum, so a band holding
-    audio of RMS 32768 reads 0 dB.
+    audio of RMS ``FULL_SCALE`` reads 0 dB.
     """
     freqs = np.fft.rfftfreq(win, 1.0 / SAMPLE_RATE_HZ)
     inside = np.flatnonzero((freqs >= cfg.band_low_hz) & (freqs < cfg.band_high_hz))
     bins = slice(int(inside[0]), int(inside[-1]) + 1)
     low = freqs[bins] < cfg.band_split_hz
-    full_scale = win * 32768.0**2 * float(taper @ taper) / 2.0
+    full_scale = win * FULL_SCALE**2 * float(taper @ taper) / 2.0
     return bins, np.repeat(np.stack([low, ~low], axis=1), 2, axis=0) / full_scale
 
 

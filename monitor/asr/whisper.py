@@ -41,6 +41,7 @@ from monitor.asr.base import Recognizer, SegmentDecoder
 from monitor.config import AsrConfig
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
+from monitor.pcm import PCM_DTYPE, int16_to_float
 from monitor.text import count_units, normalize_text, word_units
 
 # A ``whisper_cpu_isa`` value as CTranslate2 (CT2_FORCE_CPU_ISA) and oneDNN
@@ -139,18 +140,18 @@ class WhisperDecoder(SegmentDecoder):
 
     def finish(self, start: float, end: float) -> Utterance | None:
         pcm, self._chunks = b"".join(self._chunks), []
-        audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        audio = int16_to_float(np.frombuffer(pcm, PCM_DTYPE))
         # The pause that closed the phrase is not part of it (see whisper_tail_s).
         keep = round((end + self._recognizer.tail_s - self._t) * SAMPLE_RATE_HZ)
         audio = audio[:max(keep, 0)]
         if audio.size == 0:
             return None
-        text, words = self._recognizer.transcribe(audio, self._hotwords)
+        text, found = self._recognizer.transcribe(audio, self._hotwords)
         if not text or self._recognizer.implausible(text, end - start):
             return None
         limit = self._t + audio.size / SAMPLE_RATE_HZ
         words = tuple(Word(min(self._t + w.start, limit), min(self._t + w.end, limit),
-                           w.text, w.prob) for w in words)
+                           w.text, w.prob) for w in found)
         return Utterance(self.channel, start, end, text, words)
 
 

@@ -22,6 +22,7 @@ import soxr
 
 from monitor.errors import CallmonitorError
 from monitor.hints.scheduler import HintConfig
+from monitor.pcm import PCM_DTYPE, int16_to_float
 
 
 class HintVoice:
@@ -82,7 +83,7 @@ class HintVoice:
         if width != 2:
             raise CallmonitorError(f"the hint voice wrote {8 * width}-bit audio to {path}",
                                    "configure espeak-ng to write 16-bit WAV")
-        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        samples = int16_to_float(np.frombuffer(pcm, PCM_DTYPE))
         # espeak-ng pads its speech with digital silence (40 ms before, 0.2 s after): cut, so
         # a hint's first sample is speech and the next hint is not held back by the tail.
         sounding = np.flatnonzero(samples)

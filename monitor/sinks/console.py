@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from monitor.clock import clock
 from monitor.config import Config
 from monitor.frames import Channel, Record
 
@@ -33,10 +34,10 @@ OVER = "bold red"
 def mmss(t: float) -> str:
     """Audio time as mm:ss, whole seconds: a glance needs no more (records keep milliseconds).
 
-    Rounded to the millisecond first, so 24.999999 from summed 20 ms steps reads 00:25.
+    The seconds elapsed, as a timer ticks, not rounded up; but rounded to the millisecond
+    first, so 24.999999 from summed 20 ms steps reads 00:25.
     """
-    minutes, seconds = divmod(int(round(max(t, 0.0), 3)), 60)
-    return f"{minutes:02d}:{seconds:02d}"
+    return clock(int(round(t, 3)))
 
 
 def _rings(n: int) -> str:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
+from monitor.clock import clock as audio_clock
+
 
 def clock(t: float | None) -> str:
-    """Audio time as mm:ss.ss (a call rarely passes an hour; hours show as more minutes)."""
-    if t is None:
-        return "--:--"
-    minutes, seconds = divmod(float(t), 60.0)
-    return f"{int(minutes):02d}:{seconds:05.2f}"
+    """Audio time as mm:ss.ss: hundredths, to tell apart records a few frames apart."""
+    return "--:--" if t is None else audio_clock(t, 2)
 
 
 class TimelineFormatter:

@@ -19,7 +19,7 @@ import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from monitor.errors import CallmonitorError
 from monitor.frames import CHANNELS, CallEvent, CallEventKind
@@ -67,4 +67,4 @@ def _parse(line: str, where: str) -> CallEvent:
     if transfer is not None and (kind != "hold" or not isinstance(transfer, bool)):
         raise CallmonitorError(f'{where}: "transfer" is for hold only, and is true or false',
                                _FIX)
-    return CallEvent(float(t), kind, by=by, transfer=bool(transfer))
+    return CallEvent(float(t), cast(CallEventKind, kind), by=by, transfer=bool(transfer))

@@ -32,6 +32,7 @@ from monitor.frames import (
     DeviceNotice,
     Frame,
 )
+from monitor.pcm import PCM_DTYPE, float_to_int16
 from monitor.sources.base import Source
 
 
@@ -65,7 +66,7 @@ class LiveSource(Source):
 
     def __init__(self, inputs: list[DeviceInput], cfg: LiveConfig,
                  watch: devices.DeviceWatch) -> None:
-        self.channels = tuple(c for i in inputs for c in i.channels)  # type: ignore[assignment]
+        self.channels = tuple(c for i in inputs for c in i.channels)
         self._inputs = inputs
         self._cfg = cfg
         self._watch_devices = watch
@@ -173,8 +174,8 @@ class LiveSource(Source):
                     silence, device.dropped = device.dropped, 0
                 for channel, column in device.channels.items():
                     if silence:
-                        self._append(channel, np.zeros(silence, dtype=np.int16))
-                    self._append(channel, _to_int16(block[:, column]))
+                        self._append(channel, np.zeros(silence, dtype=PCM_DTYPE))
+                    self._append(channel, float_to_int16(block[:, column]))
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
@@ -197,7 +198,7 @@ class LiveSource(Source):
             if device.lost_at is not None:
                 for c in device.channels:
                     if self._buffered[c] < target:
-                        self._append(c, np.zeros(target - self._buffered[c], dtype=np.int16))
+                        self._append(c, np.zeros(target - self._buffered[c], dtype=PCM_DTYPE))
         while all(n >= FRAME_SAMPLES for n in self._buffered.values()):
             t = round(self._t, 6)
             yield tuple(Frame(c, t, self._take(c)) for c in self.channels)
@@ -240,7 +241,3 @@ class LiveSource(Source):
         self._notices.append(DeviceNotice(self._t, device.name, tuple(device.channels), "back",
                                           f"after {self._t - device.lost_at:.1f} s"))
         device.lost_at = None
-
-
-def _to_int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)

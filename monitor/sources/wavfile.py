@@ -19,7 +19,8 @@ import numpy as np
 import soxr
 
 from monitor.errors import CallmonitorError
-from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Channel, Frame
+from monitor.frames import CHANNELS, FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Channel, Frame
+from monitor.pcm import PCM_DTYPE, float_to_int16, int16_to_float
 from monitor.sources.base import Source
 
 SampleFormat = Literal["pcm_u8", "pcm_s16", "pcm_s32", "float32", "mulaw", "alaw"]
@@ -65,8 +66,7 @@ def _alaw_table() -> np.ndarray:
 
 MULAW_TO_INT16 = _mulaw_table()
 ALAW_TO_INT16 = _alaw_table()
-_G711_FLOAT = {"mulaw": MULAW_TO_INT16.astype(np.float32) / 32768.0,
-               "alaw": ALAW_TO_INT16.astype(np.float32) / 32768.0}
+_G711_FLOAT = {"mulaw": int16_to_float(MULAW_TO_INT16), "alaw": int16_to_float(ALAW_TO_INT16)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +224,7 @@ def decode(raw: bytes, sample_format: SampleFormat, channels: int) -> np.ndarray
     if sample_format == "pcm_u8":
         x = (np.frombuffer(buf, np.uint8).astype(np.float32) - 128.0) / 128.0
     elif sample_format == "pcm_s16":
-        x = np.frombuffer(buf, "<i2").astype(np.float32) / 32768.0
+        x = int16_to_float(np.frombuffer(buf, PCM_DTYPE))
     elif sample_format == "pcm_s32":
         x = (np.frombuffer(buf, "<i4").astype(np.float64) / 2147483648.0).astype(np.float32)
     elif sample_format == "float32":
@@ -232,11 +232,6 @@ def decode(raw: bytes, sample_format: SampleFormat, channels: int) -> np.ndarray
     else:
         x = _G711_FLOAT[sample_format][np.frombuffer(buf, np.uint8)]
     return x.reshape(-1, channels)
-
-
-def to_int16(x: np.ndarray) -> np.ndarray:
-    """Float back to int16; the resampler can overshoot full scale, so clip rather than wrap."""
-    return np.clip(np.rint(x * 32768.0), -32768, 32767).astype("<i2")
 
 
 class _Resampler:
@@ -268,7 +263,7 @@ class WavSource(Source):
             self.channels: tuple[Channel, ...] = ("agent",)
             self._order: tuple[int, ...] = (0,)
         else:
-            self.channels = ("agent", "customer")
+            self.channels = CHANNELS
             agent_right = (agent_side == "right") != swap_channels
             self._order = (1, 0) if agent_right else (0, 1)
 
@@ -297,10 +292,10 @@ class WavSource(Source):
         """int16 16 kHz blocks, one array per output channel (agent first)."""
         resamplers = [_Resampler(self.info.sample_rate_hz) for _ in self._order]
         for block in self._blocks():
-            yield [to_int16(r.push(block[:, col])) for r, col in zip(resamplers, self._order,
+            yield [float_to_int16(r.push(block[:, col])) for r, col in zip(resamplers, self._order,
                                                                     strict=True)]
         empty = np.zeros(0, np.float32)
-        yield [to_int16(r.push(empty, last=True)) for r in resamplers]
+        yield [float_to_int16(r.push(empty, last=True)) for r in resamplers]
 
     def frames(self) -> Iterator[tuple[Frame, ...]]:
         pending = [np.zeros(0, "<i2") for _ in self.channels]
@@ -322,4 +317,4 @@ class WavSource(Source):
                      for j, ch in enumerate(self.channels))
 
 
-__all__ = ["ALAW_TO_INT16", "MULAW_TO_INT16", "WavInfo", "WavSource", "decode", "to_int16"]
+__all__ = ["ALAW_TO_INT16", "MULAW_TO_INT16", "WavInfo", "WavSource", "decode"]

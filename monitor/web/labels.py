@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePath
 
+from monitor.clock import clock as audio_clock
+
 # Short names for chips and the scorecard; the rule id is always shown beside or in a tooltip.
 RULE_LABELS = {
     "ring.late_pickup": "Late pickup",
@@ -50,15 +52,9 @@ def rule_label(rule: str) -> str:
 
 
 def clock(t: float | None) -> str:
-    """Audio time as the timeline shows it: ``67.25`` as ``1:07.3`` (``1:02:05.0`` past an
-    hour)."""
-    if t is None:
-        return ""
-    tenths = round(float(t) * 10)
-    hours, rest = divmod(tenths, 36000)
-    minutes, rest = divmod(rest, 600)
-    seconds = f"{rest // 10:02d}.{rest % 10}"
-    return f"{hours}:{minutes:02d}:{seconds}" if hours else f"{minutes}:{seconds}"
+    """Audio time as the timeline shows it: ``67.26`` as ``1:07.3`` (``1:02:05.0`` past an
+    hour); tenths are enough to find a moment in the player."""
+    return "" if t is None else audio_clock(t, 1, hours=True)
 
 
 def utc_time(iso: str | None) -> str:

@@ -78,7 +78,7 @@ class _Sorted:
             self.hints.append({"t": r["t"], "rule": r.get("rule", ""), "say": r.get("say", ""),
                                "played": bool(r.get("played", True))})
         elif kind == "metric" and r.get("value") is not None:
-            series = _RATE_SERIES.get(r.get("name"))
+            series = _RATE_SERIES.get(r.get("name", ""))
             if series:
                 self.rate[series].append([r["t"], r["value"]])
         elif kind in ("hold_start", "hold_end"):
