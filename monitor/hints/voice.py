@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import soxr
 
+from monitor.config import HintConfig
 from monitor.errors import CallmonitorError
-from monitor.hints.scheduler import HintConfig
 
 
 class HintVoice:
