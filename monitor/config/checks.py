@@ -68,9 +68,10 @@ Phrases = tuple[Phrase, ...]
 
 @dataclass(frozen=True, slots=True)
 class Relation:
-    """A check across keys of one section: ``holds`` or else ``key`` must be ``allowed``."""
+    """A check across keys of one section: where it does not hold, the error names the one
+    of ``keys`` set last (the file a user just edited) and says what is ``allowed``."""
 
-    key: str
+    keys: tuple[str, ...]
     holds: bool
     allowed: str
 
@@ -80,8 +81,11 @@ class Origins:
 
     def __init__(self) -> None:
         self._by_path: dict[Path, str] = {}
+        self._order: list[str] = []  # the sources, first read first
 
     def note(self, path: Path, source: str, value: Any) -> None:
+        if source not in self._order:
+            self._order.append(source)
         self._by_path[path] = source
         if isinstance(value, dict):
             for key, inner in value.items():
@@ -94,15 +98,25 @@ class Origins:
                 return self._by_path[path[:end]]
         return self._by_path.get((), "the configuration")
 
+    def latest(self, paths: Iterable[Path]) -> Path:
+        """Of ``paths``, the one set by the source read last."""
+        return max(paths, key=lambda p: self._order.index(self.of(p))
+                   if self.of(p) in self._order else -1)
+
 
 def key_name(path: Path) -> str:
     """``[rules."hold.too_long"] limit_s``, ``[tones] freqs_hz[2]`` or ``company``: a key as
     it is written in the file."""
     names = [p for p in path if isinstance(p, str)]
     indices = "".join(f"[{p}]" for p in path if isinstance(p, int))
-    table = ".".join(n if n.isidentifier() else f'"{n}"' for n in names[:-1])
-    key = (names[-1] if names else "") + indices
+    table = ".".join(_bare(n) for n in names[:-1])
+    key = (_bare(names[-1]) if names else "") + indices
     return f"[{table}] {key}" if table else key
+
+
+def _bare(name: str) -> str:
+    """A TOML key as written: quoted unless it is a bare key."""
+    return name if name and all(c.isalnum() or c in "_-" for c in name) else f'"{name}"'
 
 
 def show(value: Any) -> str:
@@ -147,8 +161,13 @@ class Reader:
         relations: Callable[[], Iterable[Relation]] | None = getattr(obj, "relations", None)
         for rel in relations() if relations else ():
             if not rel.holds:
-                raise self.bad_value((*path, rel.key), data.get(rel.key), rel.allowed)
+                self.broken({(*path, k): data.get(k) for k in rel.keys}, rel.allowed)
         return obj
+
+    def broken(self, values: dict[Path, Any], allowed: str) -> None:
+        """A relation between ``values`` (by path) does not hold: name the one set last."""
+        path = self.origins.latest(values)
+        raise self.bad_value(path, values[path], allowed)
 
     def value(self, tp: Any, value: Any, path: Path) -> Any:
         """``value`` as type ``tp``, or the error saying what ``tp`` allows."""

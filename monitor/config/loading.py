@@ -167,19 +167,19 @@ def _build(reader: Reader, profile: str, data: dict[str, Any], site: str) -> Con
     return cfg
 
 
-def _rule_tables(reader: Reader, data: Any, name: str) -> dict[str, Any]:
-    """A table keyed by rule id: every id known, none left out."""
+def _rule_tables(reader: Reader, data: Any, path: KeyPath) -> dict[str, Any]:
+    """A table keyed by rule id, every id known."""
     if not isinstance(data, dict):
-        raise reader.bad_value((name,), data, "a table of rule ids")
+        raise reader.bad_value(path, data, "a table of rule ids")
     for rule in data:
         if rule not in RULE_IDS:
-            raise reader.fail((name, rule), f"unknown rule id {key_name((name, rule))}",
+            raise reader.fail((*path, rule), f"unknown rule id {key_name((*path, rule))}",
                               f"the rule ids are {', '.join(RULE_IDS)}")
     return data
 
 
 def _rules(reader: Reader, data: Any) -> RulesConfig:
-    data = _rule_tables(reader, data, "rules")
+    data = _rule_tables(reader, data, ("rules",))
     tables = get_type_hints(RulesConfig)
     for rule in data:
         if rule not in {cls.rule for cls in tables.values()}:
@@ -190,7 +190,7 @@ def _rules(reader: Reader, data: Any) -> RulesConfig:
 
 
 def _messages(reader: Reader, data: Any) -> dict[str, RuleMessage]:
-    data = _rule_tables(reader, data, "messages")
+    data = _rule_tables(reader, data, ("messages",))
     out = {}
     for rule in RULE_IDS:
         if rule not in data:
@@ -210,7 +210,7 @@ def _weights(reader: Reader, data: Any) -> dict[str, float]:
         if key != "weights":
             raise reader.fail(("score", key), f"unknown key {key_name(('score', key))}",
                               "[score] holds only [score.weights]")
-    weights = _rule_tables(reader, score.get("weights", {}), "score_weights")
+    weights = _rule_tables(reader, score.get("weights", {}), ("score", "weights"))
     out = {}
     for rule in RULE_IDS:
         path = ("score", "weights", rule)
@@ -243,21 +243,26 @@ def _check_template(reader: Reader, path: KeyPath, template: str,
 def _across_sections(reader: Reader, cfg: Config) -> None:
     """Relations between keys of different sections, as the comments of default.toml state."""
     rules = cfg.rules
+    hold, dead_air = ("rules", "hold.too_long"), ("rules", "dead_air")
+    slow, fast = ("rules", "rate.too_slow"), ("rules", "rate.too_fast")
     checks = [
-        (("rules", "hold.too_long", "confirm_silence_s"), rules.hold_too_long.confirm_silence_s,
+        ({(*hold, "confirm_silence_s"): rules.hold_too_long.confirm_silence_s,
+          (*dead_air, "limit_s"): rules.dead_air.limit_s},
          rules.hold_too_long.confirm_silence_s < rules.dead_air.limit_s,
-         f'seconds below [rules."dead_air"] limit_s ({rules.dead_air.limit_s:g})'),
-        (("asr", "phrase_gap_s"), cfg.asr.phrase_gap_s,
+         'hold confirm_silence_s below [rules."dead_air"] limit_s (an announced hold is '
+         "never dead air)"),
+        ({("asr", "phrase_gap_s"): cfg.asr.phrase_gap_s,
+          ("engine", "turn_gap_s"): cfg.engine.turn_gap_s},
          cfg.asr.phrase_gap_s < cfg.engine.turn_gap_s,
-         f"seconds below [engine] turn_gap_s ({cfg.engine.turn_gap_s:g})"),
-        (("rules", "rate.too_slow", "too_slow_below"), rules.rate_too_slow.too_slow_below,
+         "[asr] phrase_gap_s below [engine] turn_gap_s (a phrase never spans two turns)"),
+        ({(*slow, "too_slow_below"): rules.rate_too_slow.too_slow_below,
+          (*fast, "too_fast_above"): rules.rate_too_fast.too_fast_above},
          rules.rate_too_slow.too_slow_below < rules.rate_too_fast.too_fast_above,
-         f'a rate below [rules."rate.too_fast"] too_fast_above '
-         f"({rules.rate_too_fast.too_fast_above:g})"),
+         "too_slow_below below too_fast_above"),
     ]
-    for path, value, holds, allowed in checks:
+    for values, holds, allowed in checks:
         if not holds:
-            raise reader.bad_value(path, value, allowed)
+            reader.broken(values, allowed)
     for i, rule in enumerate(cfg.hints.urgent_rules):
         if rule not in RULE_IDS:
             raise reader.bad_value(("hints", "urgent_rules", i), rule,

@@ -66,9 +66,10 @@ class HoldTooLongConfig:
     return_window_s: Seconds
 
     def relations(self) -> Iterator[Relation]:
-        shortest = min(self.limit_s, self.transfer_limit_s)
-        yield Relation("warn_before_s", self.warn_before_s < shortest,
-                       f"a number of seconds below limit_s and transfer_limit_s ({shortest:g})")
+        yield Relation(("warn_before_s", "limit_s", "transfer_limit_s"),
+                       self.warn_before_s < min(self.limit_s, self.transfer_limit_s),
+                       "warn_before_s below limit_s and transfer_limit_s (the warning comes "
+                       "that long before the limit)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +143,8 @@ class RateTooFastConfig:
     cooldown_s: Seconds
 
     def relations(self) -> Iterator[Relation]:
-        yield Relation("min_window_s", self.min_window_s <= self.window_talk_s,
-                       f"a number of seconds up to window_talk_s ({self.window_talk_s:g})")
+        yield Relation(("min_window_s", "window_talk_s"), self.min_window_s <= self.window_talk_s,
+                       "min_window_s <= window_talk_s")
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ class StoreConfig:
         return self.url or self.path
 
     def relations(self) -> Iterator[Relation]:
-        yield Relation("url", self.url == "" or self.url.startswith(("postgresql://",
+        yield Relation(("url",), self.url == "" or self.url.startswith(("postgresql://",
                                                                       "postgres://")),
                        '"" or a postgresql:// URL')
 
@@ -77,8 +77,10 @@ class VadConfig:
     min_level_dbfs: Dbfs
 
     def relations(self) -> Iterator[Relation]:
-        yield Relation("onset_frames", self.onset_frames <= self.onset_window_frames,
-                       f"a whole number from 1 to onset_window_frames ({self.onset_window_frames})")
+        yield Relation(("onset_frames", "onset_window_frames"),
+                       self.onset_frames <= self.onset_window_frames,
+                       "onset_frames <= onset_window_frames (of the last frames, how many are "
+                       "voiced)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,14 +142,13 @@ class SyllableConfig:
 
     def relations(self) -> Iterator[Relation]:
         frame_hops = FRAME_MS / self.hop_ms
-        yield Relation("hop_ms", abs(frame_hops - round(frame_hops)) < 1e-9,
+        yield Relation(("hop_ms",), abs(frame_hops - round(frame_hops)) < 1e-9,
                        "a hop that divides the 20 ms frame (20, 10, 5, 4, 2.5 ...)")
-        yield Relation("window_ms", self.window_ms >= self.hop_ms,
-                       f"a window at least one hop ({self.hop_ms:g} ms) long")
-        yield Relation("band_split_hz", self.band_low_hz < self.band_split_hz,
-                       f"a number above band_low_hz ({self.band_low_hz:g})")
-        yield Relation("band_high_hz", self.band_split_hz < self.band_high_hz,
-                       f"a number above band_split_hz ({self.band_split_hz:g})")
+        yield Relation(("window_ms", "hop_ms"), self.window_ms >= self.hop_ms,
+                       "window_ms >= hop_ms")
+        bands = ("band_low_hz", "band_split_hz", "band_high_hz")
+        yield Relation(bands, self.band_low_hz < self.band_split_hz < self.band_high_hz,
+                       "band_low_hz < band_split_hz < band_high_hz")
 
 
 @dataclass(frozen=True, slots=True)
