@@ -51,15 +51,25 @@ class CallmonitorGroup(click.Group):
             ctx.exit(EXIT_USAGE)
 
 
-def _location(db: str | None, cfg: Config | None = None) -> str:
+def _location(db: str | None, cfg: Config | None = None, site: Path | None = None) -> str:
     """The session database: --db, then $CALLMONITOR_DB, then config [store] (url or path)."""
-    chosen = db or os.environ.get("CALLMONITOR_DB") or (cfg or load_config()).store.location
+    chosen = db or os.environ.get("CALLMONITOR_DB") or (
+        cfg or load_config(site=site)).store.location
     return chosen if is_postgres(chosen) else str(Path(chosen).expanduser())
 
 
 db_option = click.option("--db", metavar="FILE|URL",
                          help="Session database: a SQLite file or a postgresql:// URL "
                               "(default: config [store]).")
+config_option = click.option(
+    "--config", "site", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    metavar="FILE", help="A site's own settings laid over the profile (default: "
+                         "$CALLMONITOR_CONFIG); see README.")
+
+
+def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the sessions are: --db, else [store] of the configuration (--config)."""
+    return db_option(config_option(command))
 
 
 @click.group(cls=CallmonitorGroup)
@@ -80,6 +90,7 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Speech recogniser (default: config; none = timing only)."),
         click.option("--json", "as_json", is_flag=True, help="JSON lines (DESIGN.md contract)."),
         db_option,
+        config_option,
         click.option("--keep-audio", is_flag=True,
                      help="Keep the call's audio (stereo WAV, agent left) in the audio folder "
                           "(config [store] audio_dir) for review in `callmonitor serve`."),
@@ -116,7 +127,9 @@ class _Setup:
 
 
 def _config(profile: str, company: str | None, agent_name: str | None,
-            asr_backend: str | None) -> Config:
+            asr_backend: str | None, site: Path | None) -> Config:
+    """The whole configuration, checked: profile, site file, then the command line. Loaded
+    before anything is opened or stored, so a bad value leaves no session behind."""
     overrides: dict[str, Any] = {}
     if company is not None:
         overrides["company"] = company
@@ -124,7 +137,7 @@ def _config(profile: str, company: str | None, agent_name: str | None,
         overrides["agent_name"] = agent_name
     if asr_backend not in (None, "none"):
         overrides["asr"] = {"backend": asr_backend}
-    return load_config(profile, overrides)
+    return load_config(profile, overrides, site)
 
 
 def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
@@ -170,8 +183,9 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
               help="The softphone's events for this call (JSON lines: ring, answer, hold, "
                    "resume, hangup), in the recording's time.")
 def replay(file: Path, profile: str, company: str | None, agent_name: str | None,
-           asr_backend: str | None, as_json: bool, db: str | None, keep_audio: bool,
-           swap_channels: bool, realtime: bool, call_events: Path | None) -> None:
+           asr_backend: str | None, as_json: bool, db: str | None, site: Path | None,
+           keep_audio: bool, swap_channels: bool, realtime: bool,
+           call_events: Path | None) -> None:
     """Replay a recorded call (WAV) and print its timeline."""
     from monitor.pipeline import Session
     from monitor.sources.call_events import read_call_events
@@ -179,7 +193,7 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
     from monitor.sources.wavfile import WavSource
 
     events = read_call_events(call_events) if call_events else []
-    cfg = _config(profile, company, agent_name, asr_backend)
+    cfg = _config(profile, company, agent_name, asr_backend, site)
     source = WavSource(file, agent_side=cfg.audio.agent_side, swap_channels=swap_channels)
     setup = _setup("replay", str(file), cfg, asr_backend, db, keep_audio)
     out: Sink = (JsonlSink(sys.stdout) if as_json
@@ -203,7 +217,8 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
 @click.option("--headset-device", default=None, help="Where hints are whispered to the agent.")
 @click.option("--no-whisper", is_flag=True, help="Do not whisper hints.")
 def live(profile: str, company: str | None, agent_name: str | None, asr_backend: str | None,
-         as_json: bool, db: str | None, keep_audio: bool, agent_device: str | None,
+         as_json: bool, db: str | None, site: Path | None, keep_audio: bool,
+         agent_device: str | None,
          customer_device: str | None, stereo_device: str | None, headset_device: str | None,
          no_whisper: bool) -> None:
     """Monitor a call live from sound devices (names from `callmonitor devices`); Ctrl-C ends
@@ -215,7 +230,7 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
     from monitor.sinks.console import LiveConsole
     from monitor.sources.live import LiveSource
 
-    cfg = _config(profile, company, agent_name, asr_backend)
+    cfg = _config(profile, company, agent_name, asr_backend, site)
     inputs = _live_inputs(cfg, agent_device, customer_device, stereo_device)
     whisper = cfg.hints.enabled and not no_whisper
     if whisper and headset_device is None:
@@ -304,10 +319,10 @@ def devices(as_json: bool) -> None:
 
 @main.command()
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
-@db_option
-def sessions(limit: int, db: str | None) -> None:
+@store_options
+def sessions(limit: int, db: str | None, site: Path | None) -> None:
     """List stored sessions, newest first."""
-    rows = list_sessions(_location(db), limit)
+    rows = list_sessions(_location(db, site=site), limit)
     if not rows:
         click.echo("no sessions stored yet")
     for s in rows:
@@ -320,10 +335,10 @@ def sessions(limit: int, db: str | None) -> None:
 @main.command()
 @click.argument("session_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, as replay --json printed.")
-@db_option
-def show(session_id: int, as_json: bool, db: str | None) -> None:
+@store_options
+def show(session_id: int, as_json: bool, db: str | None, site: Path | None) -> None:
     """Print one stored session's timeline again."""
-    path = _location(db)
+    path = _location(db, site=site)
     info = get_session(path, session_id)
     records = session_records(path, session_id)
     if as_json:
@@ -368,13 +383,13 @@ password_stdin_option = click.option("--password-stdin", is_flag=True,
               help="The agent name on this user's sessions (default: NAME); an agent sees "
                    "only those.")
 @password_stdin_option
-@db_option
+@store_options
 def users_add(name: str, role: str, agent_name: str | None, password_stdin: bool,
-              db: str | None) -> None:
+              db: str | None, site: Path | None) -> None:
     """Create a user; the password is stored as an Argon2 hash."""
     from monitor.storage.users import add_user
 
-    location = _location(db)
+    location = _location(db, site=site)
     user = add_user(location, name, role, _password(password_stdin), agent_name)
     click.echo(f"user {user.name} added ({user.role}, sessions of agent {user.agent!r})")
 
@@ -382,33 +397,33 @@ def users_add(name: str, role: str, agent_name: str | None, password_stdin: bool
 @users.command("passwd")
 @click.argument("name")
 @password_stdin_option
-@db_option
-def users_passwd(name: str, password_stdin: bool, db: str | None) -> None:
+@store_options
+def users_passwd(name: str, password_stdin: bool, db: str | None, site: Path | None) -> None:
     """Set a new password; the user's sign-ins end."""
     from monitor.storage.users import set_password
 
-    set_password(_location(db), name, _password(password_stdin))
+    set_password(_location(db, site=site), name, _password(password_stdin))
     click.echo(f"password of {name} changed")
 
 
 @users.command("remove")
 @click.argument("name")
-@db_option
-def users_remove(name: str, db: str | None) -> None:
+@store_options
+def users_remove(name: str, db: str | None, site: Path | None) -> None:
     """Remove a user and end their sign-ins."""
     from monitor.storage.users import remove_user
 
-    remove_user(_location(db), name)
+    remove_user(_location(db, site=site), name)
     click.echo(f"user {name} removed")
 
 
 @users.command("list")
-@db_option
-def users_list(db: str | None) -> None:
+@store_options
+def users_list(db: str | None, site: Path | None) -> None:
     """List users with their role and agent name."""
     from monitor.storage.users import list_users
 
-    for user in list_users(_location(db)):
+    for user in list_users(_location(db, site=site)):
         click.echo(f"{user.name:<24}  {user.role:<10}  {user.agent}")
 
 
@@ -417,8 +432,9 @@ def users_list(db: str | None) -> None:
 @click.option("--port", type=int, default=None, help="Port (default: config [web] port).")
 @click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True,
               help="Whose rate target and messages the pages show.")
-@db_option
-def serve(host: str | None, port: int | None, profile: str, db: str | None) -> None:
+@store_options
+def serve(host: str | None, port: int | None, profile: str, db: str | None,
+          site: Path | None) -> None:
     """Serve the review app: session list, timelines, transcripts, kept audio."""
     import logging
 
@@ -429,7 +445,7 @@ def serve(host: str | None, port: int | None, profile: str, db: str | None) -> N
     # Sign-ins and refused sign-ins are worth a line each on the console of a shared server.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
-    cfg = load_config(profile)
+    cfg = load_config(profile, site=site)
     location = _location(db, cfg)
     app = create_app(location, _audio_dir(location, cfg), cfg)
     host = host or cfg.web.host

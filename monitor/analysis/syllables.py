@@ -25,34 +25,16 @@ from __future__ import annotations
 import math
 import operator
 from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.config import SyllableConfig
 from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
 from monitor.pcm import FULL_SCALE
 
 _FLOOR_POWER = 1e-12
 """Band power relative to full scale that stands for silence (-120 dB): log10 needs no zero."""
-
-
-@dataclass(frozen=True, slots=True)
-class SyllableConfig:
-    """Settings of the syllable-nucleus detector: the ``[syllables]`` section of the config."""
-
-    band_low_hz: float
-    band_split_hz: float
-    band_high_hz: float
-    low_band_weight: float
-    window_ms: float
-    hop_ms: float
-    smooth_ms: float
-    max_band_gap_db: float
-    min_prominence_db: float
-    min_level_dbfs: float
-    max_below_loudest_db: float
-    loudest_decay_db_per_s: float
 
 
 class SyllableCounter:

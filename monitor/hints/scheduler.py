@@ -16,30 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.config import HintConfig
+
 _SEVERITY_RANK = {"violation": 0, "warn": 1, "info": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class HintConfig:
-    enabled: bool
-    # A rule is whispered at most once in this long.
-    cooldown_s: float
-    # The agent must have been quiet this long (after the VAD's own hangover) for a hint.
-    gap_s: float
-    # A hint waits at most this long for that gap, then is said anyway.
-    max_delay_s: float
-    # Rules whose hint is said at once, over the agent.
-    urgent_rules: tuple[str, ...]
-    # The espeak-ng voice (by language tag) pyttsx3 speaks the hints with, its rate (words per
-    # minute) and volume (0-1). Debian's espeak-ng reads characters in its "cmn" voice as
-    # English digits; its "cmn-latn-pinyin" voice speaks Mandarin from pinyin with tone
-    # numbers, which voice_pinyin has the hints converted to.
-    voice_language: str
-    voice_pinyin: bool
-    voice_rate_wpm: int
-    volume: float
-    # Output latency asked of the headset device: lower is sooner, too low underruns.
-    output_latency_s: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import soxr
 
+from monitor.config import HintConfig
 from monitor.errors import CallmonitorError
-from monitor.hints.scheduler import HintConfig
 from monitor.pcm import PCM_DTYPE, int16_to_float
 
 

@@ -156,7 +156,7 @@ class LiveConsole:
         return Panel(Group(*parts))
 
     def _call(self) -> Text:
-        max_rings = self._cfg.rules["greeting"]["max_rings"]
+        max_rings = self._cfg.rules.ring_late_pickup.max_rings
         if self._pickup is None:
             rings = self._signalled_rings or self._tone_rings
             line = f"ringing ({_rings(rings)})" if rings else "not answered yet"
@@ -170,10 +170,10 @@ class LiveConsole:
     def _hold_timer(self) -> Text:
         if self._hold is None:
             return Text("not on hold", style="dim")
-        rule = self._cfg.rules["hold"]
-        limit = rule["transfer_limit_s"] if self._hold["transfer"] else rule["limit_s"]
+        rule = self._cfg.rules.hold_too_long
+        limit = rule.transfer_limit_s if self._hold["transfer"] else rule.limit_s
         held = max(self._t - self._hold["t"], 0.0)
-        style = (OVER if held > limit else "yellow" if held >= limit - rule["warn_before_s"]
+        style = (OVER if held > limit else "yellow" if held >= limit - rule.warn_before_s
                  else "")
         notes = [n for n, on in (("transfer", self._hold["transfer"]),
                                  ("unannounced", not self._hold["announced"])) if on]
@@ -181,16 +181,16 @@ class LiveConsole:
                     + (f" ({', '.join(notes)})" if notes else ""), style=style)
 
     def _rate_line(self) -> Text:
-        rule = self._cfg.rules["rate"]
+        fast, slow = self._cfg.rules.rate_too_fast, self._cfg.rules.rate_too_slow
         unit = (self._rate or {}).get("unit", self._cfg.rate_unit)
         label = ("words/min" if unit == "wpm"
                  else "字/分" if self._cfg.language == "zh" else "chars/min")
-        target = (f"target {rule['target_per_min']:.0f} "
-                  f"({rule['too_slow_below']:.0f}-{rule['too_fast_above']:.0f})")
+        target = (f"target {fast.target_per_min:.0f} "
+                  f"({slow.too_slow_below:.0f}-{fast.too_fast_above:.0f})")
         value = None if self._rate is None else self._rate["value"]
         if value is None:
             return Text(f"-- {label}   {target}", style="dim")
-        outside = not rule["too_slow_below"] <= value <= rule["too_fast_above"]
+        outside = not slow.too_slow_below <= value <= fast.too_fast_above
         return Text(f"{value:.0f} {label}   {target}", style=OVER if outside else "")
 
     def _talk(self) -> Text:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from monitor import devices
+from monitor.config import LiveConfig
 from monitor.errors import CallmonitorError
 from monitor.frames import (
     FRAME_S,
@@ -34,18 +35,6 @@ from monitor.frames import (
 )
 from monitor.pcm import PCM_DTYPE, float_to_int16
 from monitor.sources.base import Source
-
-
-@dataclass(frozen=True, slots=True)
-class LiveConfig:
-    # Capture block length; one block per callback.
-    block_ms: int
-    # Audio the queue holds while the pipeline is busy (a long phrase being recognised).
-    queue_s: float
-    # A device that delivers nothing for this long is gone.
-    device_timeout_s: float
-    # How often a gone device is looked for, and PulseAudio asked which devices exist.
-    watch_s: float
 
 
 @dataclass

@@ -24,26 +24,30 @@ class Settings:
     location: Location
     audio_dir: Path
     cfg: Config
-    bands: dict[str, RateBand]
-    """The speaking-rate band of each profile, by name (``cfg``'s own among them)."""
+    profiles: dict[str, Config]
+    """The settings of each profile, by name (``cfg``'s own among them), with the same site
+    file: a session is shown against the standard it was checked with."""
 
     @classmethod
     def build(cls, location: Location, audio_dir: Path, cfg: Config) -> Settings:
-        bands = {}
+        profiles = {}
         for profile in PROFILES:
-            other = cfg
             if profile != cfg.profile:
                 try:
-                    other = load_config(profile)
+                    profiles[profile] = load_config(profile, site=cfg.site or None)
                 except CallmonitorError:
                     continue
-            bands[profile] = RateBand.from_rules(other.rules, other.rate_unit)
-        bands[cfg.profile] = RateBand.from_rules(cfg.rules, cfg.rate_unit)
-        return cls(location, Path(audio_dir), cfg, bands)
+        profiles[cfg.profile] = cfg
+        return cls(location, Path(audio_dir), cfg, profiles)
+
+    def profile(self, name: str) -> Config:
+        """The settings of the profile a session was checked with (else the app's own)."""
+        return self.profiles.get(name) or self.cfg
 
     def rate_band(self, profile: str) -> RateBand:
         """The speaking-rate band of the profile a session was checked with."""
-        return self.bands.get(profile) or self.bands[self.cfg.profile]
+        other = self.profile(profile)
+        return RateBand.from_rules(other.rules, other.rate_unit)
 
     def severity(self, rule: str) -> str:
         """The severity the profile gives a rule's alerts (colours its chips in the list)."""

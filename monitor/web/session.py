@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
+from monitor.config import Config
 from monitor.storage.sessions import SessionInfo, audio_file, session_records
 from monitor.web.auth import safe_next
 from monitor.web.context import settings, visible_session
@@ -31,9 +32,10 @@ def page(session_id: int) -> str:
     has_audio = kept_audio(info) is not None
     return render_template("session.html", info=info, summary=info.summary or {},
                            back=list_link(),
-                           data=data, has_audio=has_audio, facts=facts(info, data),
-                           scorecard=scorecard(info), transcript=transcript(data),
-                           severity=cfg.severity)
+                           data=data, has_audio=has_audio,
+                           facts=facts(info, data, cfg.profile(info.profile)),
+                           scorecard=scorecard(info, cfg.profile(info.profile)),
+                           transcript=transcript(data), severity=cfg.severity)
 
 
 @bp.get("/sessions/<int:session_id>.json", endpoint="json")
@@ -84,14 +86,17 @@ def transcript(data: dict[str, Any]) -> list[dict[str, Any]]:
     return lines
 
 
-def scorecard(info: SessionInfo) -> dict[str, Any] | None:
-    """The QA checks as the score counted them (failed first), and the rules not checked."""
+def scorecard(info: SessionInfo, profile: Config) -> dict[str, Any] | None:
+    """The QA checks as the score counted them (failed first), and the rules not checked.
+    A check stored without its weight (an older session) shows the profile's."""
     summary = info.summary or {}
     checks = summary.get("checks")
     if checks is None:
         return None
     by_rule = info.alerts_by_rule
-    rows = [{"rule": c["rule"], "weight": c.get("weight", 1.0), "passed": bool(c["passed"]),
+    weights = profile.score_weights
+    rows = [{"rule": c["rule"], "weight": c.get("weight", weights.get(c["rule"], 0.0)),
+             "passed": bool(c["passed"]),
              "alerts": by_rule.get(c["rule"], 0)} for c in checks]
     rows.sort(key=lambda r: (r["passed"], -r["weight"], r["rule"]))
     total = sum(r["weight"] for r in rows)
@@ -100,13 +105,15 @@ def scorecard(info: SessionInfo) -> dict[str, Any] | None:
             "skipped": summary.get("rules_skipped") or []}
 
 
-def facts(info: SessionInfo, data: dict[str, Any]) -> list[tuple[str, str, str]]:
+def facts(info: SessionInfo, data: dict[str, Any],
+          profile: Config) -> list[tuple[str, str, str]]:
     """The call in numbers, as (label, value, state) with state "" / "good" / "bad"."""
     s = info.summary or {}
     out: list[tuple[str, str, str]] = []
     if s.get("rings_before_pickup") is not None:
         out.append(("Rings before pickup", str(s["rings_before_pickup"]),
-                    "bad" if s["rings_before_pickup"] > 3 else "good"))
+                    "bad" if s["rings_before_pickup"] > profile.rules.ring_late_pickup.max_rings
+                    else "good"))
     if s.get("pickup_t") is not None:
         out.append(("Picked up at", clock(s["pickup_t"]), ""))
     rate = s.get("agent_rate_cpm")

@@ -9,10 +9,11 @@ backchannel gaps) is then left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.config import RulesConfig
 from monitor.frames import CHANNELS
 from monitor.storage.sessions import SessionInfo
 
@@ -28,11 +29,9 @@ class RateBand:
     unit: str
 
     @classmethod
-    def from_rules(cls, rules: Mapping[str, Mapping[str, Any]], unit: str) -> RateBand:
-        rate = rules.get("rate", {})
-        return cls(float(rate.get("too_slow_below", 100.0)),
-                   float(rate.get("target_per_min", 150.0)),
-                   float(rate.get("too_fast_above", 190.0)), unit)
+    def from_rules(cls, rules: RulesConfig, unit: str) -> RateBand:
+        return cls(rules.rate_too_slow.too_slow_below, rules.rate_too_fast.target_per_min,
+                   rules.rate_too_fast.too_fast_above, unit)
 
 
 # The metric records the rate lane draws, and the series each goes in.

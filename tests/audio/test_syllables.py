@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import webrtcvad
 
-from monitor.analysis.syllables import SyllableConfig, SyllableCounter
-from monitor.config import load_config
+from monitor.analysis.syllables import SyllableCounter
+from monitor.config import SyllableConfig, load_config
 from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Frame
 from monitor.sources.wavfile import WavSource

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import CONFIG_DIR
+from monitor.config import config_dir
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "demo_call.wav"
@@ -79,7 +79,7 @@ def test_bad_audio_is_one_line_naming_problem_and_fix_with_status_2(tmp_path, ca
 
 def test_a_missing_model_is_one_line_naming_the_model_and_the_fix(tmp_path):
     config = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, config)
+    shutil.copytree(config_dir(), config)
     default = config / "default.toml"
     default.write_text(default.read_text().replace('whisper_model = "faster-whisper-base"',
                                                    'whisper_model = "faster-whisper-gone"'))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
-from monitor.config import PROFILES, load_config
+from monitor.config import ALERT_EVIDENCE, PROFILES, RulesConfig, load_config
 from monitor.engine.rules import RULES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,3 +39,14 @@ def test_every_rule_is_documented_in_the_readme():
     readme = (REPO / "README.md").read_text()
     documented = set(re.findall(r"^\| `([a-z_.]+)` \|", readme, flags=re.M))
     assert documented == RULE_IDS
+
+
+def test_every_rule_table_is_read_by_the_rule_that_raises_its_alerts():
+    tables = {cls for rule in RULES for cls in rule.settings}
+    assert tables == set(get_type_hints(RulesConfig).values())
+    for rule in RULES:
+        assert {cls.rule for cls in rule.settings} <= set(rule.rule_ids())
+
+
+def test_every_rule_declares_the_evidence_its_templates_may_use():
+    assert set(ALERT_EVIDENCE) == RULE_IDS

@@ -339,7 +339,7 @@ def test_an_agent_first_heard_after_the_greeting_window_greeted_no_one():
               *talk("customer", 26.0, 28.0, "我想查话费")]
     out = run(events, 30.0, company="诚美", agent_name="小王")
     found = alerts(out, "greeting.incomplete")
-    assert [t for t, _ in found] == [1.0 + 15.0]  # the end of [rules.greeting] window_s
+    assert [t for t, _ in found] == [1.0 + 15.0]  # the greeting window_s ends
     assert found[0][1]["missing"] == "greeting, company, agent_name"
     assert out[-1].fields["greeting_ok"] is False
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from monitor.config import HintConfig
 from monitor.frames import FRAME_S
-from monitor.hints.scheduler import HintConfig, HintScheduler
+from monitor.hints.scheduler import HintScheduler
 
 CFG = HintConfig(enabled=True, cooldown_s=20.0, gap_s=0.2, max_delay_s=3.0,
                  urgent_rules=("interruption",), voice_language="en-us", voice_pinyin=False,

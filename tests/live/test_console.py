@@ -81,7 +81,7 @@ def test_uk_double_rings_merge_and_a_late_pickup_is_highlighted(zh):
     assert "ringing (2 rings)" in text
     assert RED not in line_with(text, "ringing")
 
-    max_rings = zh.rules["greeting"]["max_rings"]
+    max_rings = zh.rules.ring_late_pickup.max_rings
     view.write(Pickup(20.0, max_rings + 1).to_json())
     text = shown(view, console, styles=True)
     line = line_with(text, "answered after")
@@ -105,10 +105,10 @@ def test_hold_timer_counts_audio_time_against_its_limit(zh):
     assert "on hold 00:15 / 00:30" in line
     assert YELLOW not in line and RED not in line
 
-    rule = zh.rules["hold"]
-    view.step(10.0 + rule["limit_s"] - rule["warn_before_s"] + 1.0, NOBODY)
+    rule = zh.rules.hold_too_long
+    view.step(10.0 + rule.limit_s - rule.warn_before_s + 1.0, NOBODY)
     assert YELLOW in line_with(shown(view, console, styles=True), "on hold")
-    view.step(10.0 + rule["limit_s"] + 1.0, NOBODY)
+    view.step(10.0 + rule.limit_s + 1.0, NOBODY)
     assert RED in line_with(shown(view, console, styles=True), "on hold")
 
     view.write(HoldEnd(45.0, 10.0).to_json())

@@ -89,7 +89,7 @@ def expected_dead_air(truth, limit_s):
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_dead_air_is_found_where_both_sides_are_silent_too_long(timelines, cfg, name, variant):
     truth, records = timelines[name][0], timelines[name][variant]
-    expected = expected_dead_air(truth, cfg.engine.dead_air_s)
+    expected = expected_dead_air(truth, cfg.rules.dead_air.limit_s)
     found = records[-1]["dead_air"]
     assert len(found) == len(expected)
     for gap, (start, end) in zip(found, expected, strict=True):
@@ -97,12 +97,12 @@ def test_dead_air_is_found_where_both_sides_are_silent_too_long(timelines, cfg, 
         assert gap["end"] == pytest.approx(end, abs=0.3)
     alerts = of_type(records, "alert", rule="dead_air")
     assert [a["t"] for a in alerts] == pytest.approx(
-        [start + cfg.engine.dead_air_s for start, _ in expected], abs=0.3)
+        [start + cfg.rules.dead_air.limit_s for start, _ in expected], abs=0.3)
 
 
 def test_the_dead_air_scenario_really_has_dead_air(timelines, cfg):
     """Guards the test above against a scenario that stopped containing what it is named for."""
-    assert len(expected_dead_air(timelines["dead_air"][0], cfg.engine.dead_air_s)) == 1
+    assert len(expected_dead_air(timelines["dead_air"][0], cfg.rules.dead_air.limit_s)) == 1
 
 
 @pytest.mark.parametrize("variant", [1, 2], ids=["16k", "8k-mulaw"])

@@ -580,8 +580,9 @@ def test_the_session_page_has_its_timeline_transcript_alerts_and_scorecard(store
     assert {c["data-rule"] for c in checks} == {c["rule"] for c in summary["checks"]}
     assert {c["data-rule"] for c in checks if c["data-passed"] == "false"} == {"interruption"}
     assert hooks.all("scorecard") and hooks.all("no-audio") and not hooks.all("audio")
-    band = load_config("zh-CN").rules["rate"]
-    assert data["rate_band"]["fast_above"] == band["too_fast_above"]
+    rules = load_config("zh-CN").rules
+    assert data["rate_band"]["fast_above"] == rules.rate_too_fast.too_fast_above
+    assert data["rate_band"]["slow_below"] == rules.rate_too_slow.too_slow_below
 
 
 def test_the_way_back_keeps_the_lists_filters_and_page(boss):

@@ -8,27 +8,22 @@ the count again. The agent taking the floor ends the customer's turn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import BackchannelMissingConfig, Config
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Record, Speech, SpeechStart
-
-
-@dataclass(frozen=True, slots=True)
-class BackchannelSettings:
-    max_silent_listening_s: float
 
 
 class BackchannelMissing(Rule):
     id = "backchannel.missing"
     summary_keys = ("backchannel_gaps",)
     needs = frozenset({"agent", "customer"})
+    settings = (BackchannelMissingConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        self._s: BackchannelSettings = self.settings(BackchannelSettings)
+        self._s = cfg.rules.backchannel_missing
         self._turn_gap_s = cfg.engine.turn_gap_s
         self._bc_max_s = cfg.engine.backchannel_max_s
         self._customer_speaking = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from monitor.config import Config, section
+from monitor.config import Config
 from monitor.frames import (
     Alert,
     CallEvent,
@@ -39,8 +39,8 @@ class Rule:
     needs: ClassVar[frozenset[Channel]] = frozenset({"agent"})
     # The summary keys ``summary`` fills: null when the rule cannot run on the source.
     summary_keys: ClassVar[tuple[str, ...]] = ()
-    # The [rules.NAME] table of the profile that holds the rule's thresholds and phrases.
-    section: ClassVar[str] = ""
+    # The settings the rule reads: the [rules."<rule id>"] tables of its ids (cfg.rules).
+    settings: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -48,11 +48,6 @@ class Rule:
     @classmethod
     def rule_ids(cls) -> tuple[str, ...]:
         return cls.ids or (cls.id,)
-
-    def settings(self, cls: type) -> Any:
-        """The rule's own frozen settings dataclass, read from ``[rules.<section>]``."""
-        name = self.section or self.id
-        return section(cls, self.cfg.rules.get(name, {}), f"rules.{name}")
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         return []

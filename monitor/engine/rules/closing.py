@@ -9,31 +9,22 @@ reports who spoke last (``caller_spoke_last``) without judging it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import ClosingIncompleteConfig, Config
 from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import CallEvent, Record, Speech, Utterance
 
 
-@dataclass(frozen=True, slots=True)
-class ClosingSettings:
-    ask_more_phrases: tuple[str, ...]
-    thanks_phrases: tuple[str, ...]
-    window_s: float
-    # Calls whose agent talked less than this are not judged (a dropped call).
-    min_agent_talk_s: float
-
-
 class ClosingIncomplete(Rule):
     id = "closing.incomplete"
     summary_keys = ("closing_ok", "closing")
+    settings = (ClosingIncompleteConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        self._s: ClosingSettings = self.settings(ClosingSettings)
+        self._s = cfg.rules.closing_incomplete
         self._ask = PhraseMatcher(self._s.ask_more_phrases, cfg.language)
         self._thanks = PhraseMatcher(self._s.thanks_phrases, cfg.language)
         self._agent: list[Utterance] = []

@@ -11,42 +11,28 @@ words of everything the agent said before (their phrases close a little after th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import Config, GreetingIncompleteConfig, RingLatePickupConfig
 from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Pickup, Record, Speech, SpeechStart, Utterance
-
-
-@dataclass(frozen=True, slots=True)
-class GreetingSettings:
-    greeting_phrases: tuple[str, ...]
-    bad_openings: tuple[str, ...]
-    apology_phrases: tuple[str, ...]
-    max_rings: int
-    window_s: float
-    # A bad opening counts only within this many characters (words) of the start.
-    opening_units: int
-    # English names also match words spelled this much like them (see PhraseMatcher).
-    name_spelling_similarity: float
 
 
 class GreetingRule(Rule):
     id = "greeting.incomplete"
     summary_keys = ("greeting_ok", "greeting", "apology_ok")
     ids = ("greeting.incomplete", "ring.late_pickup")
-    section = "greeting"
+    settings = (GreetingIncompleteConfig, RingLatePickupConfig)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        s: GreetingSettings = self.settings(GreetingSettings)
-        self._s = s
+        s = self._s = cfg.rules.greeting_incomplete
+        self._ring = cfg.rules.ring_late_pickup
         lang = cfg.language
         self._greet = PhraseMatcher(s.greeting_phrases, lang)
         self._bad = PhraseMatcher(s.bad_openings, lang)
-        self._sorry = PhraseMatcher(s.apology_phrases, lang)
+        self._sorry = PhraseMatcher(self._ring.apology_phrases, lang)
         # Names are what recognisers get wrong most: match them as loosely as the language allows.
         self._company, self._name = (
             PhraseMatcher([name], lang, fuzzy=True,
@@ -93,10 +79,10 @@ class GreetingRule(Rule):
 
     def _on_pickup(self, ev: Pickup) -> list[Record]:
         self._pickup = ev
-        if ev.rings <= self._s.max_rings:
+        if ev.rings <= self._ring.max_rings:
             return []
         self._apology_needed = True
-        return [self.alert(ev.t, {"rings": ev.rings, "max_rings": self._s.max_rings},
+        return [self.alert(ev.t, {"rings": ev.rings, "max_rings": self._ring.max_rings},
                            rule="ring.late_pickup")]
 
     def _judge_when_ready(self) -> list[Record]:
@@ -135,7 +121,7 @@ class GreetingRule(Rule):
                                       "text": "".join(u.text for u in said)}))
         if self._apology_needed and not apology_ok:
             out.append(self.alert(t, {"rings": self._pickup.rings,
-                                      "max_rings": self._s.max_rings},
+                                      "max_rings": self._ring.max_rings},
                                   rule="ring.late_pickup", severity="violation"))
         return out
 

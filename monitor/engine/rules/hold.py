@@ -18,24 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import Config, HoldTooLongConfig, HoldUnannouncedConfig
 from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import CallEvent, HoldEnd, HoldStart, Record, Speech, SpeechStart, Utterance
-
-
-@dataclass(frozen=True, slots=True)
-class HoldSettings:
-    announce_phrases: tuple[str, ...]
-    transfer_phrases: tuple[str, ...]
-    thanks_phrases: tuple[str, ...]
-    announce_window_s: float
-    confirm_silence_s: float
-    limit_s: float
-    transfer_limit_s: float
-    warn_before_s: float
-    return_window_s: float
-    unannounced_min_s: float
 
 
 @dataclass
@@ -61,12 +47,12 @@ class HoldRule(Rule):
     id = "hold.too_long"
     summary_keys = ("holds",)
     ids = ("hold.too_long", "hold.unannounced", "hold.no_thanks")
-    section = "hold"
+    settings = (HoldTooLongConfig, HoldUnannouncedConfig)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        s: HoldSettings = self.settings(HoldSettings)
-        self._s = s
+        s = self._s = cfg.rules.hold_too_long
+        self._unannounced_min_s = cfg.rules.hold_unannounced.unannounced_min_s
         self._announce = PhraseMatcher(s.announce_phrases + s.transfer_phrases, cfg.language)
         self._transfer = PhraseMatcher(s.transfer_phrases, cfg.language)
         self._thanks = PhraseMatcher(s.thanks_phrases, cfg.language)
@@ -168,7 +154,7 @@ class HoldRule(Rule):
         """A long unannounced silence may have been a hold; the returning words will tell."""
         silence = t - self._last_end
         if self._returned is None and self._answered and self._speaking == {"agent"} and (
-                silence >= self._s.unannounced_min_s):
+                silence >= self._unannounced_min_s):
             self._returned = _Hold(self._last_end, announced=False, transfer=False, end=t)
 
     def _on_agent_words(self, ev: Utterance) -> list[Record]:

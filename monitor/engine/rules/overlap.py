@@ -12,27 +12,22 @@ An agent segment that starts inside customer speech is a candidate, settled at t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import Config, InterruptionConfig
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Record, Speech, SpeechStart
-
-
-@dataclass(frozen=True, slots=True)
-class OverlapSettings:
-    min_overlap_s: float
 
 
 class Interruption(Rule):
     id = "interruption"
     summary_keys = ("interruptions",)
     needs = frozenset({"agent", "customer"})
+    settings = (InterruptionConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        self._s: OverlapSettings = self.settings(OverlapSettings)
+        self._s = cfg.rules.interruption
         self._hangover_s = cfg.vad.hangover_s
         self._bc_max_s = cfg.engine.backchannel_max_s
         self._customer_speaking = False

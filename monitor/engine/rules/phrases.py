@@ -12,30 +12,23 @@ recogniser can know it was said. The phrase's own word times are in the evidence
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import Config, FillerExcessConfig, ForbiddenPhraseConfig
 from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Record, Speech, Utterance
 
 
-@dataclass(frozen=True, slots=True)
-class ForbiddenSettings:
-    # Each entry: {phrase = "...", suggestion = "..."}.
-    pairs: tuple[dict[str, str], ...]
-    polite: tuple[str, ...]
-
-
 class ForbiddenPhrase(Rule):
     id = "forbidden_phrase"
     summary_keys = ("forbidden",)
+    settings = (ForbiddenPhraseConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        s: ForbiddenSettings = self.settings(ForbiddenSettings)
-        self._suggestion = {p["phrase"]: p["suggestion"] for p in s.pairs}
+        s = cfg.rules.forbidden_phrase
+        self._suggestion = {p.phrase: p.suggestion for p in s.pairs}
         self._polite = set(s.polite) | set(self._suggestion.values())
         self._matcher = PhraseMatcher(list(self._suggestion), cfg.language,
                                       exclusions=sorted(self._polite))
@@ -58,24 +51,14 @@ class ForbiddenPhrase(Rule):
         return {"forbidden": list(self._found)}
 
 
-@dataclass(frozen=True, slots=True)
-class FillerSettings:
-    tokens: tuple[str, ...]
-    max_per_min: float
-    # Fillers per minute are taken over at least this much agent talk, so two 嗯 in the first
-    # ten seconds are not "twelve a minute".
-    min_talk_s: float
-    cooldown_s: float
-
-
 class FillerExcess(Rule):
     id = "filler.excess"
     summary_keys = ("filler_count",)
-    section = "filler"
+    settings = (FillerExcessConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        self._s: FillerSettings = self.settings(FillerSettings)
+        self._s = cfg.rules.filler_excess
         self._matcher = PhraseMatcher(self._s.tokens, cfg.language)
         self._bc_max_s = cfg.engine.backchannel_max_s
         self._talk_s = 0.0

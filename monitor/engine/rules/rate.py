@@ -12,35 +12,24 @@ Chinese character is one syllable), which needs no recogniser; both figures are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import Config, RateTooFastConfig, RateTooSlowConfig
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Metric, Nucleus, Record, Utterance
 from monitor.text import count_units
-
-
-@dataclass(frozen=True, slots=True)
-class RateSettings:
-    target_per_min: float
-    too_fast_above: float
-    too_slow_below: float
-    window_talk_s: float
-    min_window_s: float
-    min_utterance_s: float
-    cooldown_s: float
 
 
 class SpeakingRate(Rule):
     id = "rate.too_fast"
     summary_keys = ("agent_rate_window_max", "agent_rate_window_min", "agent_rate_est_cpm")
     ids = ("rate.too_fast", "rate.too_slow")
-    section = "rate"
+    settings = (RateTooFastConfig, RateTooSlowConfig)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        self._s: RateSettings = self.settings(RateSettings)
+        self._s = cfg.rules.rate_too_fast
+        self._too_slow_below = cfg.rules.rate_too_slow.too_slow_below
         self._recent: list[tuple[float, int, int]] = []  # (span_s, units, nuclei), newest last
         self._nuclei: list[float] = []
         self._last_alert: dict[str, float] = {}
@@ -66,8 +55,8 @@ class SpeakingRate(Rule):
                                     {"unit": self.cfg.rate_unit, "estimated": round(estimated)})]
         if rate > self._s.too_fast_above:
             out += self._fire("rate.too_fast", ev.end, rate, self._s.too_fast_above)
-        elif rate < self._s.too_slow_below:
-            out += self._fire("rate.too_slow", ev.end, rate, self._s.too_slow_below)
+        elif rate < self._too_slow_below:
+            out += self._fire("rate.too_slow", ev.end, rate, self._too_slow_below)
         return out
 
     def summary(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import Config, DeadAirConfig
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import HoldEnd, HoldStart, Record, Speech, SpeechStart
 
@@ -19,10 +19,11 @@ class DeadAir(Rule):
     id = "dead_air"
     summary_keys = ("dead_air",)
     needs = frozenset({"agent", "customer"})
+    settings = (DeadAirConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        self._limit_s = cfg.engine.dead_air_s
+        self._limit_s = cfg.rules.dead_air.limit_s
         self._speaking: set[str] = set()
         self._answered = False
         self._last_end = 0.0

@@ -6,28 +6,21 @@ does not count but a raised voice over a whole phrase does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from monitor.config import Config
+from monitor.config import Config, VolumeTooLoudConfig
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Record, Speech
-
-
-@dataclass(frozen=True, slots=True)
-class VolumeSettings:
-    max_level_dbfs: float
-    min_segment_s: float
-    cooldown_s: float
 
 
 class VolumeTooLoud(Rule):
     id = "volume.too_loud"
     summary_keys = ("agent_loudest_dbfs",)
+    settings = (VolumeTooLoudConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        self._s: VolumeSettings = self.settings(VolumeSettings)
+        self._s = cfg.rules.volume_too_loud
         self._last_alert: float | None = None
         self._loudest: float | None = None
 

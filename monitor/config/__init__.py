@@ -1,0 +1,55 @@
+"""The settings: TOML files (``config/``, a site file, command-line options) read into frozen,
+checked dataclasses. Every threshold, phrase and message lives in those files so that a
+service desk can tune its standard without code; this package imports nothing of the monitor
+but its error type, so any part may read its settings from here.
+"""
+
+from monitor.config.loading import (
+    PROFILES,
+    SITE_ENV,
+    Config,
+    config_dir,
+    load_config,
+)
+from monitor.config.rules import (
+    ALERT_EVIDENCE,
+    RULE_IDS,
+    BackchannelMissingConfig,
+    ClosingIncompleteConfig,
+    DeadAirConfig,
+    FillerExcessConfig,
+    ForbiddenPair,
+    ForbiddenPhraseConfig,
+    GreetingIncompleteConfig,
+    HoldTooLongConfig,
+    HoldUnannouncedConfig,
+    InterruptionConfig,
+    RateTooFastConfig,
+    RateTooSlowConfig,
+    RingLatePickupConfig,
+    RulesConfig,
+    VolumeTooLoudConfig,
+)
+from monitor.config.sections import (
+    AsrConfig,
+    AudioConfig,
+    EngineConfig,
+    HintConfig,
+    LiveConfig,
+    RuleMessage,
+    StoreConfig,
+    SyllableConfig,
+    ToneConfig,
+    VadConfig,
+    WebConfig,
+)
+
+__all__ = [
+    "ALERT_EVIDENCE", "PROFILES", "RULE_IDS", "SITE_ENV", "AsrConfig", "AudioConfig",
+    "BackchannelMissingConfig", "ClosingIncompleteConfig", "Config", "DeadAirConfig",
+    "EngineConfig", "FillerExcessConfig", "ForbiddenPair", "ForbiddenPhraseConfig",
+    "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig",
+    "InterruptionConfig", "LiveConfig", "RateTooFastConfig", "RateTooSlowConfig",
+    "RingLatePickupConfig", "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig",
+    "ToneConfig", "VadConfig", "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config",
+]

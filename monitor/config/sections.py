@@ -1,0 +1,199 @@
+"""The settings of each part of the monitor: one frozen dataclass per section of the TOML files.
+
+The field types are the checks (see ``checks.py``): a duration is ``Seconds`` (>= 0), a level
+``Dbfs`` (<= 0), and so on. ``relations`` checks keys of one section against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from monitor.config.checks import (
+    Bounds,
+    Count,
+    Dbfs,
+    Decibels,
+    Fraction,
+    Hertz,
+    NonNegative,
+    Positive,
+    PositiveCount,
+    PositiveSeconds,
+    Ratio,
+    Relation,
+    Seconds,
+)
+
+NYQUIST_HZ = 8000.0
+"""Half the 16 kHz the audio is analysed at: no frequency above it can be heard in it."""
+FRAME_MS = 20.0
+"""The analysis frame every part steps by."""
+
+Port = Annotated[int, Bounds(lo=1, hi=65535)]
+AudibleHz = Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ, lo_open=True, hi_open=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    path: str
+    url: str
+    audio_dir: str
+
+    @property
+    def location(self) -> str:
+        """The PostgreSQL URL when one is set, else the SQLite file."""
+        return self.url or self.path
+
+    def relations(self) -> Iterator[Relation]:
+        yield Relation(("url",), self.url == "" or self.url.startswith(("postgresql://",
+                                                                      "postgres://")),
+                       '"" or a postgresql:// URL')
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    host: str
+    port: Port
+    sign_in_hours: Positive
+    page_size: PositiveCount
+    secure_cookies: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    agent_side: Literal["left", "right"]
+
+
+@dataclass(frozen=True, slots=True)
+class VadConfig:
+    aggressiveness: Annotated[int, Bounds(lo=0, hi=3)]
+    onset_frames: PositiveCount
+    onset_window_frames: PositiveCount
+    hangover_s: Seconds
+    energy_margin_db: Decibels
+    floor_rise_db_per_s: NonNegative
+    min_level_dbfs: Dbfs
+
+    def relations(self) -> Iterator[Relation]:
+        yield Relation(("onset_frames", "onset_window_frames"),
+                       self.onset_frames <= self.onset_window_frames,
+                       "onset_frames <= onset_window_frames (of the last frames, how many are "
+                       "voiced)")
+
+
+@dataclass(frozen=True, slots=True)
+class ToneConfig:
+    freqs_hz: tuple[AudibleHz, ...]
+    band_hz: Hertz
+    window_s: PositiveSeconds
+    tonal_ratio: Ratio
+    min_level_dbfs: Dbfs
+    min_ring_s: Seconds
+    cadence_gap_s: Seconds
+
+
+@dataclass(frozen=True, slots=True)
+class AsrConfig:
+    backend: Literal["auto", "vosk", "whisper"]
+    vosk_model: str
+    whisper_model: str
+    whisper_language: str
+    whisper_compute_type: str
+    whisper_beam_size: PositiveCount
+    whisper_threads: Count
+    whisper_cpu_isa: str
+    # Templates: only {company} and {agent_name} (checked when the configuration loads).
+    whisper_hotwords: tuple[str, ...]
+    whisper_tail_s: Seconds
+    whisper_loop_compression_ratio: Positive
+    whisper_loop_repetition_penalty: Positive
+    whisper_max_units_per_s: Positive
+    whisper_min_span_s: PositiveSeconds
+    pad_s: Seconds
+    phrase_gap_s: PositiveSeconds
+    max_phrase_s: PositiveSeconds
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    turn_gap_s: PositiveSeconds
+    backchannel_max_s: Seconds
+    rate_min_turn_s: Seconds
+
+
+@dataclass(frozen=True, slots=True)
+class SyllableConfig:
+    """Settings of the syllable-nucleus detector: the ``[syllables]`` section of the config."""
+
+    band_low_hz: Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ)]
+    band_split_hz: Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ)]
+    band_high_hz: Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ)]
+    low_band_weight: Fraction
+    window_ms: Positive
+    hop_ms: Positive
+    smooth_ms: Positive
+    max_band_gap_db: Decibels
+    min_prominence_db: Decibels
+    min_level_dbfs: Dbfs
+    max_below_loudest_db: Decibels
+    loudest_decay_db_per_s: NonNegative
+
+    def relations(self) -> Iterator[Relation]:
+        frame_hops = FRAME_MS / self.hop_ms
+        yield Relation(("hop_ms",), abs(frame_hops - round(frame_hops)) < 1e-9,
+                       "a hop that divides the 20 ms frame (20, 10, 5, 4, 2.5 ...)")
+        yield Relation(("window_ms", "hop_ms"), self.window_ms >= self.hop_ms,
+                       "window_ms >= hop_ms")
+        bands = ("band_low_hz", "band_split_hz", "band_high_hz")
+        yield Relation(bands, self.band_low_hz < self.band_split_hz < self.band_high_hz,
+                       "band_low_hz < band_split_hz < band_high_hz")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    # Capture block length; one block per callback.
+    block_ms: PositiveCount
+    # Audio the queue holds while the pipeline is busy (a long phrase being recognised).
+    queue_s: PositiveSeconds
+    # A device that delivers nothing for this long is gone.
+    device_timeout_s: PositiveSeconds
+    # How often a gone device is looked for, and PulseAudio asked which devices exist.
+    watch_s: PositiveSeconds
+
+
+@dataclass(frozen=True, slots=True)
+class HintConfig:
+    enabled: bool
+    # A rule is whispered at most once in this long.
+    cooldown_s: Seconds
+    # The agent must have been quiet this long (after the VAD's own hangover) for a hint.
+    gap_s: Seconds
+    # A hint waits at most this long for that gap, then is said anyway.
+    max_delay_s: Seconds
+    # Rules whose hint is said at once, over the agent (rule ids, checked at load).
+    urgent_rules: tuple[str, ...]
+    # The espeak-ng voice (by language tag) pyttsx3 speaks the hints with, its rate (words per
+    # minute) and volume (0-1). Debian's espeak-ng reads characters in its "cmn" voice as
+    # English digits; its "cmn-latn-pinyin" voice speaks Mandarin from pinyin with tone
+    # numbers, which voice_pinyin has the hints converted to.
+    voice_language: str
+    voice_pinyin: bool
+    voice_rate_wpm: PositiveCount
+    volume: Fraction
+    # Output latency asked of the headset device: lower is sooner, too low underruns.
+    output_latency_s: PositiveSeconds
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMessage:
+    """What a rule's alert says: ``message`` for the supervisor, ``say`` whispered to the agent.
+
+    Both are ``str.format`` templates filled with the alert's evidence (checked at load against
+    the rule's evidence keys, ``rules.ALERT_EVIDENCE``).
+    """
+
+    severity: Literal["info", "warn", "violation"]
+    message: str
+    say: str
