@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from monitor.cli import main
 from monitor.config import config_dir, load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "demo_call.wav"
 
 # (case, site file text, what the error line must name besides the file)
