@@ -2,6 +2,9 @@
 
 It is pure: no clock, no audio, no I/O. The pipeline feeds it VAD, tone and ASR events and
 calls ``on_tick`` once per 20 ms step, so live and replay produce the same records.
+
+Each event first updates the one ``CallState`` (monitor/engine/state.py), then goes to the
+metrics and the rules, which read that state: a rule never sees the state lag its event.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from monitor.config import Config
 from monitor.engine.metrics import CallMetrics
 from monitor.engine.rules import RULES, Rule
 from monitor.engine.rules.base import EngineEvent
+from monitor.engine.state import CallState
 from monitor.errors import CallmonitorError
 from monitor.frames import (
     Alert,
@@ -20,7 +24,6 @@ from monitor.frames import (
     HoldEnd,
     HoldStart,
     Nucleus,
-    Pickup,
     Record,
     SpeechStart,
     Summary,
@@ -32,7 +35,8 @@ class Engine:
 
     def __init__(self, cfg: Config, channels: tuple[Channel, ...],
                  rules: tuple[type[Rule], ...] = RULES) -> None:
-        self._metrics = CallMetrics(cfg, channels)
+        self._state = CallState(channels, cfg.tones.cadence_gap_s)
+        self._metrics = CallMetrics(cfg, channels, self._state)
         self._rules: list[Rule] = []
         self._skipped: list[dict[str, str]] = []
         self._skipped_keys: list[str] = []
@@ -42,7 +46,9 @@ class Engine:
                 self._skipped += [{"rule": r, "why": _needs_why(missing)} for r in cls.rule_ids()]
                 self._skipped_keys += cls.summary_keys
             else:
-                self._rules.append(cls(cfg))
+                rule = cls(cfg)
+                rule.state = self._state
+                self._rules.append(rule)
         self._weights = _weights(cfg, [r for rule in self._rules for r in rule.rule_ids()])
         # Most rules only react to events; ticking them 50 times a second would cost for nothing.
         self._tickers = [r for r in self._rules if type(r).on_tick is not Rule.on_tick]
@@ -51,7 +57,10 @@ class Engine:
     def on_event(self, ev: EngineEvent) -> list[Record]:
         """Feed one event; returns it (when it belongs on the timeline) and what it caused."""
         out: list[Record] = [] if isinstance(ev, SpeechStart | Nucleus) else [ev]
-        out += self._derived(self._metrics.on_event(ev))
+        pickup = self._state.update(ev)
+        if pickup is not None:  # the rules hear of the pickup before the event that made it
+            out += [pickup, *self._to_rules(pickup)]
+        out += self._metrics.on_event(ev)
         return self._count(out + self._to_rules(ev))
 
     def on_tick(self, t: float) -> list[Record]:
@@ -71,11 +80,12 @@ class Engine:
         return out
 
     def _derived(self, records: list[Record]) -> list[Record]:
-        """What the engine finds is an event for the rules: the pickup (the greeting follows
-        it), a hold one rule found (dead air is not a hold)."""
+        """A hold one rule found is an event for the state and the other rules (dead air is not
+        a hold)."""
         out = list(records)
         for record in records:
-            if isinstance(record, HoldStart | HoldEnd | Pickup):
+            if isinstance(record, HoldStart | HoldEnd):
+                self._state.update(record)
                 out += self._to_rules(record)
         return out
 

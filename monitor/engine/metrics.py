@@ -1,6 +1,7 @@
 """The call's measurements that need no rule: pickup, rings, talk time, turns, speaking rate.
 
-They are what a supervisor reads first in a summary, and what the rules build on.
+They are what a supervisor reads first in a summary, and what the rules build on. Pickup,
+rings and talk time are the call state's (monitor/engine/state.py); this reads them out.
 """
 
 from __future__ import annotations
@@ -9,49 +10,24 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.engine.rules.base import EngineEvent
+from monitor.engine.state import CallState
 from monitor.engine.turns import build_turns
-from monitor.frames import (
-    CallEvent,
-    Channel,
-    Metric,
-    Pickup,
-    Record,
-    Ring,
-    Speech,
-    SpeechStart,
-    Utterance,
-)
+from monitor.frames import Channel, Metric, Record, Speech, Utterance
 from monitor.text import count_units
 
 
 class CallMetrics:
     """Accumulates the measurements as events arrive; ``summary`` reads them out."""
 
-    def __init__(self, cfg: Config, channels: tuple[Channel, ...]) -> None:
+    def __init__(self, cfg: Config, channels: tuple[Channel, ...], state: CallState) -> None:
         self._cfg = cfg
         self._channels = channels
-        self._rings: list[Ring] = []  # one per ring cadence (a UK double ring is one ring)
-        self._signalled_rings = 0  # rings the softphone reported: these beat the tones heard
-        self.pickup_t: float | None = None
+        self._state = state
         self._segments: dict[Channel, list[Speech]] = {c: [] for c in channels}
         self._agent_units: list[tuple[float, int]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
-        if isinstance(ev, Ring) and self.pickup_t is None:
-            same_ring = self._rings and ev.start - self._rings[-1].end < (
-                self._cfg.tones.cadence_gap_s)
-            if same_ring:
-                self._rings[-1] = Ring(self._rings[-1].start, ev.end, self._rings[-1].freq_hz)
-            else:
-                self._rings.append(ev)
-        elif isinstance(ev, CallEvent) and ev.event == "ring" and self.pickup_t is None:
-            self._signalled_rings += 1
-        elif self.pickup_t is None and (
-                (isinstance(ev, SpeechStart) and ev.channel == "agent")
-                or (isinstance(ev, CallEvent) and ev.event == "answer")):
-            self.pickup_t = ev.t
-            return [Pickup(ev.t, self.rings())]
-        elif isinstance(ev, Speech):
+        if isinstance(ev, Speech):
             self._segments[ev.channel].append(ev)
         elif isinstance(ev, Utterance) and ev.channel == "agent":
             self._agent_units.append((ev.start, count_units(ev.text, self._cfg.language)))
@@ -59,10 +35,6 @@ class CallMetrics:
             if rate is not None:
                 return [Metric(ev.end, "agent_rate", rate, {"unit": self._cfg.rate_unit})]
         return []
-
-    def rings(self) -> int:
-        """Rings before pickup: the softphone's count where it gave one, else the tones'."""
-        return self._signalled_rings or len(self._rings)
 
     def agent_rate(self) -> float | None:
         """Units per minute over the agent's turns long enough to judge a pace by.
@@ -85,11 +57,13 @@ class CallMetrics:
 
     def summary(self) -> dict[str, Any]:
         eng = self._cfg.engine
-        talk = {c: round(sum(s.duration_s for s in segs), 3) for c, segs in self._segments.items()}
+        state = self._state
+        talk = {c: round(s, 3) for c, s in state.talk_s.items()}
         out: dict[str, Any] = {
-            "rings_before_pickup": (self.rings() if "customer" in self._channels
-                                    or self._signalled_rings else None),
-            "pickup_t": self.pickup_t,
+            # The rings are heard on the customer channel or reported by the softphone.
+            "rings_before_pickup": (state.rings if "customer" in self._channels
+                                    or state.signalled_rings else None),
+            "pickup_t": state.pickup_t,
             "agent_rate_cpm": _round(self.agent_rate(), 1),
             "rate_unit": self._cfg.rate_unit,
             "talk_s": talk,

@@ -81,6 +81,18 @@ def test_silence_before_the_agent_answers_is_ringing_not_dead_air():
     assert out[-1].fields["pickup_t"] == 12.0
 
 
+def test_dead_air_counts_from_a_softphone_answer_the_agent_leaves_silent():
+    """Answered by the softphone at 1.0, the caller hears nothing until the agent's first
+    words at 9.0: dead air from the pickup (it used to wait for the agent's first words).
+    Those words are the answer, not a return from an unannounced hold, apology or not."""
+    events = [CallEvent(1.0, "answer"), *talk("agent", 9.0, 12.0, "对不起，让您久等了"),
+              *talk("customer", 12.5, 14.0)]
+    out = run(events, 15.0)
+    assert [t for t, _ in alerts(out, "dead_air")] == [6.0]
+    assert out[-1].fields["dead_air"] == [{"start": 1.0, "end": 9.0, "duration_s": 8.0}]
+    assert alerts(out, "hold.unannounced") == [] and out[-1].fields["holds"] == []
+
+
 def test_summary_holds_every_contract_key_and_lists_what_was_skipped():
     out = run(talk("agent", 1.0, 2.0), 3.0)
     summary = out[-1].to_json()

@@ -26,37 +26,28 @@ class BackchannelMissing(Rule):
         self._s = cfg.rules.backchannel_missing
         self._turn_gap_s = cfg.engine.turn_gap_s
         self._bc_max_s = cfg.engine.backchannel_max_s
-        self._customer_speaking = False
-        self._customer_end = 0.0
-        self._agent_since: float | None = None
         self._listening_since: float | None = None  # None: no customer turn open
         self._open_gap: dict[str, float] | None = None
         self._gaps: list[dict[str, float]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         if isinstance(ev, SpeechStart) and ev.channel == "customer":
-            if self._listening_since is None or ev.t - self._customer_end >= self._turn_gap_s:
+            if self._listening_since is None or not self._paused_briefly(ev.t):
                 self._close_gap(ev.t)
                 self._listening_since = ev.t
-            self._customer_speaking = True
-        elif isinstance(ev, SpeechStart):
-            self._agent_since = ev.t
-        elif isinstance(ev, Speech) and ev.channel == "customer":
-            self._customer_speaking = False
-            self._customer_end = ev.end
-        elif isinstance(ev, Speech):
-            self._agent_since = None
-            if ev.duration_s <= self._bc_max_s and self._listening_since is not None:
-                self._close_gap(ev.start)
-                self._listening_since = ev.end
+        elif isinstance(ev, Speech) and ev.channel == "agent" and (
+                ev.duration_s <= self._bc_max_s and self._listening_since is not None):
+            self._close_gap(ev.start)
+            self._listening_since = ev.end
         return []
 
     def on_tick(self, t: float) -> list[Record]:
-        if self._agent_since is not None and t - self._agent_since > self._bc_max_s:
-            self._close_gap(self._agent_since)  # the agent has taken the floor
+        agent_since = self.state.speaking.get("agent")
+        if agent_since is not None and t - agent_since > self._bc_max_s:
+            self._close_gap(agent_since)  # the agent has taken the floor
             self._listening_since = None
         since = self._listening_since
-        in_turn = self._customer_speaking or t - self._customer_end < self._turn_gap_s
+        in_turn = "customer" in self.state.speaking or self._paused_briefly(t)
         if since is None or self._open_gap is not None or not in_turn:
             return []
         limit = self._s.max_silent_listening_s
@@ -66,11 +57,18 @@ class BackchannelMissing(Rule):
         return [self.alert(since + limit, {"start": round(since, 3), "limit_s": limit})]
 
     def finish(self, t_end: float) -> list[Record]:
-        self._close_gap(min(t_end, self._customer_end))
+        customer_end = self.state.last_end_of["customer"]
+        self._close_gap(t_end if customer_end is None else min(t_end, customer_end))
         return []
 
     def summary(self) -> dict[str, Any]:
         return {"backchannel_gaps": list(self._gaps)}
+
+    def _paused_briefly(self, t: float) -> bool:
+        """The customer's last speech ended less than a turn gap before ``t``: a pause
+        inside their turn, not the end of it."""
+        end = self.state.last_end_of["customer"]
+        return end is not None and t - end < self._turn_gap_s
 
     def _close_gap(self, t: float) -> None:
         if self._open_gap is not None:

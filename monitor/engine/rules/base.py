@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from monitor.config import Config
+from monitor.engine.state import CallState
 from monitor.frames import (
     Alert,
     CallEvent,
@@ -41,6 +42,10 @@ class Rule:
     summary_keys: ClassVar[tuple[str, ...]] = ()
     # The settings the rule reads: the [rules."<rule id>"] tables of its ids (cfg.rules).
     settings: ClassVar[tuple[type, ...]] = ()
+    # The call state the engine keeps (answered, who speaks, last speech ends, hold), set by the
+    # engine when it adds the rule. Read it, never write it; it already includes the event the
+    # rule is handling (see monitor/engine/state.py).
+    state: CallState
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg

@@ -14,7 +14,7 @@ from typing import Any
 from monitor.config import ClosingIncompleteConfig, Config
 from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import CallEvent, Record, Speech, Utterance
+from monitor.frames import CallEvent, Record, Utterance
 
 
 class ClosingIncomplete(Rule):
@@ -28,31 +28,25 @@ class ClosingIncomplete(Rule):
         self._ask = PhraseMatcher(self._s.ask_more_phrases, cfg.language)
         self._thanks = PhraseMatcher(self._s.thanks_phrases, cfg.language)
         self._agent: list[Utterance] = []
-        self._talk_s = 0.0
-        self._last_speaker: str | None = None
-        self._last_end = 0.0
         self._hung_up_by: str | None = None
         self._result: dict[str, Any] = {}
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
-        if isinstance(ev, Speech):
-            if ev.end >= self._last_end:
-                self._last_speaker, self._last_end = ev.channel, ev.end
-            if ev.channel == "agent":
-                self._talk_s += ev.duration_s
-        elif isinstance(ev, Utterance) and ev.channel == "agent":
+        if isinstance(ev, Utterance) and ev.channel == "agent":
             self._agent.append(ev)
         elif isinstance(ev, CallEvent) and ev.event == "hangup" and self._hung_up_by is None:
             self._hung_up_by = ev.by
         return []
 
     def finish(self, t_end: float) -> list[Record]:
-        if self._talk_s < self._s.min_agent_talk_s or not self._agent:
+        state = self.state
+        if state.talk_s["agent"] < self._s.min_agent_talk_s or not self._agent:
             return []
-        last = [u for u in self._agent if u.end >= self._last_end - self._s.window_s]
+        last_end = state.last_end or 0.0
+        last = [u for u in self._agent if u.end >= last_end - self._s.window_s]
         parts = {"asked_anything_else": any(self._ask.first(u) for u in last),
                  "thanked": any(self._thanks.first(u) for u in last),
-                 "caller_spoke_last": self._last_speaker == "customer",
+                 "caller_spoke_last": state.last_speaker == "customer",
                  "caller_hung_up_first": (None if self._hung_up_by is None
                                           else self._hung_up_by == "customer")}
         judged = ("asked_anything_else", "thanked", "caller_hung_up_first")

@@ -38,9 +38,7 @@ class GreetingRule(Rule):
             PhraseMatcher([name], lang, fuzzy=True,
                           min_spelling_similarity=s.name_spelling_similarity) if name else None
             for name in (cfg.company, cfg.agent_name))
-        self._pickup: Pickup | None = None
         self._words: list[Utterance] = []
-        self._agent_end = 0.0
         self._caller_spoke: float | None = None
         self._result: dict[str, Any] | None = None
         self._apology_needed = False
@@ -50,22 +48,22 @@ class GreetingRule(Rule):
             return []
         if isinstance(ev, Pickup):
             return self._on_pickup(ev)
-        if self._pickup is None:
+        pickup_t = self.state.pickup_t
+        if pickup_t is None:
             return []
-        if isinstance(ev, SpeechStart) and ev.channel == "customer" and ev.t > self._pickup.t:
+        if isinstance(ev, SpeechStart) and ev.channel == "customer" and ev.t > pickup_t:
             self._caller_spoke = self._caller_spoke or ev.t
-        elif isinstance(ev, Speech) and ev.channel == "agent":
-            self._agent_end = ev.end
         elif isinstance(ev, Utterance) and ev.channel == "agent":
             if self._caller_spoke is None or ev.start < self._caller_spoke:
                 self._words.append(ev)
-        else:
-            return []
+        elif not (isinstance(ev, Speech) and ev.channel == "agent"):
+            return []  # (an agent's speech end may be what the words were waiting for)
         return self._judge_when_ready()
 
     def on_tick(self, t: float) -> list[Record]:
-        if self._result is None and self._pickup is not None and self._words and (
-                t > self._pickup.t + self._s.window_s + self.cfg.asr.phrase_gap_s):
+        pickup_t = self.state.pickup_t
+        if self._result is None and pickup_t is not None and self._words and (
+                t > pickup_t + self._s.window_s + self.cfg.asr.phrase_gap_s):
             return self._judge()
         return []
 
@@ -78,7 +76,6 @@ class GreetingRule(Rule):
                 "apology_ok": result.get("apology_ok") if self._apology_needed else None}
 
     def _on_pickup(self, ev: Pickup) -> list[Record]:
-        self._pickup = ev
         if ev.rings <= self._ring.max_rings:
             return []
         self._apology_needed = True
@@ -89,13 +86,15 @@ class GreetingRule(Rule):
         """The caller has spoken and the words of the agent's speech before it are in."""
         if self._caller_spoke is None or not self._words:
             return []
-        if self._words[-1].end + 1e-6 < min(self._agent_end, self._caller_spoke):
+        agent_end = self.state.last_end_of["agent"] or 0.0
+        if self._words[-1].end + 1e-6 < min(agent_end, self._caller_spoke):
             return []
         return self._judge()
 
     def _judge(self) -> list[Record]:
-        assert self._pickup is not None
-        window_end = self._pickup.t + self._s.window_s
+        pickup_t, rings = self.state.pickup_t, self.state.rings
+        assert pickup_t is not None
+        window_end = pickup_t + self._s.window_s
         said = [u for u in self._words if u.start <= window_end]
         # Nothing recognised within the window (the agent first spoke later): no greeting at
         # all, judged at the window's end.
@@ -120,8 +119,7 @@ class GreetingRule(Rule):
                                       "bad_opening": parts["bad_opening"] or "-",
                                       "text": "".join(u.text for u in said)}))
         if self._apology_needed and not apology_ok:
-            out.append(self.alert(t, {"rings": self._pickup.rings,
-                                      "max_rings": self._ring.max_rings},
+            out.append(self.alert(t, {"rings": rings, "max_rings": self._ring.max_rings},
                                   rule="ring.late_pickup", severity="violation"))
         return out
 

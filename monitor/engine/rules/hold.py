@@ -21,7 +21,7 @@ from typing import Any
 from monitor.config import Config, HoldTooLongConfig, HoldUnannouncedConfig
 from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import CallEvent, HoldEnd, HoldStart, Record, Speech, SpeechStart, Utterance
+from monitor.frames import CallEvent, HoldEnd, HoldStart, Record, SpeechStart, Utterance
 
 
 @dataclass
@@ -56,9 +56,6 @@ class HoldRule(Rule):
         self._announce = PhraseMatcher(s.announce_phrases + s.transfer_phrases, cfg.language)
         self._transfer = PhraseMatcher(s.transfer_phrases, cfg.language)
         self._thanks = PhraseMatcher(s.thanks_phrases, cfg.language)
-        self._speaking: set[str] = set()
-        self._answered = False  # the agent has spoken: silences before that are ringing
-        self._last_end = 0.0
         self._announced: tuple[float, bool] | None = None  # (utterance end, transfer?)
         self._hold: _Hold | None = None  # on hold now
         self._returned: _Hold | None = None  # back from hold, thanks not yet judged
@@ -67,16 +64,10 @@ class HoldRule(Rule):
     def on_event(self, ev: EngineEvent) -> list[Record]:
         if isinstance(ev, CallEvent):
             return self._on_call_event(ev)
-        if isinstance(ev, SpeechStart):
-            self._speaking.add(ev.channel)
-            if ev.channel == "agent" and self._hold is not None:
+        if isinstance(ev, SpeechStart) and ev.channel == "agent":
+            if self._hold is not None:
                 return [] if self._hold.signalled else self._end_hold(ev.t)
-            if ev.channel == "agent" and self._hold is None:
-                self._unannounced_return(ev.t)
-        elif isinstance(ev, Speech):
-            self._speaking.discard(ev.channel)
-            self._last_end = max(self._last_end, ev.end)
-            self._answered |= ev.channel == "agent"
+            self._unannounced_return(ev.t)
         elif isinstance(ev, Utterance) and ev.channel == "agent":
             return self._on_agent_words(ev)
         return []
@@ -85,16 +76,17 @@ class HoldRule(Rule):
         hold = self._hold
         if hold is not None:
             return self._limits(hold, t)
-        if self._speaking or t - self._last_end + 1e-9 < self._s.confirm_silence_s:
+        last_end = self.state.last_end
+        if self._announced is None or last_end is None or self.state.speaking:
             return []
-        if self._announced is None or self._last_end - self._announced[0] > (
+        if t - last_end + 1e-9 < self._s.confirm_silence_s or last_end - self._announced[0] > (
                 self._s.announce_window_s):
             return []
         transfer = self._announced[1]
         self._announced = None
-        self._hold = _Hold(self._last_end, announced=True, transfer=transfer)
+        self._hold = _Hold(last_end, announced=True, transfer=transfer)
         self._holds.append(self._hold)
-        return [HoldStart(round(self._last_end, 3), announced=True, transfer=transfer)]
+        return [HoldStart(round(last_end, 3), announced=True, transfer=transfer)]
 
     def finish(self, t_end: float) -> list[Record]:
         out: list[Record] = []
@@ -151,11 +143,18 @@ class HoldRule(Rule):
         return [HoldEnd(round(t, 3), round(hold.start, 3))]
 
     def _unannounced_return(self, t: float) -> None:
-        """A long unannounced silence may have been a hold; the returning words will tell."""
-        silence = t - self._last_end
-        if self._returned is None and self._answered and self._speaking == {"agent"} and (
-                silence >= self._unannounced_min_s):
-            self._returned = _Hold(self._last_end, announced=False, transfer=False, end=t)
+        """A long unannounced silence may have been a hold; the returning words will tell.
+
+        Only a silence after the agent has spoken: the first words after ringing answer the
+        call, they return from nothing. The state already holds this speech start, and
+        ``last_end`` is still the end of the speech before it.
+        """
+        state = self.state
+        last_end = state.last_end
+        if self._returned is None and state.last_end_of["agent"] is not None and (
+                last_end is not None and state.speaking.keys() == {"agent"}
+                and t - last_end >= self._unannounced_min_s):
+            self._returned = _Hold(last_end, announced=False, transfer=False, end=t)
 
     def _on_agent_words(self, ev: Utterance) -> list[Record]:
         if self._announce.first(ev) is not None:

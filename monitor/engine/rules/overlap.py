@@ -30,18 +30,15 @@ class Interruption(Rule):
         self._s = cfg.rules.interruption
         self._hangover_s = cfg.vad.hangover_s
         self._bc_max_s = cfg.engine.backchannel_max_s
-        self._customer_speaking = False
         self._candidate: float | None = None  # start of an agent segment inside customer speech
         self._fired = False
         self._found: list[dict[str, float]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
-        if isinstance(ev, SpeechStart) and ev.channel == "customer":
-            self._customer_speaking = True
-        elif isinstance(ev, SpeechStart) and self._customer_speaking:
+        if isinstance(ev, SpeechStart) and ev.channel == "agent" and (
+                "customer" in self.state.speaking):
             self._candidate, self._fired = ev.t, False
         elif isinstance(ev, Speech) and ev.channel == "customer":
-            self._customer_speaking = False
             if self._candidate is not None:
                 return self._settle(ev.end - self._candidate)
         elif isinstance(ev, Speech) and ev.start == self._candidate:

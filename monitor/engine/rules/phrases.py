@@ -17,7 +17,7 @@ from typing import Any
 from monitor.config import Config, FillerExcessConfig, ForbiddenPhraseConfig
 from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import Record, Speech, Utterance
+from monitor.frames import Record, Utterance
 
 
 class ForbiddenPhrase(Rule):
@@ -61,20 +61,18 @@ class FillerExcess(Rule):
         self._s = cfg.rules.filler_excess
         self._matcher = PhraseMatcher(self._s.tokens, cfg.language)
         self._bc_max_s = cfg.engine.backchannel_max_s
-        self._talk_s = 0.0
         self._count = 0
         self._last_alert: float | None = None
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
-        if isinstance(ev, Speech) and ev.channel == "agent":
-            self._talk_s += ev.duration_s
         if not isinstance(ev, Utterance) or ev.channel != "agent":
             return []
         if ev.end - ev.start <= self._bc_max_s:
             return []  # a backchannel (嗯 while the caller talks), not a filler
         fillers = self._matcher.find(ev)
         self._count += len(fillers)
-        per_min = 60.0 * self._count / max(self._talk_s, ev.end - ev.start, self._s.min_talk_s)
+        talk_s = self.state.talk_s["agent"]
+        per_min = 60.0 * self._count / max(talk_s, ev.end - ev.start, self._s.min_talk_s)
         if not fillers or per_min <= self._s.max_per_min:
             return []
         t = ev.end

@@ -1,4 +1,8 @@
-"""``dead_air``: both sides silent for longer than the limit once the call is answered."""
+"""``dead_air``: both sides silent for longer than the limit once the call is answered.
+
+Answered is the pickup: the agent's first speech, or the softphone's answer where it reports
+one, so a caller answered by the softphone and met with silence is left in dead air too.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import Any
 
 from monitor.config import Config, DeadAirConfig
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import HoldEnd, HoldStart, Record, Speech, SpeechStart
+from monitor.engine.state import CallState
+from monitor.frames import Record, SpeechStart
 
 
 class DeadAir(Rule):
@@ -24,34 +29,24 @@ class DeadAir(Rule):
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self._limit_s = cfg.rules.dead_air.limit_s
-        self._speaking: set[str] = set()
-        self._answered = False
-        self._last_end = 0.0
         self._open: float | None = None
-        self._on_hold = False
         self._gaps: list[dict[str, float]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         if isinstance(ev, SpeechStart):
-            self._answered |= ev.channel == "agent"
-            self._speaking.add(ev.channel)
             self._close(ev.t)
-        elif isinstance(ev, Speech):
-            self._speaking.discard(ev.channel)
-            self._last_end = max(self._last_end, ev.end)
-        elif isinstance(ev, HoldStart | HoldEnd):
-            self._on_hold = isinstance(ev, HoldStart)
-            self._last_end = max(self._last_end, ev.t)
         return []
 
     def on_tick(self, t: float) -> list[Record]:
-        if not self._answered or self._speaking or self._open is not None or self._on_hold:
+        state = self.state
+        if not state.answered or state.speaking or self._open is not None or state.on_hold:
             return []
-        if t - self._last_end + 1e-9 < self._limit_s:
+        start = _silent_since(state)
+        if t - start + 1e-9 < self._limit_s:
             return []
-        self._open = self._last_end
-        fired = self._last_end + self._limit_s
-        return [self.alert(fired, {"start": round(self._last_end, 3), "limit_s": self._limit_s})]
+        self._open = start
+        return [self.alert(start + self._limit_s,
+                           {"start": round(start, 3), "limit_s": self._limit_s})]
 
     def finish(self, t_end: float) -> list[Record]:
         self._close(t_end)
@@ -65,3 +60,10 @@ class DeadAir(Rule):
             self._gaps.append({"start": round(self._open, 3), "end": round(t, 3),
                                "duration_s": round(t - self._open, 3)})
             self._open = None
+
+
+def _silent_since(state: CallState) -> float:
+    """When the caller last heard anyone: the latest of the last speech end, the pickup and
+    the end of the last hold (a hold is waiting the caller was told about)."""
+    assert state.pickup_t is not None
+    return max(state.pickup_t, state.last_end or 0.0, state.hold_end_t or 0.0)
