@@ -10,12 +10,13 @@ metrics and the rules, which read that state: a rule never sees the state lag it
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from monitor.config import Config
 from monitor.engine.metrics import CallMetrics
-from monitor.engine.rules import RULES, Rule
-from monitor.engine.rules.base import EngineEvent
+from monitor.engine.rules import RULES
+from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.engine.state import CallState
 from monitor.errors import CallmonitorError
 from monitor.frames import (
@@ -99,12 +100,13 @@ class Engine:
         fields.update(self._metrics.summary())
         for rule in self._rules:
             fields.update(rule.summary())
-        checks = [{"rule": rule, "weight": weight, "passed": self._alerts[rule] == 0}
+        passed = {rule: self._alerts[rule] == 0 for rule in self._weights}
+        checks = [{"rule": rule, "weight": weight, "passed": passed[rule]}
                   for rule, weight in self._weights.items()]
-        total = sum(c["weight"] for c in checks)
+        total = sum(self._weights.values())
+        earned = sum(w for rule, w in self._weights.items() if passed[rule])
         fields.update({
-            "score": round(100.0 * sum(c["weight"] for c in checks if c["passed"]) / total, 1)
-            if total else None,
+            "score": round(100.0 * earned / total, 1) if total else None,
             "checks": checks,
             "alerts_by_rule": dict(sorted(self._alerts.items())),
             "rules_skipped": list(self._skipped),
@@ -126,5 +128,5 @@ def _weights(cfg: Config, rule_ids: list[str]) -> dict[str, float]:
     return {r: cfg.score_weights[r] for r in rule_ids}
 
 
-def _needs_why(missing: set[str]) -> str:
+def _needs_why(missing: AbstractSet[str]) -> str:
     return f"needs the {' and '.join(sorted(missing))} channel (the source has none)"

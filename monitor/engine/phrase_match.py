@@ -279,7 +279,8 @@ def _pinyin(forms: Sequence[str]) -> list[str]:
 def _word_pinyin(word: str) -> tuple[str, ...]:
     # errors=list: a character without pinyin stands for itself, one unit each, so the
     # syllables stay aligned with the characters.
-    return tuple(lazy_pinyin(word, style=Style.NORMAL, errors=list))
+    return tuple(lazy_pinyin(word, style=Style.NORMAL,
+                             errors=list))  # type: ignore[arg-type]  # pypinyin takes any callable; its hint says str
 
 
 @lru_cache(maxsize=4096)

@@ -58,7 +58,7 @@ def create_app(location: Location, audio_dir: Path, cfg: Config, *,
     app = Flask(__name__)
     app.extensions[SETTINGS] = Settings.build(location, Path(audio_dir), cfg)
     app.extensions[THROTTLE] = throttle or SignInThrottle()
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # on DefaultJSONProvider, not the base class
     app.jinja_env.filters.update(clock=labels.clock, duration=labels.duration,
                                  utc=labels.utc_time, rule_label=labels.rule_label,
                                  score_class=labels.score_class, number=labels.number,

@@ -20,6 +20,7 @@ from monitor.frames import (
     Pickup,
     Record,
     Ring,
+    Severity,
     Speech,
     SpeechStart,
     Utterance,
@@ -70,9 +71,9 @@ class Rule:
         return {}
 
     def alert(self, t: float, evidence: dict[str, Any], rule: str = "",
-              severity: str = "") -> Alert:
+              severity: Severity | None = None) -> Alert:
         """An alert worded by the profile: the templates are filled from ``evidence``."""
         rule = rule or self.id
         msg = self.cfg.messages[rule]
-        return Alert(rule, round(t, 3), severity or msg.severity,  # type: ignore[arg-type]
+        return Alert(rule, round(t, 3), severity or msg.severity,
                      msg.message.format(**evidence), msg.say.format(**evidence), evidence)
