@@ -76,7 +76,7 @@ class Session:
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.
         self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
-        self._engine = Engine(cfg, channels)
+        self._engine = Engine(cfg, channels, words=recognizer is not None)
         self.t = 0.0
 
     def run(self, summary_extra: dict[str, Any]) -> dict[str, Any]:

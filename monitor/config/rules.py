@@ -64,6 +64,10 @@ class HoldTooLongConfig:
     transfer_limit_s: PositiveSeconds
     warn_before_s: Seconds
     return_window_s: Seconds
+    # How hold.too_long's message and say name the wait ({wait}): a hold the agent announced,
+    # or a wait nobody announced (a long silence, a softphone hold without a word first).
+    wait_announced: str
+    wait_unannounced: str
 
     def relations(self) -> Iterator[Relation]:
         yield Relation(("warn_before_s", "limit_s", "transfer_limit_s"),
@@ -185,7 +189,8 @@ class RulesConfig:
 ALERT_EVIDENCE: dict[str, dict[str, Any]] = {
     "ring.late_pickup": {"rings": 5, "max_rings": 3},
     "greeting.incomplete": {"missing": "company", "bad_opening": "-", "text": "您好"},
-    "hold.too_long": {"start": 12.0, "limit_s": 30.0, "transfer": False},
+    "hold.too_long": {"start": 12.0, "limit_s": 30.0, "transfer": False, "announced": False,
+                      "wait": "on hold"},
     "hold.unannounced": {"start": 12.0, "phrase": "久等", "duration_s": 8.5},
     "hold.no_thanks": {"start": 12.0},
     "dead_air": {"start": 12.0, "limit_s": 5.0},

@@ -20,6 +20,7 @@ from monitor.frames import CallEvent, Record, Utterance
 class ClosingIncomplete(Rule):
     id = "closing.incomplete"
     summary_keys = ("closing_ok", "closing")
+    needs_words = frozenset({"closing.incomplete"})
     settings = (ClosingIncompleteConfig,)
 
     def __init__(self, cfg: Config) -> None:

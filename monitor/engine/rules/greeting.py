@@ -23,6 +23,9 @@ class GreetingRule(Rule):
     id = "greeting.incomplete"
     summary_keys = ("greeting_ok", "greeting", "apology_ok")
     ids = ("greeting.incomplete", "ring.late_pickup")
+    # The late pickup is counted from the rings and checked without words; only its apology
+    # (apology_ok) needs them, and is then left unjudged.
+    needs_words = frozenset({"greeting.incomplete"})
     settings = (GreetingIncompleteConfig, RingLatePickupConfig)
 
     def __init__(self, cfg: Config) -> None:

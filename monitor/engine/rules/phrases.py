@@ -23,6 +23,7 @@ from monitor.frames import Record, Utterance
 class ForbiddenPhrase(Rule):
     id = "forbidden_phrase"
     summary_keys = ("forbidden",)
+    needs_words = frozenset({"forbidden_phrase"})
     settings = (ForbiddenPhraseConfig,)
 
     def __init__(self, cfg: Config) -> None:
@@ -54,6 +55,8 @@ class ForbiddenPhrase(Rule):
 class FillerExcess(Rule):
     id = "filler.excess"
     summary_keys = ("filler_count",)
+    # Fillers are counted in the recognised words (an acoustic detector could lift this).
+    needs_words = frozenset({"filler.excess"})
     settings = (FillerExcessConfig,)
 
     def __init__(self, cfg: Config) -> None:
