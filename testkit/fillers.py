@@ -11,6 +11,7 @@ speech island in the result, in seconds: computed from the samples written, neve
 from __future__ import annotations
 
 import itertools
+import random
 import subprocess
 from dataclasses import dataclass
 
@@ -103,3 +104,20 @@ def fill(sentence: str, inserts: list[Insert], gap_s: float = 0.15) -> FilledSen
         at = cut
     parts.append(samples[at:])
     return FilledSentence(np.concatenate(parts), tuple(fillers))
+
+
+def filler_set(variants: int, seed: int) -> list[tuple[str, FilledSentence]]:
+    """Each filler-free agent clip plain, and ``variants`` filled copies of those with pauses:
+    1-3 fillers each, of 0.3-0.8 s, shifted -3 to +3 semitones (seeded: the same set always)."""
+    rng = random.Random(seed)
+    manifest = synth._manifest(synth.ZH_CLIPS_DIR)
+    names = [n for n, e in manifest.items() if e["role"] == "agent" and n not in FILLER_CLIPS]
+    out = [(n, FilledSentence(clip(n), ())) for n in names]
+    for name in names:
+        n_pauses = len(pauses(clip(name)))
+        for _ in range(variants if n_pauses else 0):
+            where = rng.sample(range(n_pauses), k=min(n_pauses, rng.randint(1, 3)))
+            inserts = [Insert(rng.choice(sorted(SOURCES)), rng.uniform(0.3, 0.8),
+                              rng.uniform(-3.0, 3.0), p) for p in where]
+            out.append((f"{name}+{len(inserts)}", fill(name, inserts)))
+    return out
