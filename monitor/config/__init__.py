@@ -34,6 +34,7 @@ from monitor.config.sections import (
     AsrConfig,
     AudioConfig,
     EngineConfig,
+    FillerConfig,
     HintConfig,
     LiveConfig,
     RuleMessage,
@@ -47,7 +48,7 @@ from monitor.config.sections import (
 __all__ = [
     "ALERT_EVIDENCE", "PROFILES", "RULE_IDS", "SITE_ENV", "AsrConfig", "AudioConfig",
     "BackchannelMissingConfig", "ClosingIncompleteConfig", "Config", "DeadAirConfig",
-    "EngineConfig", "FillerExcessConfig", "ForbiddenPair", "ForbiddenPhraseConfig",
+    "EngineConfig", "FillerConfig", "FillerExcessConfig", "ForbiddenPair", "ForbiddenPhraseConfig",
     "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig",
     "InterruptionConfig", "LiveConfig", "RateTooFastConfig", "RateTooSlowConfig",
     "RingLatePickupConfig", "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig",

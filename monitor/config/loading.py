@@ -24,6 +24,7 @@ from monitor.config.sections import (
     AsrConfig,
     AudioConfig,
     EngineConfig,
+    FillerConfig,
     HintConfig,
     LiveConfig,
     RuleMessage,
@@ -60,7 +61,8 @@ class _Profile:
 
 _SECTIONS: dict[str, type] = {
     "store": StoreConfig, "audio": AudioConfig, "vad": VadConfig, "tones": ToneConfig,
-    "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig, "live": LiveConfig,
+    "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig,
+    "fillers": FillerConfig, "live": LiveConfig,
     "hints": HintConfig, "web": WebConfig}
 
 
@@ -77,6 +79,7 @@ class Config:
     asr: AsrConfig
     engine: EngineConfig
     syllables: SyllableConfig
+    fillers: FillerConfig
     live: LiveConfig
     hints: HintConfig
     web: WebConfig

@@ -14,6 +14,7 @@ from monitor.frames import (
     Alert,
     CallEvent,
     Channel,
+    Filler,
     HoldEnd,
     HoldStart,
     Nucleus,
@@ -26,8 +27,8 @@ from monitor.frames import (
     Utterance,
 )
 
-EngineEvent = (SpeechStart | Nucleus | Speech | Utterance | Ring | CallEvent | Pickup | HoldStart
-               | HoldEnd)
+EngineEvent = (SpeechStart | Nucleus | Filler | Speech | Utterance | Ring | CallEvent | Pickup
+               | HoldStart | HoldEnd)
 """What rules read: the pipeline's events, the softphone's, and the pickup and holds derived
 from them."""
 

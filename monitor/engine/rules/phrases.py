@@ -17,7 +17,7 @@ from typing import Any
 from monitor.config import Config, FillerExcessConfig, ForbiddenPhraseConfig
 from monitor.engine.phrase_match import PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import Record, Utterance
+from monitor.frames import Filler, Record, Utterance
 
 
 class ForbiddenPhrase(Rule):
@@ -53,6 +53,16 @@ class ForbiddenPhrase(Rule):
 
 
 class FillerExcess(Rule):
+    """Fillers a minute of agent talk, from the words and from the sound.
+
+    The recogniser's fillers are the profile's tokens found in agent utterances; the acoustic
+    ones are ``Filler`` events (monitor/analysis/fillers.py), which hear the 嗯 and 啊 that
+    Whisper leaves out, and keep the rule running without a recogniser (``--asr none``). A
+    recognised filler whose word time overlaps an acoustic one is that filler and counts once,
+    whichever arrives first (the sound does: within half a second of its end, the words only
+    once the phrase has ended). A filler while the caller speaks is a backchannel, not counted.
+    """
+
     id = "filler.excess"
     summary_keys = ("filler_count",)
     # Fillers are counted in the recognised words (an acoustic detector could lift this).
@@ -66,26 +76,57 @@ class FillerExcess(Rule):
         self._bc_max_s = cfg.engine.backchannel_max_s
         self._count = 0
         self._last_alert: float | None = None
+        # Fillers of one source that no filler of the other has matched yet: (start, end).
+        self._heard: list[tuple[float, float]] = []
+        self._written: list[tuple[float, float]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
+        if isinstance(ev, Filler) and ev.channel == "agent" and not self._backchannel(ev):
+            if not _claim(self._written, ev.start, ev.end):
+                return []  # the recogniser already counted it
+            self._heard.append((ev.start, ev.end))
+            return self._judge(ev.end, 1, ev.end - ev.start, "", ev.end)
         if not isinstance(ev, Utterance) or ev.channel != "agent":
             return []
         if ev.end - ev.start <= self._bc_max_s:
             return []  # a backchannel (嗯 while the caller talks), not a filler
-        fillers = self._matcher.find(ev)
-        self._count += len(fillers)
-        talk_s = self.state.talk_s["agent"]
-        per_min = 60.0 * self._count / max(talk_s, ev.end - ev.start, self._s.min_talk_s)
-        if not fillers or per_min <= self._s.max_per_min:
+        fillers = [m for m in self._matcher.find(ev) if _claim(self._heard, m.start, m.end)]
+        self._written += [(m.start, m.end) for m in fillers]
+        if not fillers:
             return []
-        t = ev.end
+        return self._judge(ev.end, len(fillers), ev.end - ev.start,
+                           "".join(m.text for m in fillers), fillers[-1].end)
+
+    def _backchannel(self, ev: Filler) -> bool:
+        """The caller was speaking during the filler: an agent 嗯 there is listening."""
+        customer_end = self.state.last_end_of.get("customer")
+        return "customer" in self.state.speaking or (customer_end is not None
+                                                     and customer_end > ev.start)
+
+    def _judge(self, t: float, new: int, span_s: float, tokens: str,
+               word_end: float) -> list[Record]:
+        """Count ``new`` fillers; alert at ``t`` when the rate is over the limit."""
+        self._count += new
+        talk_s = self.state.talk_s["agent"]
+        per_min = 60.0 * self._count / max(talk_s, span_s, self._s.min_talk_s)
+        if per_min <= self._s.max_per_min:
+            return []
         if self._last_alert is not None and t - self._last_alert < self._s.cooldown_s:
             return []
         self._last_alert = t
         return [self.alert(t, {"count": self._count, "per_min": round(per_min, 1),
-                               "max_per_min": self._s.max_per_min,
-                               "tokens": "".join(m.text for m in fillers),
-                               "word_end": round(fillers[-1].end, 3)})]
+                               "max_per_min": self._s.max_per_min, "tokens": tokens,
+                               "word_end": round(word_end, 3)})]
 
     def summary(self) -> dict[str, Any]:
         return {"filler_count": self._count}
+
+
+def _claim(pool: list[tuple[float, float]], start: float, end: float) -> bool:
+    """Whether [start, end] is a new filler: if it overlaps one in ``pool``, that one is
+    taken out (matched) and the answer is no."""
+    for i, (s, e) in enumerate(pool):
+        if s < end and start < e:
+            del pool[i]
+            return False
+    return True
