@@ -65,8 +65,8 @@ class FillerExcess(Rule):
 
     id = "filler.excess"
     summary_keys = ("filler_count",)
-    # Fillers are counted in the recognised words (an acoustic detector could lift this).
-    needs_words = frozenset({"filler.excess"})
+    # The acoustic fillers make the check without a recogniser (the 嗯 / 啊 / 呃 that stand
+    # alone; 那个 and 就是说 need the words).
     settings = (FillerExcessConfig,)
 
     def __init__(self, cfg: Config) -> None:
