@@ -11,7 +11,8 @@ Spelling, the one ``pypinyin.lazy_pinyin(..., style=Style.NORMAL)`` writes, made
 
 - the zero initial is ``""`` (``"-"`` in the cost file): an, e, ou, er, and the syllables
   spelled with y/w, which get the final they have after a consonant: yi -> i, ya -> ia,
-  you -> iu (as in liu), wei -> ui (as in gui), wen -> un, wu -> u, weng -> ueng;
+  you -> iu (as in liu), wei -> ui (as in gui), wen -> un, wu -> u, weng -> ueng, and
+  yo -> o, wong -> ong as pypinyin's strict finals have them;
 - ü is written ``v`` in every final: lv, nve, and yu -> v, yue -> ve, yuan -> van,
   yun -> vn, also after j, q, x (ju -> j + v, where pinyin writes u);
 - the apical vowel of zi, zhi, ri is the final ``i`` (the initial tells them apart), and the
@@ -34,16 +35,16 @@ INITIALS = ("", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q",
             "zh", "ch", "sh", "r", "z", "c", "s")
 """Every initial, ``""`` the zero initial."""
 FINALS = ("a", "o", "e", "ê", "ai", "ei", "ao", "ou", "an", "en", "ang", "eng", "ong", "er",
-          "i", "ia", "io", "ie", "iao", "iu", "ian", "in", "iang", "ing", "iong",
+          "i", "ia", "ie", "iao", "iu", "ian", "in", "iang", "ing", "iong",
           "u", "ua", "uo", "uai", "ui", "uan", "un", "uang", "ueng",
           "v", "ve", "van", "vn", "m", "n", "ng")
 """Every final, in the spelling of the module doc (ü as ``v``, iou as ``iu``)."""
 
-_Y_W = {"yi": "i", "ya": "ia", "yo": "io", "ye": "ie", "yao": "iao", "you": "iu",
+_Y_W = {"yi": "i", "ya": "ia", "yo": "o", "ye": "ie", "yao": "iao", "you": "iu",
         "yan": "ian", "yin": "in", "yang": "iang", "ying": "ing", "yong": "iong",
         "yu": "v", "yue": "ve", "yuan": "van", "yun": "vn",
         "wu": "u", "wa": "ua", "wo": "uo", "wai": "uai", "wei": "ui", "wan": "uan",
-        "wen": "un", "wang": "uang", "weng": "ueng"}
+        "wen": "un", "wang": "uang", "weng": "ueng", "wong": "ong"}
 # Longest first, so zh is not read as z + h...
 _CONSONANTS = sorted((i for i in INITIALS if i), key=len, reverse=True)
 _FINAL_SET = frozenset(FINALS)

@@ -8,9 +8,10 @@ the Vosk model of the profile (vosk-model-small-cn-0.22) when it is installed. E
 segment from its first to its last speech (the whole clip where the manifest has no times).
 
 Reference and recognised text become toneless pinyin syllables (pypinyin, characters read in
-context, digits read as characters), are aligned syllable by syllable (plain Levenshtein), and
-the initial and final substitutions are counted per unordered pair, with how often each
-initial and final occurs. ``testkit/confusions.py`` says how counts become costs:
+context, each digit read as its character: 138 -> yi san ba), are aligned syllable by
+syllable (plain Levenshtein), and the initial and final substitutions are counted per
+unordered pair, with how often each initial and final occurs. ``testkit/confusions.py``
+says how counts become costs:
 
     rate = n_ab / (N_ab + k)           N_ab: aligned syllables holding a or b
     cost = 1 - (1 - min_cost) * min(1, rate / saturation)
@@ -21,7 +22,7 @@ Recognised texts are cached in ``$XDG_CACHE_HOME/callmonitor/confusions.json`` (
 ``~/.cache``), keyed by model, decoding options and clip content, so a rerun only recomputes
 the table; ``--no-cache`` recognises everything again.
 
-    .venv/bin/python scripts/learn_confusions.py [--no-cache] [--out FILE] [--k 10] ...
+    .venv/bin/python scripts/learn_confusions.py [--no-cache] [--out FILE] [--k 20] ...
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ from monitor.asr.models import find_model
 from monitor.config import PINYIN_COSTS_PATH, Config, load_config, load_pinyin_costs
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ
-from monitor.pinyin import syllables
-from monitor.text import comparable
 from testkit.confusions import (
     KNOWN_FINALS,
     KNOWN_INITIALS,
@@ -57,6 +56,7 @@ from testkit.confusions import (
     Settings,
     estimate_costs,
     render_toml,
+    spoken_syllables,
 )
 from testkit.scenarios import PROFILES
 
@@ -110,14 +110,14 @@ def _pcm_16k(path: Path) -> bytes:
     return np.asarray(samples, dtype=np.int16).tobytes()
 
 
-def recognisers(cfg: Config) -> list[Recognizer]:
-    """faster-whisper-base, and the profile's Vosk model where it is installed."""
+def recognisers(cfg: Config) -> tuple[list[Recognizer], list[str]]:
+    """faster-whisper-base, and the profile's Vosk model where it is installed; then the
+    names of the models left out."""
     found = [load_recognizer(cfg.asr, cfg.language, backend="whisper")]
     if backend_installed("vosk") and find_model(cfg.asr.vosk_model) is not None:
-        found.append(load_vosk(cfg.asr.vosk_model, cfg.language))
-    else:
-        print(f"{cfg.asr.vosk_model}: not installed, left out (see models/README.md)")
-    return found
+        return [*found, load_vosk(cfg.asr.vosk_model, cfg.language)], []
+    print(f"{cfg.asr.vosk_model}: not installed, left out (see models/README.md)")
+    return found, [cfg.asr.vosk_model]
 
 
 def recognise(recognizer: Recognizer, clip: Clip, options: str, cache: dict[str, str]) -> str:
@@ -154,8 +154,8 @@ def count(models: Sequence[Recognizer], clips: Sequence[Clip], cfg: Config, use_
     for model in models:
         counts = per_model[model.model_name] = Counts()
         for clip in clips:
-            ref = syllables(comparable(clip.text, "zh"))
-            hyp = syllables(comparable(recognise(model, clip, repr(cfg.asr), cache), "zh"))
+            ref = spoken_syllables(clip.text)
+            hyp = spoken_syllables(recognise(model, clip, repr(cfg.asr), cache))
             counts.add(ref, hyp)
             total.add(ref, hyp)
         _save_cache(cache)
@@ -178,15 +178,16 @@ def _print_top(title: str, estimates: Sequence[Estimate]) -> None:
               f"{'  (known)' if e.known else ''}")
 
 
-def _header(argv: Sequence[str], models: Sequence[Recognizer], clips: Sequence[Clip],
-            counts: Counts, settings: Settings) -> list[str]:
+def _header(argv: Sequence[str], models: Sequence[Recognizer], missing: Sequence[str],
+            clips: Sequence[Clip], counts: Counts, settings: Settings) -> list[str]:
     folders = sorted({c.name.split("/")[0] for c in clips})
     by_folder = ", ".join(f"{sum(c.name.startswith(f + '/') for c in clips)} from "
                           f"shared/audio/{f}" for f in folders)
     return [
-        "Pinyin confusion costs, generated: do not edit by hand, regenerate with",
+        "Pinyin confusion costs, generated (a rerun overwrites hand edits) by",
         f"  .venv/bin/python scripts/learn_confusions.py {' '.join(argv)}".rstrip(),
-        f"models: {', '.join(m.model_name + ' (' + m.backend + ')' for m in models)}",
+        f"models: {', '.join(m.model_name + ' (' + m.backend + ')' for m in models)}"
+        + "".join(f"; {name} not installed, left out" for name in missing),
         f"clips: {len(clips)} ({by_folder}), each recognised by every model",
         f"aligned: {_rates(counts)}",
         f"costs: k = {settings.k}, saturation = {settings.saturation}, min_cost = "
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(args.k, args.saturation, args.min_cost, args.prior_cost)
     try:
         cfg = load_config("zh-CN")
-        models, clips = recognisers(cfg), library(args.audio)
+        (models, missing), clips = recognisers(cfg), library(args.audio)
         total, per_model = count(models, clips, cfg, not args.no_cache)
     except CallmonitorError as exc:
         print(f"learn_confusions: error: {exc}", file=sys.stderr)
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     finals = estimate_costs(total.finals, total.final_seen, KNOWN_FINALS, settings)
     _print_top("initial", initials)
     _print_top("final", finals)
-    header = _header(sys.argv[1:] if argv is None else argv, models, clips, total, settings)
+    header = _header(sys.argv[1:] if argv is None else argv, models, missing, clips, total,
+                     settings)
     args.out.write_text(render_toml(header, initials, finals,
                                     (args.weight_initial, round(1 - args.weight_initial, 6))),
                         encoding="utf-8")

@@ -13,7 +13,11 @@ Costs (``estimate_costs``): the positions that could show the confusion are thos
 0 with ``k`` pseudo-positions, ``rate = n_ab / (N_ab + k)``, so one confusion of a rare unit
 is not taken for a habit, and mapped onto a cost that falls linearly from 1 (never confused)
 to ``min_cost`` at ``saturation`` (a pair confused at that rate or more is as cheap as
-anything gets; no pair is free, or the matcher could not tell 四 from 十):
+anything gets; no pair is free, or the matcher could not tell 四 from 十). The defaults fit
+a library of about a thousand syllables recognised with a syllable error rate near 7 %: a
+pair confused in a tenth of the positions that could show it is as strong a habit as a
+recogniser has, and with ``k = 20`` one confusion among twenty positions costs about 0.8,
+five among a hundred about 0.6:
 
     cost = 1 - (1 - min_cost) * min(1, rate / saturation)
 
@@ -25,17 +29,21 @@ known to make (``KNOWN_INITIALS``, ``KNOWN_FINALS``) never cost more than ``prio
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from monitor.config.pinyin_costs import ZERO_INITIAL
-from monitor.pinyin import pair_key, split_syllable
+from monitor.pinyin import pair_key, split_syllable, syllables
+from monitor.text import comparable, normalize_text
 
 KNOWN_INITIALS = (("z", "zh"), ("c", "ch"), ("s", "sh"), ("l", "n"), ("f", "h"), ("l", "r"))
 """Initials Mandarin speakers merge (southern accents: flat and retroflex, n/l, f/h, r/l)."""
 KNOWN_FINALS = (("an", "ang"), ("en", "eng"), ("in", "ing"), ("ian", "iang"), ("uan", "uang"))
 """Finals told apart only by the nasal coda (-n / -ng)."""
+
+_DIGIT = re.compile("[0-9]")
 
 Aligned = tuple[str | None, str | None]
 """One column of an alignment: (reference, hypothesis), None on the side that has nothing."""
@@ -45,8 +53,8 @@ Aligned = tuple[str | None, str | None]
 class Settings:
     """How counts become costs (see the module doc)."""
 
-    k: float = 10.0
-    saturation: float = 0.2
+    k: float = 20.0
+    saturation: float = 0.1
     min_cost: float = 0.1
     prior_cost: float = 0.3
 
@@ -93,6 +101,15 @@ class Counts:
             seen.update({a, b})
             if a != b:
                 pairs[pair_key(a, b)] += 1
+
+
+def spoken_syllables(text: str) -> tuple[str, ...]:
+    """The syllables of ``text`` as they are said, reference or recognised alike: written as
+    the recognisers' output is (``normalize_text``), each digit read as its character
+    (138 -> yi san ba, as the error rates count it); characters stay together, so each is
+    read in its context."""
+    spelled = _DIGIT.sub(lambda m: comparable(m.group(), "zh"), normalize_text(text, "zh"))
+    return syllables(spelled)
 
 
 def align(ref: Sequence[str], hyp: Sequence[str]) -> list[Aligned]:
