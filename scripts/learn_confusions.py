@@ -122,7 +122,8 @@ def recognisers(cfg: Config) -> tuple[list[Recognizer], list[str]]:
 
 def recognise(recognizer: Recognizer, clip: Clip, options: str, cache: dict[str, str]) -> str:
     """What ``recognizer`` writes for ``clip`` ("" for nothing), from ``cache`` when there;
-    ``options`` are the decoding options (the profile's [asr] and the call's names)."""
+    ``options`` (the profile's [asr] settings) is part of the key with the model, the call's
+    names, the span and the audio, so a changed setting recognises again."""
     pcm = _pcm_16k(clip.path)
     names = PROFILES["zh"][1]
     options = json.dumps([recognizer.model_name, options, names, clip.start, clip.end],
