@@ -11,6 +11,7 @@ from monitor.config.loading import (
     config_dir,
     load_config,
 )
+from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
 from monitor.config.rules import (
     ALERT_EVIDENCE,
     RULE_IDS,
@@ -18,8 +19,6 @@ from monitor.config.rules import (
     ClosingIncompleteConfig,
     DeadAirConfig,
     FillerExcessConfig,
-    ForbiddenPair,
-    ForbiddenPhraseConfig,
     GreetingIncompleteConfig,
     HoldTooLongConfig,
     HoldUnannouncedConfig,
@@ -45,10 +44,9 @@ from monitor.config.sections import (
 )
 
 __all__ = [
-    "ALERT_EVIDENCE", "PROFILES", "RULE_IDS", "SITE_ENV", "AsrConfig", "AudioConfig",
+    "ALERT_EVIDENCE", "FAMILIES", "PROFILES", "TABOO_PREFIX", "MatchingConfig", "PhraseFamily", "RULE_IDS", "SITE_ENV", "AsrConfig", "AudioConfig",
     "BackchannelMissingConfig", "ClosingIncompleteConfig", "Config", "DeadAirConfig",
-    "EngineConfig", "FillerExcessConfig", "ForbiddenPair", "ForbiddenPhraseConfig",
-    "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig",
+    "EngineConfig", "FillerExcessConfig", "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig",
     "InterruptionConfig", "LiveConfig", "RateTooFastConfig", "RateTooSlowConfig",
     "RingLatePickupConfig", "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig",
     "ToneConfig", "VadConfig", "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config",

@@ -19,6 +19,7 @@ from typing import Any, Literal, get_type_hints
 
 from monitor.config.checks import NonNegative, Origins, Reader, key_name
 from monitor.config.checks import Path as KeyPath
+from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
 from monitor.config.rules import ALERT_EVIDENCE, RULE_IDS, RulesConfig
 from monitor.config.sections import (
     AsrConfig,
@@ -61,7 +62,7 @@ class _Profile:
 _SECTIONS: dict[str, type] = {
     "store": StoreConfig, "audio": AudioConfig, "vad": VadConfig, "tones": ToneConfig,
     "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig, "live": LiveConfig,
-    "hints": HintConfig, "web": WebConfig}
+    "hints": HintConfig, "web": WebConfig, "matching": MatchingConfig}
 
 
 
@@ -80,6 +81,9 @@ class Config:
     live: LiveConfig
     hints: HintConfig
     web: WebConfig
+    matching: MatchingConfig
+    phrases: MappingProxyType[str, PhraseFamily]
+    """Every phrase family by name (``monitor.config.phrases``)."""
     messages: MappingProxyType[str, RuleMessage]
     rules: RulesConfig
     score_weights: MappingProxyType[str, float]
@@ -150,17 +154,19 @@ def _build(reader: Reader, profile: str, data: dict[str, Any], site: str) -> Con
     sections = {name: reader.build(cls, data.pop(name, None), (name,))
                 for name, cls in _SECTIONS.items()}
     rules = _rules(reader, data.pop("rules", None))
+    phrases = _phrases(reader, data.pop("phrases", None))
     messages = _messages(reader, data.pop("messages", None))
     weights = _weights(reader, data.pop("score", None))
     top = {k: data.pop(k) for k in [f.name for f in fields(_Profile)] if k in data}
     for key, value in data.items():
         kind = "section" if isinstance(value, dict) else "key"
         raise reader.fail((key,), f"unknown {kind} {key if kind == 'key' else f'[{key}]'}",
-                          f"the sections are {', '.join([*_SECTIONS, 'rules', 'messages'])}, "
+                          f"the sections are {', '.join([*_SECTIONS, 'rules', 'phrases', 'messages'])}, "
                           f"score; the keys {', '.join(f.name for f in fields(_Profile))}")
     who = reader.build(_Profile, top, ())
     cfg = Config(profile=profile, language=who.language, rate_unit=who.rate_unit,
                  company=who.company, agent_name=who.agent_name, rules=rules,
+                 phrases=MappingProxyType(phrases),
                  messages=MappingProxyType(messages), score_weights=MappingProxyType(weights),
                  site=site, **sections)
     _across_sections(reader, cfg)
@@ -187,6 +193,33 @@ def _rules(reader: Reader, data: Any) -> RulesConfig:
                               "no settings", "remove the table")
     return RulesConfig(**{name: reader.build(cls, data.get(cls.rule), ("rules", cls.rule))
                           for name, cls in tables.items()})
+
+
+def _phrases(reader: Reader, data: Any) -> dict[str, PhraseFamily]:
+    """Every family a rule reads, and any taboo family a site adds, each with its suggestion."""
+    if not isinstance(data, dict):
+        raise reader.bad_value(("phrases",), data, "a table of phrase families")
+    for name in FAMILIES:
+        if name not in data:
+            raise reader.fail(("phrases",), f'no [phrases."{name}"], which a rule reads',
+                              "add its patterns (see docs/phrases.md)")
+    out = {}
+    for name, table in data.items():
+        path = ("phrases", name)
+        taboo = name.startswith(TABOO_PREFIX) and len(name) > len(TABOO_PREFIX)
+        if name not in FAMILIES and not taboo:
+            raise reader.fail(path, f"unknown phrase family {key_name(path)}",
+                              f"the families are {', '.join(FAMILIES)} and taboo.<name>")
+        family: PhraseFamily = reader.build(PhraseFamily, table, path)
+        if not family.patterns:
+            raise reader.bad_value((*path, "patterns"), [], "at least one pattern")
+        if taboo != (family.suggestion is not None):
+            raise reader.fail((*path, "suggestion"), f"{key_name(path)}: "
+                              + ("a taboo family needs a suggestion" if taboo else
+                                 "only taboo families have a suggestion"),
+                              "add the polite alternative" if taboo else "remove it")
+        out[name] = family
+    return out
 
 
 def _messages(reader: Reader, data: Any) -> dict[str, RuleMessage]:
