@@ -1,7 +1,8 @@
 """The settings: TOML files (``config/``, a site file, command-line options) read into frozen,
 checked dataclasses. Every threshold, phrase and message lives in those files so that a
 service desk can tune its standard without code; this package imports nothing of the monitor
-but its error type, so any part may read its settings from here.
+but its error type and the pure pinyin tables (``monitor.pinyin``), so any part may read its
+settings from here.
 """
 
 from monitor.config.loading import (
@@ -12,6 +13,7 @@ from monitor.config.loading import (
     load_config,
 )
 from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
+from monitor.config.pinyin_costs import load_pinyin_costs
 from monitor.config.rules import (
     ALERT_EVIDENCE,
     RULE_IDS,
@@ -44,10 +46,12 @@ from monitor.config.sections import (
 )
 
 __all__ = [
-    "ALERT_EVIDENCE", "FAMILIES", "PROFILES", "TABOO_PREFIX", "MatchingConfig", "PhraseFamily", "RULE_IDS", "SITE_ENV", "AsrConfig", "AudioConfig",
+    "ALERT_EVIDENCE", "FAMILIES", "PROFILES", "RULE_IDS", "SITE_ENV", "TABOO_PREFIX",
+    "AsrConfig", "AudioConfig", "MatchingConfig", "PhraseFamily", "load_pinyin_costs",
     "BackchannelMissingConfig", "ClosingIncompleteConfig", "Config", "DeadAirConfig",
     "EngineConfig", "FillerExcessConfig", "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig",
     "InterruptionConfig", "LiveConfig", "RateTooFastConfig", "RateTooSlowConfig",
     "RingLatePickupConfig", "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig",
     "ToneConfig", "VadConfig", "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config",
+    "load_pinyin_costs",
 ]

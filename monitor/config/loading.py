@@ -10,7 +10,6 @@ session is stored: a bad value is one error naming the file it came from.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from string import Formatter
@@ -20,6 +19,8 @@ from typing import Any, Literal, get_type_hints
 from monitor.config.checks import NonNegative, Origins, Reader, key_name
 from monitor.config.checks import Path as KeyPath
 from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
+from monitor.config.files import read_toml
+from monitor.config.pinyin_costs import load_pinyin_costs
 from monitor.config.rules import ALERT_EVIDENCE, RULE_IDS, RulesConfig
 from monitor.config.sections import (
     AsrConfig,
@@ -35,6 +36,7 @@ from monitor.config.sections import (
     WebConfig,
 )
 from monitor.errors import CallmonitorError
+from monitor.pinyin import PinyinCosts
 
 PROFILES = ("zh-CN", "en-US")
 SITE_ENV = "CALLMONITOR_CONFIG"
@@ -84,6 +86,8 @@ class Config:
     matching: MatchingConfig
     phrases: MappingProxyType[str, PhraseFamily]
     """Every phrase family by name (``monitor.config.phrases``)."""
+    pinyin_costs: PinyinCosts
+    """The learned confusion costs ``[matching] pinyin_costs`` names."""
     messages: MappingProxyType[str, RuleMessage]
     rules: RulesConfig
     score_weights: MappingProxyType[str, float]
@@ -108,31 +112,11 @@ def load_config(profile: str = "zh-CN", overrides: dict[str, Any] | None = None,
     origins = Origins()
     data: dict[str, Any] = {}
     for path in paths:
-        data = _merge(data, _read(path, is_site=path is paths[-1] and site_file is not None),
+        data = _merge(data, read_toml(path, is_site=path is paths[-1] and site_file is not None),
                       origins, str(path))
     data = _merge(data, overrides or {}, origins, COMMAND_LINE)
     reader = Reader(origins, str(folder / "default.toml"))
     return _build(reader, profile, data, str(paths[-1]) if site_file is not None else "")
-
-
-def _read(path: Path, is_site: bool) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        fix = ("give an existing file to --config / $CALLMONITOR_CONFIG" if is_site
-               else "restore it from the repository or set CALLMONITOR_CONFIG_DIR")
-        raise CallmonitorError(f"config file {path} is missing", fix) from None
-    except OSError as exc:
-        raise CallmonitorError(f"config file {path} cannot be read ({exc.strerror})",
-                               "check the path and its permissions") from None
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CallmonitorError(f"config file {path} is not UTF-8 (byte {exc.start})",
-                               "save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CallmonitorError(f"config file {path} is not valid TOML ({exc})",
-                               "fix the syntax at the position named") from None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any], origins: Origins, source: str,
@@ -166,7 +150,7 @@ def _build(reader: Reader, profile: str, data: dict[str, Any], site: str) -> Con
     who = reader.build(_Profile, top, ())
     cfg = Config(profile=profile, language=who.language, rate_unit=who.rate_unit,
                  company=who.company, agent_name=who.agent_name, rules=rules,
-                 phrases=MappingProxyType(phrases),
+                 phrases=MappingProxyType(phrases), pinyin_costs=_pinyin_costs(reader, sections),
                  messages=MappingProxyType(messages), score_weights=MappingProxyType(weights),
                  site=site, **sections)
     _across_sections(reader, cfg)
@@ -193,6 +177,15 @@ def _rules(reader: Reader, data: Any) -> RulesConfig:
                               "no settings", "remove the table")
     return RulesConfig(**{name: reader.build(cls, data.get(cls.rule), ("rules", cls.rule))
                           for name, cls in tables.items()})
+
+
+def _pinyin_costs(reader: Reader, sections: dict[str, Any]) -> PinyinCosts:
+    name = sections["matching"].pinyin_costs
+    path = config_dir() / name
+    if Path(name).name != name or not path.is_file():
+        raise reader.bad_value(("matching", "pinyin_costs"), name,
+                               f"the name of a cost table in {config_dir()}")
+    return load_pinyin_costs(path)
 
 
 def _phrases(reader: Reader, data: Any) -> dict[str, PhraseFamily]:
