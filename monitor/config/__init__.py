@@ -46,11 +46,11 @@ from monitor.config.sections import (
 )
 
 __all__ = [
-    "ALERT_EVIDENCE", "FAMILIES", "PROFILES", "RULE_IDS", "SITE_ENV", "TABOO_PREFIX",
-    "AsrConfig", "AudioConfig", "MatchingConfig", "PhraseFamily", "load_pinyin_costs",
-    "BackchannelMissingConfig", "ClosingIncompleteConfig", "Config", "DeadAirConfig",
-    "EngineConfig", "FillerExcessConfig", "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig",
-    "InterruptionConfig", "LiveConfig", "RateTooFastConfig", "RateTooSlowConfig",
+    "ALERT_EVIDENCE", "FAMILIES", "PROFILES", "RULE_IDS", "SITE_ENV", "TABOO_PREFIX", "AsrConfig",
+    "AudioConfig", "BackchannelMissingConfig", "ClosingIncompleteConfig", "Config",
+    "DeadAirConfig", "EngineConfig", "FillerExcessConfig", "GreetingIncompleteConfig",
+    "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig", "InterruptionConfig",
+    "LiveConfig", "MatchingConfig", "PhraseFamily", "RateTooFastConfig", "RateTooSlowConfig",
     "RingLatePickupConfig", "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig",
     "ToneConfig", "VadConfig", "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config",
     "load_pinyin_costs",

@@ -2,7 +2,8 @@
 
 A field's type says what TOML value it takes (``float``, ``int``, ``str``, ``bool``, a
 ``Literal``, a ``tuple`` of items, a nested dataclass); ``Annotated`` adds a range
-(:class:`Bounds`), :data:`Sayable`'s "something to say" or :data:`Pattern`'s "compiles". Every float must be finite.
+(:class:`Bounds`), :data:`Sayable`'s "something to say" or :data:`Pattern`'s "compiles".
+Every float must be finite.
 A section may also declare ``relations()``: checks across its own keys. Whatever fails
 becomes one :class:`~monitor.errors.CallmonitorError` naming the file, the key and what is
 allowed, so a typo stops the program before anything is stored.

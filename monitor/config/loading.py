@@ -18,8 +18,8 @@ from typing import Any, Literal, get_type_hints
 
 from monitor.config.checks import NonNegative, Origins, Reader, key_name
 from monitor.config.checks import Path as KeyPath
-from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
 from monitor.config.files import read_toml
+from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
 from monitor.config.pinyin_costs import load_pinyin_costs
 from monitor.config.rules import ALERT_EVIDENCE, RULE_IDS, RulesConfig
 from monitor.config.sections import (
@@ -144,8 +144,9 @@ def _build(reader: Reader, profile: str, data: dict[str, Any], site: str) -> Con
     top = {k: data.pop(k) for k in [f.name for f in fields(_Profile)] if k in data}
     for key, value in data.items():
         kind = "section" if isinstance(value, dict) else "key"
+        known = ", ".join([*_SECTIONS, "rules", "phrases", "messages"])
         raise reader.fail((key,), f"unknown {kind} {key if kind == 'key' else f'[{key}]'}",
-                          f"the sections are {', '.join([*_SECTIONS, 'rules', 'phrases', 'messages'])}, "
+                          f"the sections are {known}, "
                           f"score; the keys {', '.join(f.name for f in fields(_Profile))}")
     who = reader.build(_Profile, top, ())
     cfg = Config(profile=profile, language=who.language, rate_unit=who.rate_unit,
@@ -206,7 +207,7 @@ def _phrases(reader: Reader, data: Any) -> dict[str, PhraseFamily]:
         family: PhraseFamily = reader.build(PhraseFamily, table, path)
         if not family.patterns:
             raise reader.bad_value((*path, "patterns"), [], "at least one pattern")
-        if taboo != (family.suggestion is not None):
+        if taboo != bool(family.suggestion):
             raise reader.fail((*path, "suggestion"), f"{key_name(path)}: "
                               + ("a taboo family needs a suggestion" if taboo else
                                  "only taboo families have a suggestion"),

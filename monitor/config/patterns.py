@@ -107,7 +107,7 @@ class _Parser:
             raise PatternError(f"the {opening!r} at position {start + 1} is not closed "
                                f"with {closing!r}")
         self.pos += 1
-        return options + [[]] if opening == "[" else options
+        return [*options, []] if opening == "[" else options
 
     def _bound(self) -> int | None:
         if not self.text.startswith("{", self.pos):

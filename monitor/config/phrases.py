@@ -27,7 +27,7 @@ class PhraseFamily:
     exclude: Patterns = ()
     # Taboo families only: the polite alternative, whispered to the agent. It never matches
     # its own taboo.
-    suggestion: Sayable | None = None
+    suggestion: Sayable = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +42,9 @@ class MatchingConfig:
     # leaving one out costs 1. An English word costs phonetic_cost when it sounds like the
     # pattern's (the same Metaphone code), else 1.
     max_cost_per_unit: Fraction
-    # Chains shorter than this many units match exactly only: one syllable has dozens of
-    # homophones (唔 wu would be found in 服务 fu wu).
+    # Chains shorter than homophone_min_units match their text only (one syllable has dozens of
+    # homophones: 唔 wu is in 服务 fu wu); shorter than fuzzy_min_units, homophones too.
+    homophone_min_units: PositiveCount
     fuzzy_min_units: PositiveCount
     phonetic_cost: Fraction
     # The pinyin cost table, a file in the config folder (scripts/learn_confusions.py writes it).

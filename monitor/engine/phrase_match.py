@@ -65,6 +65,7 @@ class Tolerance:
 
     max_gap_units: int
     max_cost_per_unit: float
+    homophone_min_units: int
     fuzzy_min_units: int
     phonetic_cost: float
     syllable_cost: Callable[[str, str], float]
@@ -73,18 +74,22 @@ class Tolerance:
     @classmethod
     def of(cls, cfg: Config) -> Tolerance:
         m = cfg.matching
-        return cls(m.max_gap_units, m.max_cost_per_unit, m.fuzzy_min_units, m.phonetic_cost,
+        return cls(m.max_gap_units, m.max_cost_per_unit, m.homophone_min_units,
+                   m.fuzzy_min_units, m.phonetic_cost,
                    cfg.pinyin_costs.syllable, m.aliases)
 
 
 @dataclass(frozen=True, slots=True)
 class _Chain:
-    """A compiled chain: its parts as units, the gap allowed after each, and its cost budget."""
+    """A compiled chain: its parts as units, the gap allowed after each, and its cost budget
+    (``per_unit`` times its size; each part may spend at most its own share; None: the exact
+    text only)."""
 
     phrase: str
     parts: tuple[tuple[str, ...], ...]
     gaps: tuple[int, ...]
-    budget: float
+    per_unit: float | None
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,19 +105,21 @@ class PhraseMatcher:
 
     ``language`` "zh" matches Mandarin by characters and pinyin; any other language (the
     profiles use "en") by words and their sound. ``literal`` takes the phrases as plain text
-    (a company's or an agent's name), not patterns. ``min_spelling_similarity`` (English only;
+    (a company's or an agent's name), not patterns; ``polite`` are plain texts excusing a match
+    inside them, as ``exclusions`` do. ``min_spelling_similarity`` (English only;
     names, not phrases) also accepts any run of words whose letters, run together, are at least
     this similar to the phrase's (1 - edit distance / length): "at me" for Acme.
     """
 
     def __init__(self, patterns: Iterable[str], language: str, tolerance: Tolerance, *,
-                 exclusions: Iterable[str] = (), literal: bool = False,
-                 min_spelling_similarity: float | None = None) -> None:
+                 exclusions: Iterable[str] = (), polite: Iterable[str] = (),
+                 literal: bool = False, min_spelling_similarity: float | None = None) -> None:
         self._language = language
         self._tolerance = tolerance
         self._min_spelling = min_spelling_similarity if language != "zh" else None
         self._chains = [c for p in patterns for c in self._compile(p, literal)]
-        self._exclusions = [c for p in exclusions for c in self._compile(p, literal)]
+        self._exclusions = [c for p in exclusions for c in self._compile(p, literal)] + [
+            c for p in polite for c in self._compile(p, literal=True)]
 
     def find(self, utterance: Utterance) -> list[Match]:
         """All non-overlapping matches in order of position.
@@ -158,9 +165,10 @@ class PhraseMatcher:
                     raise ValueError(f"pattern {pattern!r} has a part with nothing to match")
                 size = sum(len(p) for p in parts)
                 t = self._tolerance
-                budget = t.max_cost_per_unit * size if size >= t.fuzzy_min_units else 0.0
+                per_unit = (t.max_cost_per_unit if size >= t.fuzzy_min_units
+                            else 0.0 if size >= t.homophone_min_units else None)
                 gaps = tuple(t.max_gap_units if g is None else g for g in chain.gaps)
-                out.append(_Chain(pattern, tuple(parts), gaps, budget))
+                out.append(_Chain(pattern, tuple(parts), gaps, per_unit))
         return out
 
     def _aliased(self, parts: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], ...]]:
@@ -179,12 +187,15 @@ class PhraseMatcher:
                 if not any(x0 <= start and end <= x1 for x0, x1 in excused)]
 
 
-def family_matcher(cfg: Config, family: str, *, exclusions: Iterable[str] = ()) -> PhraseMatcher:
-    """The matcher of one ``[phrases."<family>"]``: its patterns, excused by its own
-    ``exclude``, its suggestion (a polite form never matches its taboo) and ``exclusions``."""
-    f = cfg.phrases[family]
-    excused = [*f.exclude, *exclusions, *([f.suggestion] if f.suggestion else [])]
-    return PhraseMatcher(f.patterns, cfg.language, Tolerance.of(cfg), exclusions=excused)
+def family_matcher(cfg: Config, *families: str, exclusions: Iterable[str] = ()) -> PhraseMatcher:
+    """The matcher of ``[phrases."<family>"]`` (of several, as one): the patterns, excused by
+    each family's ``exclude``, its suggestion (a polite form never matches its taboo) and
+    ``exclusions``."""
+    chosen = [cfg.phrases[name] for name in families]
+    return PhraseMatcher([p for f in chosen for p in f.patterns], cfg.language,
+                         Tolerance.of(cfg),
+                         exclusions=[*exclusions, *(p for f in chosen for p in f.exclude)],
+                         polite=[f.suggestion for f in chosen if f.suggestion])
 
 
 def family_matchers(cfg: Config) -> dict[str, PhraseMatcher]:
@@ -200,35 +211,34 @@ class _Heard:
         self.zh = language == "zh"
         self.sound = pinyin(forms) if self.zh else tuple(_metaphone(f) for f in forms)
         self.tolerance = tolerance
-        self._parts: dict[tuple[tuple[str, ...], float], list[_Found]] = {}
+        self._parts: dict[tuple[tuple[str, ...], float | None], list[_Found]] = {}
 
     def chain(self, chain: _Chain) -> list[_Found]:
         """Where the whole chain occurs: its parts in order, each within its gap of the last,
         within the chain's budget; the cheapest way for each (start, end)."""
-        runs = [_Found(f.start, f.end, f.cost, f.rank)
-                for f in self.part(chain.parts[0], chain.budget)]
+        runs = self.part(chain.parts[0], chain.per_unit)
         for part, gap in zip(chain.parts[1:], chain.gaps, strict=True):
-            found = self.part(part, chain.budget)
+            found = self.part(part, chain.per_unit)
             runs = [_Found(r.start, f.end, r.cost + f.cost, max(r.rank, f.rank))
-                    for r in runs for f in found
-                    if r.end <= f.start <= r.end + gap and r.cost + f.cost <= chain.budget + 1e-9]
+                    for r in runs for f in found if r.end <= f.start <= r.end + gap]
         best: dict[tuple[int, int], _Found] = {}
         for r in runs:
             if (r.start, r.end) not in best or r.cost < best[(r.start, r.end)].cost:
                 best[(r.start, r.end)] = r
         return list(best.values())
 
-    def part(self, units: tuple[str, ...], budget: float) -> list[_Found]:
-        key = (units, budget)
+    def part(self, units: tuple[str, ...], per_unit: float | None) -> list[_Found]:
+        key = (units, per_unit)
         if key not in self._parts:
-            self._parts[key] = self._find_part(units, budget)
+            self._parts[key] = self._find_part(
+                units, None if per_unit is None else per_unit * len(units))
         return self._parts[key]
 
-    def _find_part(self, units: tuple[str, ...], budget: float) -> list[_Found]:
+    def _find_part(self, units: tuple[str, ...], budget: float | None) -> list[_Found]:
         n = len(units)
         exact = [_Found(i, i + n, 0.0, _CHARS) for i in range(len(self.forms) - n + 1)
                  if self.forms[i:i + n] == units]
-        if budget <= 0:
+        if budget is None:
             return exact
         if self.zh:
             sounds = approximate(pinyin(units), self.sound, self.tolerance.syllable_cost, budget)
@@ -247,13 +257,15 @@ class _Heard:
 
 def _alias_variants(units: tuple[str, ...], groups: list[list[tuple[str, ...]]]
                     ) -> list[tuple[str, ...]]:
-    """``units`` with every alias occurrence replaced by each spelling of its group."""
+    """``units`` with every alias occurrence (the longest at a place) replaced by each
+    spelling of its group."""
     for i in range(len(units)):
-        for group in groups:
-            for member in group:
-                if member and units[i:i + len(member)] == member:
-                    rest = _alias_variants(units[i + len(member):], groups)
-                    return [units[:i] + alt + tail for alt in group for tail in rest]
+        found = [(len(member), member, group) for group in groups for member in group
+                 if member and units[i:i + len(member)] == member]
+        if found:
+            size, _, group = max(found)
+            rest = _alias_variants(units[i + size:], groups)
+            return [units[:i] + alt + tail for alt in group for tail in rest]
     return [units]
 
 
