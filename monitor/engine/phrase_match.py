@@ -48,7 +48,9 @@ class Match:
     for; ``start``/``end`` are the audio times of the words covering it (the utterance's own
     times when its words cannot be lined up with its text); ``by`` says whether the characters
     (English: the words) matched, or only their sound (pinyin, phonetic) or spelling did;
-    ``cost`` is how far what was heard is from the pattern (0 for the exact text).
+    ``cost`` is how far what was heard is from the pattern (0 for the exact text); ``units``
+    the range of the text's units it covers, [first, last + 1), so matches of different
+    matchers on one utterance can be told apart even where the words have no times.
     """
 
     phrase: str
@@ -57,6 +59,7 @@ class Match:
     end: float
     by: By
     cost: float = 0.0
+    units: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,15 +190,16 @@ class PhraseMatcher:
                 if not any(x0 <= start and end <= x1 for x0, x1 in excused)]
 
 
-def family_matcher(cfg: Config, *families: str, exclusions: Iterable[str] = ()) -> PhraseMatcher:
+def family_matcher(cfg: Config, *families: str, exclusions: Iterable[str] = (),
+                   polite: Iterable[str] = ()) -> PhraseMatcher:
     """The matcher of ``[phrases."<family>"]`` (of several, as one): the patterns, excused by
-    each family's ``exclude``, its suggestion (a polite form never matches its taboo) and
-    ``exclusions``."""
+    each family's ``exclude`` and ``exclusions`` (patterns), its suggestion (a polite form never
+    matches its taboo) and ``polite`` (plain texts)."""
     chosen = [cfg.phrases[name] for name in families]
     return PhraseMatcher([p for f in chosen for p in f.patterns], cfg.language,
                          Tolerance.of(cfg),
                          exclusions=[*exclusions, *(p for f in chosen for p in f.exclude)],
-                         polite=[f.suggestion for f in chosen if f.suggestion])
+                         polite=[*polite, *(f.suggestion for f in chosen if f.suggestion)])
 
 
 def family_matchers(cfg: Config) -> dict[str, PhraseMatcher]:
@@ -281,6 +285,6 @@ def _match(phrase: str, utterance: Utterance, text: Units, owners: list[Word] | 
     said = utterance.text[text.spans[start][0]:text.spans[end - 1][1]]
     by: By = ("chars" if rank == _CHARS else "spelling" if rank == _SPELLING
               else "pinyin" if language == "zh" else "phonetic")
-    if owners is None:
-        return Match(phrase, said, utterance.start, utterance.end, by, round(cost, 3))
-    return Match(phrase, said, owners[start].start, owners[end - 1].end, by, round(cost, 3))
+    times = ((utterance.start, utterance.end) if owners is None
+             else (owners[start].start, owners[end - 1].end))
+    return Match(phrase, said, *times, by, round(cost, 3), span)

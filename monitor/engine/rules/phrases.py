@@ -32,7 +32,7 @@ class ForbiddenPhrase(Rule):
         self._suggestion = {name: cfg.phrases[name].suggestion for name in taboos}
         # Every polite alternative excuses every taboo: 抱歉，这事我不太了解 is no 我不知道.
         polite = list(self._suggestion.values())
-        self._matchers = {name: family_matcher(cfg, name, exclusions=polite) for name in taboos}
+        self._matchers = {name: family_matcher(cfg, name, polite=polite) for name in taboos}
         self._found: list[dict[str, Any]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
@@ -55,11 +55,11 @@ class ForbiddenPhrase(Rule):
     def _taboos(self, ev: Utterance) -> list[tuple[str, Match]]:
         """Every taboo said, in order; of two taboos on overlapping words, the earlier (then
         the closer) one."""
-        found = sorted(((m.start, m.cost, -m.end), family, m)
+        found = sorted(((m.units[0], m.cost, -m.units[1]), family, m)
                        for family, matcher in self._matchers.items() for m in matcher.find(ev))
         out: list[tuple[str, Match]] = []
         for _, family, m in found:
-            if not out or m.start >= out[-1][1].end - 1e-6:
+            if not out or m.units[0] >= out[-1][1].units[1]:
                 out.append((family, m))
         return out
 
