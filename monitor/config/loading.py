@@ -205,6 +205,10 @@ def _phrases(reader: Reader, data: Any) -> dict[str, PhraseFamily]:
             raise reader.fail(path, f"unknown phrase family {key_name(path)}",
                               f"the families are {', '.join(FAMILIES)} and taboo.<name>")
         family: PhraseFamily = reader.build(PhraseFamily, table, path)
+        for i, other in enumerate(family.excused_by):
+            if other not in data or other == name:
+                raise reader.bad_value((*path, "excused_by", i), other,
+                                       "the name of another phrase family")
         if not family.patterns:
             raise reader.bad_value((*path, "patterns"), [], "at least one pattern")
         if taboo != bool(family.suggestion):

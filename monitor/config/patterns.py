@@ -6,6 +6,9 @@ A pattern is the words of a phrase with a little structure (docs/phrases.md has 
 * ``[a]`` an optional part, the same as ``(a|)``;
 * ``…`` (or ``...``) a gap of up to ``[matching] max_gap_units`` units (characters or words)
   that may hold anything: ``你…弄错了`` finds 你把单号弄错了; ``…{6}`` allows up to 6;
+* ``^`` at the very start, ``$`` at the very end: the match must start (end) a clause, i.e.
+  the utterance or a stretch the recogniser set off by punctuation: ``^(对|好的)$`` is a
+  backchannel said on its own, not the 对 of 对您来说;
 * everything else is text, matched unit by unit (a Chinese character, a digit, a word).
 
 Parts nest. A pattern is expanded here, once, into its *chains*: the texts it requires in
@@ -32,6 +35,8 @@ class Chain:
 
     texts: tuple[str, ...]
     gaps: tuple[int | None, ...]
+    clause_start: bool = False
+    clause_end: bool = False
 
 
 class PatternError(ValueError):
@@ -48,17 +53,22 @@ _Token = str | _Gap
 
 def compile_pattern(pattern: str) -> tuple[Chain, ...]:
     """Every chain ``pattern`` stands for, in the order written (first alternatives first)."""
-    if pattern.strip().startswith(_GAPS) or pattern.strip().endswith(_GAPS):
+    body = pattern.strip()
+    clause_start, clause_end = body.startswith("^"), body.endswith("$")
+    body = body.removeprefix("^").removesuffix("$")
+    if body.strip().startswith(_GAPS) or body.strip().endswith(_GAPS):
         raise PatternError("a gap at the start or end adds nothing: remove the …")
-    parser = _Parser(pattern)
+    parser = _Parser(body)
     options = parser.sequence()
-    if parser.pos < len(pattern):
-        raise PatternError(f"unexpected {pattern[parser.pos]!r} at position {parser.pos + 1}")
+    if parser.pos < len(body):
+        raise PatternError(f"unexpected {body[parser.pos]!r} at position {parser.pos + 1}")
     chains: list[Chain] = []
     for tokens in options:
         chain = _chain(tokens)
-        if chain is not None and chain not in chains:
-            chains.append(chain)
+        if chain is not None:
+            chain = Chain(chain.texts, chain.gaps, clause_start, clause_end)
+            if chain not in chains:
+                chains.append(chain)
     if not chains:
         raise PatternError("it matches nothing (every part is optional)")
     return tuple(chains)
@@ -89,9 +99,10 @@ class _Parser:
             if self.text.startswith(gap, self.pos):
                 self.pos += len(gap)
                 return [[_Gap(self._bound())]]
-        if char in "?*+{}":
+        if char in "?*+{}^$":
             raise PatternError(f"{char!r} at position {self.pos + 1} is not pattern syntax: "
-                               "write an optional part as [a], alternatives as (a|b)")
+                               "write an optional part as [a], alternatives as (a|b), "
+                               "^ and $ only at the ends")
         self.pos += 1
         return [[char]]
 

@@ -26,8 +26,13 @@ class PhraseFamily:
     # (请问有什么事可以帮您 holds 有什么事) or a word that contains a filler.
     exclude: Patterns = ()
     # Taboo families only: the polite alternative, whispered to the agent. It never matches
-    # its own taboo.
+    # any taboo.
     suggestion: Sayable = ""
+    # Families whose matches excuse this one's inside them: the 嗯 of the backchannel 嗯嗯 is
+    # no filler.
+    excused_by: tuple[str, ...] = ()
+    # false: the text only, no sound-alikes (fillers: 那个 and 哪个 differ only in tone).
+    sound: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,16 +15,17 @@ Cost = Callable[[str, str], float]
 """The cost of hearing the second unit where the first was said: 0 for the same, at most 1."""
 
 
-def approximate(phrase: Sequence[str], heard: Sequence[str], cost: Cost,
-                budget: float) -> list[tuple[int, int, float]]:
+def approximate(phrase: Sequence[str], heard: Sequence[str], cost: Cost, budget: float,
+                key: Callable[[str], str] = str) -> list[tuple[int, int, float]]:
     """Every run ``heard[start:end]`` whose edit cost against ``phrase`` is within ``budget``,
     as (start, end, cost), the cheapest start for each end.
 
-    A run needs at least half the phrase's units heard exactly, which rules out nearly every
-    run before the alignment is computed (this runs for every phrase on every utterance).
+    A run needs at least half the phrase's units heard with the same ``key`` (the unit itself,
+    or how it sounds), which rules out nearly every run before the alignment is computed (this
+    runs for every phrase on every utterance).
     """
-    present = set(heard)
-    if 2 * sum(unit in present for unit in phrase) < len(phrase):
+    present = {key(unit) for unit in heard}
+    if 2 * sum(key(unit) in present for unit in phrase) < len(phrase):
         return []
     previous = [0.0] * (len(heard) + 1)  # a match may start anywhere
     starts = list(range(len(heard) + 1))

@@ -28,7 +28,7 @@ from typing import Literal
 
 import jellyfish
 
-from monitor.config import Config
+from monitor.config import TABOO_PREFIX, Config
 from monitor.config.patterns import Chain, compile_pattern
 from monitor.engine.phrase_align import approximate, letters_of, spelled_like
 from monitor.engine.phrase_units import Units, pinyin, text_units, word_owners
@@ -92,6 +92,8 @@ class _Chain:
     parts: tuple[tuple[str, ...], ...]
     gaps: tuple[int, ...]
     per_unit: float | None
+    clause_start: bool
+    clause_end: bool
 
 
 
@@ -109,16 +111,19 @@ class PhraseMatcher:
     ``language`` "zh" matches Mandarin by characters and pinyin; any other language (the
     profiles use "en") by words and their sound. ``literal`` takes the phrases as plain text
     (a company's or an agent's name), not patterns; ``polite`` are plain texts excusing a match
-    inside them, as ``exclusions`` do. ``min_spelling_similarity`` (English only;
+    inside them, as ``exclusions`` do. ``sound`` False matches the text only (fillers: 那个 and
+    哪个 differ only in tone). ``min_spelling_similarity`` (English only;
     names, not phrases) also accepts any run of words whose letters, run together, are at least
     this similar to the phrase's (1 - edit distance / length): "at me" for Acme.
     """
 
     def __init__(self, patterns: Iterable[str], language: str, tolerance: Tolerance, *,
                  exclusions: Iterable[str] = (), polite: Iterable[str] = (),
-                 literal: bool = False, min_spelling_similarity: float | None = None) -> None:
+                 literal: bool = False, sound: bool = True,
+                 min_spelling_similarity: float | None = None) -> None:
         self._language = language
         self._tolerance = tolerance
+        self._sound = sound
         self._min_spelling = min_spelling_similarity if language != "zh" else None
         self._chains = [c for p in patterns for c in self._compile(p, literal)]
         self._exclusions = [c for p in exclusions for c in self._compile(p, literal)] + [
@@ -135,7 +140,7 @@ class PhraseMatcher:
         text = text_units(utterance.text, self._language)
         if not text.forms:
             return []
-        heard = _Heard(text.forms, self._language, self._tolerance)
+        heard = _Heard(text, utterance.text, self._language, self._tolerance)
         excused = [(f.start, f.end) for chain in self._exclusions for f in heard.chain(chain)]
         candidates = sorted(
             (f.start, f.cost, f.start - f.end, f.rank, i)
@@ -166,13 +171,25 @@ class PhraseMatcher:
                                         for t in chain.texts]):
                 if not all(parts):
                     raise ValueError(f"pattern {pattern!r} has a part with nothing to match")
-                size = sum(len(p) for p in parts)
                 t = self._tolerance
-                per_unit = (t.max_cost_per_unit if size >= t.fuzzy_min_units
-                            else 0.0 if size >= t.homophone_min_units else None)
                 gaps = tuple(t.max_gap_units if g is None else g for g in chain.gaps)
-                out.append(_Chain(pattern, tuple(parts), gaps, per_unit))
+                out.append(_Chain(pattern, tuple(parts), gaps, self._per_unit(chain, parts),
+                                  chain.clause_start, chain.clause_end))
         return out
+
+    def _per_unit(self, chain: Chain, parts: tuple[tuple[str, ...], ...]) -> float | None:
+        """What each unit of the chain may cost: near-homophones for long chains, homophones
+        (English: words of one Metaphone code) for short ones and for a whole clause, None
+        (the text only) for a single unit inside a clause."""
+        t = self._tolerance
+        size = sum(len(p) for p in parts)
+        if not self._sound:
+            return None
+        if size >= t.fuzzy_min_units:
+            return t.max_cost_per_unit
+        if size >= t.homophone_min_units or (chain.clause_start and chain.clause_end):
+            return 0.0 if self._language == "zh" else t.phonetic_cost
+        return None
 
     def _aliased(self, parts: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], ...]]:
         """Every spelling of the parts the aliases allow ("do not" also as "don't")."""
@@ -196,22 +213,34 @@ def family_matcher(cfg: Config, *families: str, exclusions: Iterable[str] = (),
     each family's ``exclude`` and ``exclusions`` (patterns), its suggestion (a polite form never
     matches its taboo) and ``polite`` (plain texts)."""
     chosen = [cfg.phrases[name] for name in families]
+    excusing = [p for f in chosen for other in f.excused_by for p in cfg.phrases[other].patterns]
     return PhraseMatcher([p for f in chosen for p in f.patterns], cfg.language,
                          Tolerance.of(cfg),
-                         exclusions=[*exclusions, *(p for f in chosen for p in f.exclude)],
-                         polite=[*polite, *(f.suggestion for f in chosen if f.suggestion)])
+                         exclusions=[*exclusions, *(p for f in chosen for p in f.exclude),
+                                     *excusing],
+                         polite=[*polite, *(f.suggestion for f in chosen if f.suggestion)],
+                         sound=all(f.sound for f in chosen))
+
+
+def taboo_matchers(cfg: Config) -> dict[str, PhraseMatcher]:
+    """Each taboo family's matcher; every taboo's suggestion excuses every taboo (抱歉，这事我
+    不太了解 is no 我不知道)."""
+    taboos = [name for name in cfg.phrases if name.startswith(TABOO_PREFIX)]
+    polite = [cfg.phrases[name].suggestion for name in taboos]
+    return {name: family_matcher(cfg, name, polite=polite) for name in taboos}
 
 
 def family_matchers(cfg: Config) -> dict[str, PhraseMatcher]:
     """Every family's matcher by name, as the rules build them: what an evaluation scores."""
-    return {name: family_matcher(cfg, name) for name in cfg.phrases}
+    return {name: family_matcher(cfg, name) for name in cfg.phrases} | taboo_matchers(cfg)
 
 
 class _Heard:
     """One utterance's units prepared for every chain: text, sound, and found parts (cached)."""
 
-    def __init__(self, forms: tuple[str, ...], language: str, tolerance: Tolerance) -> None:
-        self.forms = forms
+    def __init__(self, text: Units, said: str, language: str, tolerance: Tolerance) -> None:
+        self.forms = forms = text.forms
+        self.starts, self.ends = text.clause_starts(said), text.clause_ends(said)
         self.zh = language == "zh"
         self.sound = pinyin(forms) if self.zh else tuple(_metaphone(f) for f in forms)
         self.tolerance = tolerance
@@ -227,6 +256,9 @@ class _Heard:
                     for r in runs for f in found if r.end <= f.start <= r.end + gap]
         best: dict[tuple[int, int], _Found] = {}
         for r in runs:
+            if (chain.clause_start and r.start not in self.starts) or (
+                    chain.clause_end and r.end not in self.ends):
+                continue
             if (r.start, r.end) not in best or r.cost < best[(r.start, r.end)].cost:
                 best[(r.start, r.end)] = r
         return list(best.values())
@@ -247,7 +279,7 @@ class _Heard:
         if self.zh:
             sounds = approximate(pinyin(units), self.sound, self.tolerance.syllable_cost, budget)
         else:
-            sounds = approximate(units, self.forms, self._word_cost, budget)
+            sounds = approximate(units, self.forms, self._word_cost, budget, key=_metaphone)
         seen = {(f.start, f.end) for f in exact}
         return exact + [_Found(s, e, c, _SOUND) for s, e, c in sounds if (s, e) not in seen]
 

@@ -30,6 +30,18 @@ class Units:
     forms: tuple[str, ...]
     spans: tuple[tuple[int, int], ...]
 
+    def clause_starts(self, text: str) -> frozenset[int]:
+        """Units that start a clause: the first, and each after punctuation in ``text``."""
+        return frozenset(i for i, (start, _) in enumerate(self.spans)
+                         if i == 0 or text[self.spans[i - 1][1]:start].strip())
+
+    def clause_ends(self, text: str) -> frozenset[int]:
+        """Unit ranges' ends [.., end) that end a clause: the last unit, and each before
+        punctuation."""
+        last = len(self.spans)
+        return frozenset(i + 1 for i, (_, end) in enumerate(self.spans)
+                         if i + 1 == last or text[end:self.spans[i + 1][0]].strip())
+
 
 def text_units(text: str, language: str) -> Units:
     """The units ``monitor.text.units`` counts, normalised, with their text spans.

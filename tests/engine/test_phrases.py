@@ -314,3 +314,21 @@ def test_the_profiles_families_find_what_was_meant(profile, said, families):
     matchers = family_matchers(load_config(profile))
     utterance = (zh if profile == "zh-CN" else en)(said)
     assert {name for name, m in matchers.items() if m.find(utterance)} == families
+
+
+def test_clause_anchors_need_the_punctuation_the_recogniser_wrote():
+    alone = pm(["^(对|好的)$"], "zh")
+    assert found(alone, zh("对，您说得没错")) == [("^(对|好的)$", "对", "chars")]
+    assert found(alone, zh("嗯，好的。")) == [("^(对|好的)$", "好的", "chars")]
+    assert alone.find(zh("这个套餐对您来说很划算")) == []
+    assert alone.find(zh("好的套餐")) == []
+    # A whole clause may be a homophone even of one syllable: 位 for 喂, "write" for "right".
+    assert found(pm(["^喂$"], "zh"), zh("位，说话")) == [("^喂$", "位", "pinyin")]
+    assert found(pm(["^right$"], "en"), en("Write, I understand.")) == [
+        ("^right$", "Write", "phonetic")]
+    assert pm(["^right$"], "en").find(en("You have the right to cancel")) == []
+
+
+def test_without_sound_only_the_text_matches():
+    assert pm(["那个"], "zh", sound=False).find(zh("你到底是哪个")) == []
+    assert pm(["那个"], "zh").first(zh("你到底是哪个")) is not None

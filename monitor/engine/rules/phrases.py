@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.config import TABOO_PREFIX, Config, FillerExcessConfig
-from monitor.engine.phrase_match import Match, family_matcher
+from monitor.config import Config, FillerExcessConfig
+from monitor.engine.phrase_match import Match, family_matcher, taboo_matchers
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Record, Utterance
 
@@ -28,11 +28,8 @@ class ForbiddenPhrase(Rule):
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        taboos = [name for name in cfg.phrases if name.startswith(TABOO_PREFIX)]
-        self._suggestion = {name: cfg.phrases[name].suggestion for name in taboos}
-        # Every polite alternative excuses every taboo: 抱歉，这事我不太了解 is no 我不知道.
-        polite = list(self._suggestion.values())
-        self._matchers = {name: family_matcher(cfg, name, polite=polite) for name in taboos}
+        self._matchers = taboo_matchers(cfg)
+        self._suggestion = {name: cfg.phrases[name].suggestion for name in self._matchers}
         self._found: list[dict[str, Any]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
@@ -72,8 +69,7 @@ class FillerExcess(Rule):
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self._s = cfg.rules.filler_excess
-        self._matcher = family_matcher(cfg, "filler",
-                                       exclusions=cfg.phrases["backchannel"].patterns)
+        self._matcher = family_matcher(cfg, "filler")
         self._bc_max_s = cfg.engine.backchannel_max_s
         self._count = 0
         self._last_alert: float | None = None
