@@ -158,6 +158,11 @@ class PhraseMatcher:
                                       (start, free_from), rank, cost, self._language))
         return matches
 
+    @property
+    def chain_count(self) -> int:
+        """How many chains the patterns expanded to (aliases included): what a find costs."""
+        return len(self._chains) + len(self._exclusions)
+
     def first(self, utterance: Utterance) -> Match | None:
         """The earliest match, or None: what a rule that only asks "was it said?" needs."""
         matches = self.find(utterance)
