@@ -24,7 +24,7 @@ from monitor.analysis.fillers import FillerDetector
 from monitor.asr import load_recognizer
 from monitor.asr.base import Recognizer
 from monitor.config import Config, load_config
-from monitor.engine.phrase_match import PhraseMatcher
+from monitor.engine.phrase_match import family_matcher
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
 from monitor.pcm import PCM_DTYPE
 from testkit import fillers as tf
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config("zh-CN")
     data = tf.filler_set(args.variants, args.seed)
     recognizer = load_recognizer(cfg.asr, cfg.language, "whisper") if args.asr != "none" else None
-    matcher = PhraseMatcher(cfg.rules.filler_excess.tokens, cfg.language)
+    matcher = family_matcher(cfg, "filler")
     rows: dict[str, list[tuple[list[Span], list[Span], float]]] = {"acoustic": []}
     if recognizer is not None:
         rows |= {"asr": [], "merged": []}

@@ -12,6 +12,7 @@ from monitor.config.loading import (
     config_dir,
     load_config,
 )
+from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
 from monitor.config.pinyin_costs import PINYIN_COSTS_PATH, load_pinyin_costs
 from monitor.config.rules import (
     ALERT_EVIDENCE,
@@ -20,8 +21,6 @@ from monitor.config.rules import (
     ClosingIncompleteConfig,
     DeadAirConfig,
     FillerExcessConfig,
-    ForbiddenPair,
-    ForbiddenPhraseConfig,
     GreetingIncompleteConfig,
     HoldTooLongConfig,
     HoldUnannouncedConfig,
@@ -48,13 +47,12 @@ from monitor.config.sections import (
 )
 
 __all__ = [
-    "ALERT_EVIDENCE", "PINYIN_COSTS_PATH", "PROFILES", "RULE_IDS", "SITE_ENV", "AsrConfig",
-    "AudioConfig",
-    "BackchannelMissingConfig", "ClosingIncompleteConfig", "Config", "DeadAirConfig",
-    "EngineConfig", "FillerConfig", "FillerExcessConfig", "ForbiddenPair", "ForbiddenPhraseConfig",
-    "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig",
-    "InterruptionConfig", "LiveConfig", "RateTooFastConfig", "RateTooSlowConfig",
-    "RingLatePickupConfig", "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig",
-    "ToneConfig", "VadConfig", "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config",
-    "load_pinyin_costs",
+    "ALERT_EVIDENCE", "FAMILIES", "PINYIN_COSTS_PATH", "PROFILES", "RULE_IDS", "SITE_ENV",
+    "TABOO_PREFIX", "AsrConfig", "AudioConfig", "BackchannelMissingConfig",
+    "ClosingIncompleteConfig", "Config", "DeadAirConfig", "EngineConfig", "FillerConfig",
+    "FillerExcessConfig", "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig",
+    "HoldUnannouncedConfig", "InterruptionConfig", "LiveConfig", "MatchingConfig",
+    "PhraseFamily", "RateTooFastConfig", "RateTooSlowConfig", "RingLatePickupConfig",
+    "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig", "ToneConfig", "VadConfig",
+    "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config", "load_pinyin_costs",
 ]

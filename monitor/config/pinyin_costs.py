@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.checks import Fraction, Origins, Reader, Relation, key_name
-from monitor.config.loading import _read
+from monitor.config.files import read_toml
 from monitor.errors import CallmonitorError
 from monitor.pinyin import FINALS, INITIALS, PinyinCosts, pair_key
 
@@ -41,7 +41,7 @@ class _Weights:
 def load_pinyin_costs(path: Path = PINYIN_COSTS_PATH) -> PinyinCosts:
     """The cost table in ``path``, checked (see the module doc)."""
     try:
-        data = _read(path, is_site=False)
+        data = read_toml(path, is_site=False)
     except CallmonitorError as exc:
         raise CallmonitorError(exc.problem, f"{exc.fix}, {REGENERATE}") from None
     origins = Origins()

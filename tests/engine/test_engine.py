@@ -558,8 +558,9 @@ def test_a_taboo_is_flagged_with_its_polite_alternative_but_the_alternative_is_n
                *talk("agent", 10.0, 13.0, "请问有什么事可以帮您？")], 14.0)
     found = [(a.evidence["phrase"], a.say) for a in out if isinstance(a, Alert)
              and a.rule == "forbidden_phrase"]
-    assert found == [("你是谁", "请问您怎么称呼？"), ("有什么事", "请问有什么可以帮您？")]
-    assert [f["phrase"] for f in out[-1].fields["forbidden"]] == ["你是谁", "有什么事"]
+    assert found == [("(你|您)是谁", "请问您找哪位？您怎么称呼？"),
+                     ("[你|您]有(什么|啥)事", "请问有什么可以帮您？")]
+    assert [f["family"] for f in out[-1].fields["forbidden"]] == ["taboo.who", "taboo.what_matter"]
 
 
 def test_fillers_per_minute_of_agent_talk():

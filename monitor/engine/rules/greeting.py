@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.config import Config, GreetingIncompleteConfig, RingLatePickupConfig
-from monitor.engine.phrase_match import PhraseMatcher
+from monitor.engine.phrase_match import PhraseMatcher, Tolerance, family_matcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Pickup, Record, Speech, SpeechStart, Utterance
 
@@ -33,12 +33,13 @@ class GreetingRule(Rule):
         s = self._s = cfg.rules.greeting_incomplete
         self._ring = cfg.rules.ring_late_pickup
         lang = cfg.language
-        self._greet = PhraseMatcher(s.greeting_phrases, lang)
-        self._bad = PhraseMatcher(s.bad_openings, lang)
-        self._sorry = PhraseMatcher(self._ring.apology_phrases, lang)
-        # Names are what recognisers get wrong most: match them as loosely as the language allows.
+        self._greet = family_matcher(cfg, "greeting")
+        self._bad = family_matcher(cfg, "bad_opening")
+        self._sorry = family_matcher(cfg, "apology")
+        # Names are what recognisers get wrong most: matched by sound, and in English by
+        # spelling too.
         self._company, self._name = (
-            PhraseMatcher([name], lang, fuzzy=True,
+            PhraseMatcher([name], lang, Tolerance.of(cfg), literal=True,
                           min_spelling_similarity=s.name_spelling_similarity) if name else None
             for name in (cfg.company, cfg.agent_name))
         self._words: list[Utterance] = []

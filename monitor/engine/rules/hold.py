@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.config import Config, HoldTooLongConfig, HoldUnannouncedConfig
-from monitor.engine.phrase_match import PhraseMatcher
+from monitor.engine.phrase_match import family_matcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import CallEvent, HoldEnd, HoldStart, Record, SpeechStart, Utterance
 
@@ -60,11 +60,11 @@ class HoldRule(Rule):
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        s = self._s = cfg.rules.hold_too_long
+        self._s = cfg.rules.hold_too_long
         self._unannounced_min_s = cfg.rules.hold_unannounced.unannounced_min_s
-        self._announce = PhraseMatcher(s.announce_phrases + s.transfer_phrases, cfg.language)
-        self._transfer = PhraseMatcher(s.transfer_phrases, cfg.language)
-        self._thanks = PhraseMatcher(s.thanks_phrases, cfg.language)
+        self._announce = family_matcher(cfg, "hold.announce", "hold.transfer")
+        self._transfer = family_matcher(cfg, "hold.transfer")
+        self._thanks = family_matcher(cfg, "hold.thanks")
         self._announced: tuple[float, bool] | None = None  # (utterance end, transfer?)
         self._hold: _Hold | None = None  # on hold now
         self._silence: _Hold | None = None  # both silent now, no hold announced or signalled

@@ -1,10 +1,12 @@
 """``forbidden_phrase`` and ``filler.excess``: what the agent should not say.
 
-Taboo phrases (你找谁, 我不知道 ...) are matched in characters and pinyin, so a homophone from
-the recogniser still counts, and each carries the standard's polite alternative, which is what
-the agent hears. The polite alternatives themselves never match a taboo they contain (请问有什么
-事可以帮您 contains 有什么事). Fillers (嗯, 啊, 那个 ...) are counted in the agent's own speech
-per minute of agent talk; an agent backchannel inside the caller's turn is not a filler.
+Each taboo is a family of patterns for one intent (blaming the caller, refusing responsibility,
+hiding behind the rules ...; ``[phrases."taboo.*"]``), matched in characters and by sound, so a
+paraphrase or a recogniser's near-homophone still counts; each carries the standard's polite
+alternative, which is what the agent hears, and which never matches its taboo. Where the
+patterns of two taboos cover the same words, the words count once. Fillers (嗯, 啊, 那个 ...) are
+counted in the agent's own speech per minute of agent talk; an agent backchannel inside the
+caller's turn, or a filler sound inside a backchannel phrase (嗯嗯), is not a filler.
 
 Alerts are stamped at the end of the utterance that holds the phrase: the moment the
 recogniser can know it was said. The phrase's own word times are in the evidence.
@@ -14,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.config import Config, FillerExcessConfig, ForbiddenPhraseConfig
-from monitor.engine.phrase_match import PhraseMatcher
+from monitor.config import Config, FillerExcessConfig
+from monitor.engine.phrase_match import Match, family_matcher, taboo_matchers
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import Filler, Record, Utterance
 
@@ -24,39 +26,47 @@ class ForbiddenPhrase(Rule):
     id = "forbidden_phrase"
     summary_keys = ("forbidden",)
     needs_words = frozenset({"forbidden_phrase"})
-    settings = (ForbiddenPhraseConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
-        s = cfg.rules.forbidden_phrase
-        self._suggestion = {p.phrase: p.suggestion for p in s.pairs}
-        self._polite = set(s.polite) | set(self._suggestion.values())
-        self._matcher = PhraseMatcher(list(self._suggestion), cfg.language,
-                                      exclusions=sorted(self._polite))
+        self._matchers = taboo_matchers(cfg)
+        self._suggestion = {name: cfg.phrases[name].suggestion for name in self._matchers}
         self._found: list[dict[str, Any]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         if not isinstance(ev, Utterance) or ev.channel != "agent":
             return []
         out: list[Record] = []
-        for m in self._matcher.find(ev):
-            evidence = {"phrase": m.phrase, "heard": m.text, "suggestion":
-                        self._suggestion[m.phrase], "word_start": round(m.start, 3),
+        for family, m in self._taboos(ev):
+            suggestion = self._suggestion[family]
+            evidence = {"family": family, "phrase": m.phrase, "heard": m.text,
+                        "suggestion": suggestion, "word_start": round(m.start, 3),
                         "word_end": round(m.end, 3)}
-            self._found.append({"t": round(m.end, 3), "phrase": m.phrase,
-                                "suggestion": self._suggestion[m.phrase]})
+            self._found.append({"t": round(m.end, 3), "family": family, "phrase": m.phrase,
+                                "heard": m.text, "suggestion": suggestion})
             out.append(self.alert(ev.end, evidence))
         return out
 
     def summary(self) -> dict[str, Any]:
         return {"forbidden": list(self._found)}
 
+    def _taboos(self, ev: Utterance) -> list[tuple[str, Match]]:
+        """Every taboo said, in order; of two taboos on overlapping words, the earlier (then
+        the closer) one."""
+        found = sorted(((m.units[0], m.cost, -m.units[1]), family, m)
+                       for family, matcher in self._matchers.items() for m in matcher.find(ev))
+        out: list[tuple[str, Match]] = []
+        for _, family, m in found:
+            if not out or m.units[0] >= out[-1][1].units[1]:
+                out.append((family, m))
+        return out
+
 
 class FillerExcess(Rule):
     """Fillers a minute of agent talk, from the words and from the sound.
 
-    The recogniser's fillers are the profile's tokens found in agent utterances; the acoustic
-    ones are ``Filler`` events (monitor/analysis/fillers.py), which hear the 嗯 and 啊 that
+    The recogniser's fillers are the ``[phrases."filler"]`` family found in agent utterances;
+    the acoustic ones are ``Filler`` events (monitor/analysis/fillers.py), which hear the 嗯 and 啊 that
     Whisper leaves out, and keep the rule running without a recogniser (``--asr none``). A
     recognised filler whose word time overlaps an acoustic one is that filler and counts once,
     whichever arrives first (the sound does: within half a second of its end, the words only
@@ -72,7 +82,7 @@ class FillerExcess(Rule):
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self._s = cfg.rules.filler_excess
-        self._matcher = PhraseMatcher(self._s.tokens, cfg.language)
+        self._matcher = family_matcher(cfg, "filler")
         self._bc_max_s = cfg.engine.backchannel_max_s
         self._count = 0
         self._last_alert: float | None = None
