@@ -24,7 +24,7 @@ from monitor.analysis.fillers import FillerDetector
 from monitor.asr import load_recognizer
 from monitor.asr.base import Recognizer
 from monitor.config import Config, load_config
-from monitor.engine.phrase_match import family_matcher
+from monitor.engine.phrase_match import PhraseMatcher, family_matcher
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
 from monitor.pcm import PCM_DTYPE
 from testkit import fillers as tf

@@ -66,8 +66,8 @@ class FillerExcess(Rule):
     """Fillers a minute of agent talk, from the words and from the sound.
 
     The recogniser's fillers are the ``[phrases."filler"]`` family found in agent utterances;
-    the acoustic ones are ``Filler`` events (monitor/analysis/fillers.py), which hear the 嗯 and 啊 that
-    Whisper leaves out, and keep the rule running without a recogniser (``--asr none``). A
+    the acoustic ones are ``Filler`` events (monitor/analysis/fillers.py), which hear the 嗯
+    and 啊 that Whisper leaves out, and keep the rule running without a recogniser. A
     recognised filler whose word time overlaps an acoustic one is that filler and counts once,
     whichever arrives first (the sound does: within half a second of its end, the words only
     once the phrase has ended). A filler while the caller speaks is a backchannel, not counted.
