@@ -51,8 +51,18 @@ def _t2s():
 
 
 def to_simplified(text: str) -> str:
-    """Traditional to simplified characters (OpenCC); simplified text comes back unchanged."""
-    return _t2s().convert(text) if _HAN.search(text) else text
+    """Traditional to simplified characters (OpenCC); simplified text comes back unchanged.
+
+    OpenCC reads 么 as the traditional form of 幺 unless a word it knows holds it (什么), so a
+    recogniser's 神么 became 神幺; 么 is kept where it was written. Conversion maps code point for
+    code point, so positions line up.
+    """
+    if not _HAN.search(text):
+        return text
+    converted = _t2s().convert(text)
+    if "么" not in text or len(converted) != len(text):
+        return converted
+    return "".join("么" if was == "么" else now for was, now in zip(text, converted, strict=True))
 
 
 def normalize_text(text: str, language: str) -> str:
