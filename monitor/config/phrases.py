@@ -52,6 +52,9 @@ class MatchingConfig:
     homophone_min_units: PositiveCount
     fuzzy_min_units: PositiveCount
     phonetic_cost: Fraction
+    # English: two heard words may stand for one ("trans fur") when, run together, they sound
+    # like it and are spelled at least this much like it.
+    joined_spelling_similarity: Fraction
     # The pinyin cost table, a file in the config folder (scripts/learn_confusions.py writes it).
     pinyin_costs: str
     # English: groups of word sequences that mean the same in any pattern ("do not", "don't").

@@ -16,9 +16,15 @@ Cost = Callable[[str, str], float]
 
 
 def approximate(phrase: Sequence[str], heard: Sequence[str], cost: Cost, budget: float,
-                key: Callable[[str], str] = str) -> list[tuple[int, int, float]]:
+                key: Callable[[str], str] = str, joined: Cost | None = None
+                ) -> list[tuple[int, int, float]]:
     """Every run ``heard[start:end]`` whose edit cost against ``phrase`` is within ``budget``,
     as (start, end, cost), the cheapest start for each end.
+
+    A unit may be heard as a sound-alike (``cost`` below 1), left out or added (1 each); a unit
+    heard as something of another sound is not that unit, so a long phrase cannot absorb a
+    wrong word in its budget. ``joined`` (English) also lets two heard words stand for one
+    ("trans fur" for transfer): it is given the phrase's unit and the two words run together.
 
     A run needs at least half the phrase's units heard with the same ``key`` (the unit itself,
     or how it sounds), which rules out nearly every run before the alignment is computed (this
@@ -32,15 +38,22 @@ def approximate(phrase: Sequence[str], heard: Sequence[str], cost: Cost, budget:
     for i, unit in enumerate(phrase, 1):
         current, current_starts = [float(i)], [0]
         for j, said in enumerate(heard, 1):
-            options = ((previous[j - 1] + cost(unit, said), starts[j - 1]),
+            options = [(previous[j - 1] + _alike(cost(unit, said)), starts[j - 1]),
                        (previous[j] + 1.0, starts[j]),  # the phrase's unit was not heard
-                       (current[j - 1] + 1.0, current_starts[j - 1]))  # an extra unit heard
+                       (current[j - 1] + 1.0, current_starts[j - 1])]  # an extra unit heard
+            if joined is not None and j >= 2:
+                options.append((previous[j - 2] + _alike(joined(unit, heard[j - 2] + said)),
+                                starts[j - 2]))
             best = min(options)
             current.append(best[0])
             current_starts.append(best[1])
         previous, starts = current, current_starts
     return [(starts[j], j, previous[j]) for j in range(1, len(heard) + 1)
             if previous[j] <= budget + 1e-9 and starts[j] < j]
+
+
+def _alike(cost: float) -> float:
+    return cost if cost < 1.0 else float("inf")
 
 
 def spelled_like(letters: str, forms: Sequence[str],

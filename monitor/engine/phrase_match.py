@@ -30,7 +30,7 @@ import jellyfish
 
 from monitor.config import TABOO_PREFIX, Config
 from monitor.config.patterns import Chain, compile_pattern
-from monitor.engine.phrase_align import approximate, letters_of, spelled_like
+from monitor.engine.phrase_align import approximate, letters_of, similarity, spelled_like
 from monitor.engine.phrase_units import Units, pinyin, text_units, word_owners
 from monitor.frames import Utterance, Word
 
@@ -71,6 +71,7 @@ class Tolerance:
     homophone_min_units: int
     fuzzy_min_units: int
     phonetic_cost: float
+    joined_spelling_similarity: float
     syllable_cost: Callable[[str, str], float]
     aliases: tuple[tuple[str, ...], ...] = ()
 
@@ -78,7 +79,7 @@ class Tolerance:
     def of(cls, cfg: Config) -> Tolerance:
         m = cfg.matching
         return cls(m.max_gap_units, m.max_cost_per_unit, m.homophone_min_units,
-                   m.fuzzy_min_units, m.phonetic_cost,
+                   m.fuzzy_min_units, m.phonetic_cost, m.joined_spelling_similarity,
                    cfg.pinyin_costs.syllable, m.aliases)
 
 
@@ -284,15 +285,28 @@ class _Heard:
         if self.zh:
             sounds = approximate(pinyin(units), self.sound, self.tolerance.syllable_cost, budget)
         else:
-            sounds = approximate(units, self.forms, self._word_cost, budget, key=_metaphone)
+            sounds = approximate(units, self.forms, self._word_cost, budget, key=_metaphone,
+                                 joined=self._joined_cost)
         seen = {(f.start, f.end) for f in exact}
         return exact + [_Found(s, e, c, _SOUND) for s, e, c in sounds if (s, e) not in seen]
 
+    def _joined_cost(self, said: str, heard: str) -> float:
+        """Two heard words run together ("trans fur") against one word: they must also be
+        spelled nearly like it, or "who do" would be "what" (both WT)."""
+        if similarity(said, heard) < self.tolerance.joined_spelling_similarity:
+            return 1.0
+        return self._word_cost(said, heard)
+
     def _word_cost(self, said: str, heard: str) -> float:
+        """0 for the word, ``phonetic_cost`` for one that sounds the same (one Metaphone code),
+        twice that for one whose code is one edit away (policy / polish), else 1."""
         if said == heard:
             return 0.0
-        if _metaphone(said) == _metaphone(heard):
+        a, b = _metaphone(said), _metaphone(heard)
+        if a == b:
             return self.tolerance.phonetic_cost
+        if min(len(a), len(b)) >= 3 and similarity(a, b) >= 1 - 1 / max(len(a), len(b)):
+            return min(1.0, 2 * self.tolerance.phonetic_cost)
         return 1.0
 
 

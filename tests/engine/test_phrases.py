@@ -22,7 +22,8 @@ T0, STEP = 10.0, 0.25
 COSTS = PinyinCosts({("z", "zh"): 0.3, ("c", "ch"): 0.3, ("s", "sh"): 0.3, ("l", "n"): 0.3},
                     {("an", "ang"): 0.3, ("en", "eng"): 0.3, ("in", "ing"): 0.3}, 0.5, 0.5)
 TOL = Tolerance(max_gap_units=4, max_cost_per_unit=0.15, homophone_min_units=2,
-                fuzzy_min_units=3, phonetic_cost=0.3, syllable_cost=COSTS.syllable)
+                fuzzy_min_units=3, phonetic_cost=0.3, joined_spelling_similarity=0.6,
+                syllable_cost=COSTS.syllable)
 
 
 def pm(patterns: list[str], language: str, **options: object) -> PhraseMatcher:
@@ -332,3 +333,18 @@ def test_clause_anchors_need_the_punctuation_the_recogniser_wrote():
 def test_without_sound_only_the_text_matches():
     assert pm(["那个"], "zh", sound=False).find(zh("你到底是哪个")) == []
     assert pm(["那个"], "zh").first(zh("你到底是哪个")) is not None
+
+
+def test_a_long_phrase_cannot_absorb_a_word_of_another_sound():
+    # 自 and 某 share no learned confusion: a substitution is only ever a sound-alike, and
+    # leaving one out and adding the other (2) is over the budget (7 x 0.15).
+    assert pm(["这是您自己的错"], "zh").find(zh("这是您某己的错")) == []
+    assert found(pm(["这是您自己的错"], "zh"), zh("这是您自己的措")) == [
+        ("这是您自己的错", "这是您自己的措", "pinyin")]
+
+
+def test_english_words_split_by_the_recogniser_are_joined_when_spelled_alike():
+    assert found(pm(["i will transfer you"], "en"), en("I will trans fur you now")) == [
+        ("i will transfer you", "I will trans fur you", "phonetic")]
+    # "who do" sounds like "what" (WT) but is not spelled like it.
+    assert pm(["what do you want"], "en").find(en("who do you want")) == []
