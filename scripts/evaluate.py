@@ -11,10 +11,13 @@ directory and replayed through the real pipeline (``monitor.pipeline.Session``, 
   nothing are false positives;
 - alerts of rules the scenario says nothing about are not scored: they are listed as unscored.
 
-``expect_summary`` values are compared with the summary record. This is a measurement, not a
-test: it exits 0 whatever the scores, and non-zero only when the pipeline itself fails.
+``expect_summary`` values are compared with the summary record. ``--phrases`` adds the phrase
+set (``scenarios/phrases``): every family's recall and precision on its variants, insertions,
+recogniser garbles and near misses (``scripts/evaluate_phrases.py`` prints the details). This is
+a measurement, not a test: it exits 0 whatever the scores, and non-zero only when the pipeline
+itself fails.
 
-    .venv/bin/python scripts/evaluate.py [SCENARIO.toml ...] [--asr none] [--json]
+    .venv/bin/python scripts/evaluate.py [SCENARIO.toml ...] [--asr none] [--json] [--phrases]
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ import sys
 from pathlib import Path
 
 from monitor.errors import CallmonitorError
+from testkit.phrase_set import (
+    LANGUAGES,
+    format_phrase_report,
+    load_phrase_set,
+    product_matcher,
+    score_phrases,
+)
 from testkit.scenarios import run
 from testkit.scoring import DEFAULT_TOLERANCE_S, format_report, score
 
@@ -43,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE_DIR,
                         help="where the synthesised calls are kept")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--phrases", action="store_true",
+                        help="also score the phrase families on the phrase set")
     args = parser.parse_args(argv)
     try:
         calls = run(args.scenarios, args.asr, args.cache)
@@ -54,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         print(format_report(report))
+    if args.phrases and not args.json:
+        for language in LANGUAGES:
+            phrases = score_phrases(load_phrase_set(language), product_matcher(language),
+                                    language)
+            print("\n" + format_phrase_report(phrases, 0.95, 0.98).split("\nmisses")[0])
     return 0
 
 

@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.config import load_config
+from monitor.engine.phrase_match import family_matchers
+from monitor.frames import Utterance
+from monitor.text import normalize_text
 from testkit.synth import SCENARIOS_DIR
 
 PHRASES_DIR = SCENARIOS_DIR / "phrases"
@@ -59,6 +63,30 @@ class PhraseItem:
     source: str = "hand"
     said: str | None = None
     origin: str = ""
+
+
+PARTS = ("all", "written", "recognised")
+PROFILES = {"zh": "zh-CN", "en": "en-US"}
+
+
+def part(items: list[PhraseItem], which: str) -> list[PhraseItem]:
+    """The hand-written items, the recognised ones (speech the recogniser heard), or all."""
+    if which == "all":
+        return items
+    return [i for i in items if (i.source == "hand") == (which == "written")]
+
+
+def product_matcher(language: str) -> Matcher:
+    """The product's families for ``language``, as a function of the utterance text: each
+    utterance as the pipeline hands it to the rules, a normalised agent ``Utterance`` without
+    word times."""
+    matchers = family_matchers(load_config(PROFILES[language]))
+
+    def match(text: str, lang: str) -> set[str]:
+        utterance = Utterance("agent", 0.0, 1.0, normalize_text(text, lang))
+        return {name for name, matcher in matchers.items() if matcher.find(utterance)}
+
+    return match
 
 
 def phrase_files(language: str, directory: Path = PHRASES_DIR) -> list[Path]:
