@@ -6,8 +6,12 @@ the agent hears. The polite alternatives themselves never match a taboo they con
 事可以帮您 contains 有什么事). Fillers (嗯, 啊, 那个 ...) are counted in the agent's own speech
 per minute of agent talk; an agent backchannel inside the caller's turn is not a filler.
 
-Alerts are stamped at the end of the utterance that holds the phrase: the moment the
-recogniser can know it was said. The phrase's own word times are in the evidence.
+A taboo is caught while the sentence goes on: in the agreed words of the agent's open phrase
+(``PartialUtterance``) as soon as they hold it, stamped at the end of its words (no later than
+the audio the decode heard). The phrase's final ``Utterance`` then does not raise it again for
+the same occurrence (the same phrase over overlapping word times); a taboo only the final
+words hold is raised then, stamped at the end of the utterance, the moment the recogniser could
+know it was said. The phrase's own word times are in the evidence either way.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.config import Config, FillerExcessConfig, ForbiddenPhraseConfig
-from monitor.engine.phrase_match import PhraseMatcher
+from monitor.engine.phrase_match import Match, PhraseMatcher
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import Record, Utterance
+from monitor.frames import PartialUtterance, Record, Utterance
 
 
 class ForbiddenPhrase(Rule):
@@ -33,19 +37,33 @@ class ForbiddenPhrase(Rule):
         self._matcher = PhraseMatcher(list(self._suggestion), cfg.language,
                                       exclusions=sorted(self._polite))
         self._found: list[dict[str, Any]] = []
+        # Occurrences already raised from the open phrase's agreed words.
+        self._early: list[Match] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
-        if not isinstance(ev, Utterance) or ev.channel != "agent":
+        if not isinstance(ev, Utterance | PartialUtterance) or ev.channel != "agent":
             return []
+        words = ev.utterance() if isinstance(ev, PartialUtterance) else ev
         out: list[Record] = []
-        for m in self._matcher.find(ev):
-            evidence = {"phrase": m.phrase, "heard": m.text, "suggestion":
-                        self._suggestion[m.phrase], "word_start": round(m.start, 3),
-                        "word_end": round(m.end, 3)}
-            self._found.append({"t": round(m.end, 3), "phrase": m.phrase,
-                                "suggestion": self._suggestion[m.phrase]})
-            out.append(self.alert(ev.end, evidence))
+        for m in self._matcher.find(words):
+            if any(e.phrase == m.phrase and e.start < m.end and m.start < e.end
+                   for e in self._early):
+                continue  # raised already, from the words agreed while it was said
+            t = min(m.end, ev.t) if isinstance(ev, PartialUtterance) else ev.end
+            out.append(self._raise(m, t))
+            if isinstance(ev, PartialUtterance):
+                self._early.append(m)
+        if isinstance(ev, Utterance):  # the phrase is over: its occurrences are done with
+            self._early = [e for e in self._early if e.start >= ev.end]
         return out
+
+    def _raise(self, m: Match, t: float) -> Record:
+        evidence = {"phrase": m.phrase, "heard": m.text, "suggestion":
+                    self._suggestion[m.phrase], "word_start": round(m.start, 3),
+                    "word_end": round(m.end, 3)}
+        self._found.append({"t": round(m.end, 3), "phrase": m.phrase,
+                            "suggestion": self._suggestion[m.phrase]})
+        return self.alert(t, evidence)
 
     def summary(self) -> dict[str, Any]:
         return {"forbidden": list(self._found)}
