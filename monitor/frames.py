@@ -162,10 +162,11 @@ class PartialUtterance:
     words: tuple[Word, ...]
     settled: bool
 
-    def utterance(self) -> Utterance:
-        """The committed words as an utterance from the phrase's start to ``t``, for the
-        phrase matchers."""
-        return Utterance(self.channel, self.start, self.t, self.text, self.words)
+    def utterance(self, end: float | None = None) -> Utterance:
+        """The committed words as an utterance from the phrase's start to ``end`` (default
+        ``t``), for the phrase matchers."""
+        return Utterance(self.channel, self.start, self.t if end is None else end, self.text,
+                         self.words)
 
 
 @dataclass(frozen=True, slots=True)

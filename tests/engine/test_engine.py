@@ -482,7 +482,7 @@ def test_the_greeting_is_judged_as_the_caller_starts_when_agreed_words_cover_the
               *talk("customer", pickup + 4.0, pickup + 6.0)]
     out = run(events, pickup + 20.0, company="诚美", agent_name="小王")
     found = alerts(out, "greeting.incomplete")
-    assert [(t, e["missing"]) for t, e in found] == [(pickup + 3.3, "company")]
+    assert [(t, e["missing"]) for t, e in found] == [(pickup + 3.0, "company")]  # speech end
     customer_end = next(i for i, r in enumerate(out)
                         if isinstance(r, Speech) and r.channel == "customer")
     assert out.index(next(a for a in out if isinstance(a, Alert))) < customer_end

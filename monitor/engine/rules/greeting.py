@@ -9,7 +9,8 @@ The greeting is judged when the caller starts to speak, once the recogniser has 
 words of everything the agent said before (their phrases close a little after the speech).
 The agreed words of the agent's open phrase (``PartialUtterance``) count as delivered when
 they cover its speech (``settled``, heard up to the caller's start or the agent's last speech
-end): then the greeting is judged as the caller starts, without waiting for the phrase's gap.
+end): then the greeting is judged as the caller starts, without waiting for the phrase's gap,
+and stamped where the agent's speech ended, as it would be on the phrase's utterance.
 """
 
 from __future__ import annotations
@@ -107,7 +108,12 @@ class GreetingRule(Rule):
             return self._judge()
         partial = self._partial
         if partial is not None and partial.settled and partial.t >= covered:
-            return self._judge([*self._words, partial.utterance()])
+            # Ending where the agent's speech did, as its utterance will: when the decode ran
+            # (later in a busy live session) must not move the alert.
+            agent_end = self.state.last_end_of["agent"]
+            end = (agent_end if agent_end is not None and partial.start <= agent_end <= partial.t
+                   else partial.t)
+            return self._judge([*self._words, partial.utterance(end)])
         return []
 
     def _judge(self, words: list[Utterance] | None = None) -> list[Record]:
