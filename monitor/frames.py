@@ -85,6 +85,23 @@ class Nucleus:
 
 
 @dataclass(frozen=True, slots=True)
+class Filler:
+    """A filled pause (嗯, 啊, um) heard in a channel's audio, without the recogniser.
+
+    Reported once the pause after it is confirmed, a little after ``end``; ``t`` is ``end``,
+    when the filler was said.
+    """
+
+    channel: Channel
+    start: float
+    end: float
+
+    @property
+    def t(self) -> float:
+        return self.end
+
+
+@dataclass(frozen=True, slots=True)
 class Speech:
     """A finished VAD speech segment on one channel, with the mean level of its voiced frames."""
 
@@ -341,7 +358,7 @@ Record = (Speech | Utterance | Ring | CallEvent | Pickup | HoldStart | HoldEnd |
 
 __all__ = [
     "CHANNELS", "FRAME_BYTES", "FRAME_S", "FRAME_SAMPLES", "SAMPLE_RATE_HZ", "Alert", "CallEvent",
-    "CallEventKind", "Channel", "DecodedFrame", "DeviceNotice", "Frame", "Hint", "HoldEnd",
-    "HoldStart", "Metric", "Nucleus", "PartialUtterance", "Pickup", "Record", "Ring", "Severity",
-    "Speech", "SpeechStart", "Summary", "Utterance", "Word",
+    "CallEventKind", "Channel", "DecodedFrame", "DeviceNotice", "Filler", "Frame", "Hint",
+    "HoldEnd", "HoldStart", "Metric", "Nucleus", "PartialUtterance", "Pickup", "Record", "Ring",
+    "Severity", "Speech", "SpeechStart", "Summary", "Utterance", "Word",
 ]

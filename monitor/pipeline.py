@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from monitor.analysis.fillers import FillerDetector
 from monitor.analysis.syllables import SyllableCounter
 from monitor.analysis.tones import ToneDetector
 from monitor.analysis.vad import ChannelVad
@@ -73,10 +74,11 @@ class Session:
                                        background=asr_in_background, names=names)
                      if recognizer else None)
         self._syllables = SyllableCounter(cfg.syllables)
+        self._fillers = FillerDetector(cfg.fillers)
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.
         self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
-        self._engine = Engine(cfg, channels)
+        self._engine = Engine(cfg, channels, words=recognizer is not None)
         self.t = 0.0
 
     def run(self, summary_extra: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +118,8 @@ class Session:
                 events += self._vad_events(vad_events)
             if frame.channel == "agent":
                 events += self._nuclei(decoded, vad.speaking or bool(vad_events))
+                # Every agent frame: the detector needs the pauses around a filler too.
+                events += self._fillers.process(decoded.samples, frame.t)
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)

@@ -4,7 +4,9 @@
   expectation names one) within the tolerance; one alert matches one expectation;
 - alerts of a rule the scenario expects, or lists in ``expect_none`` (a near miss), that match
   nothing are false positives;
-- alerts of rules the scenario says nothing about are not scored: they are listed as unscored.
+- alerts of rules the scenario says nothing about are not scored: they are listed as unscored;
+- a rule the call did not check (its summary's ``rules_skipped``: no words with ``--asr none``)
+  is not scored either, neither missed nor passed: it is listed as not checked.
 
 ``expect_summary`` values are compared with the summary record. ``scripts/evaluate.py`` prints
 the report; the scenario tests assert on it.
@@ -66,6 +68,7 @@ class Report:
     rules: dict[str, RuleScore]
     misses: list[dict[str, Any]] = field(default_factory=list)
     unscored: list[dict[str, Any]] = field(default_factory=list)
+    not_checked: list[dict[str, Any]] = field(default_factory=list)
     summary_checks: list[dict[str, Any]] = field(default_factory=list)
     runtime: dict[str, float] = field(default_factory=dict)
 
@@ -73,6 +76,7 @@ class Report:
         return {"tolerance_s": self.tolerance_s,
                 "rules": [self.rules[r].row() for r in sorted(self.rules)],
                 "misses": self.misses, "unscored": self.unscored,
+                "not_checked": self.not_checked,
                 "summary_checks": self.summary_checks, "runtime": self.runtime}
 
 
@@ -119,7 +123,10 @@ def score(calls: Iterable[Call], tolerance_s: float = DEFAULT_TOLERANCE_S) -> Re
     for call in calls:
         expect = call.truth.get("expect", [])
         near = set(call.truth.get("expect_none", []))
-        scored = {e["rule"] for e in expect} | near
+        named = {e["rule"] for e in expect} | near
+        skipped = named & {s["rule"] for s in call.summary.get("rules_skipped") or []}
+        scored = named - skipped
+        report.not_checked += [{"scenario": call.name, "rule": r} for r in sorted(skipped)]
         for rule in sorted(scored):
             _score_rule(report, call, rule, rule in near, tolerance_s)
         _note_unscored(report, call, scored)
@@ -195,6 +202,9 @@ def format_report(report: Report) -> str:
     lines += ["", "unscored alerts (rules the scenario says nothing about):"]
     lines += [f"  {u['scenario']:<24} {u['rule']:<20} x{u['count']}"
               for u in report.unscored] or ["  none"]
+    if report.not_checked:
+        lines += ["", f"not checked (the call's rules_skipped), not scored: "
+                      f"{len(report.not_checked)} scenario rules"]
     ok = sum(c["ok"] for c in report.summary_checks)
     lines += ["", f"summary checks: {ok}/{len(report.summary_checks)} as expected"]
     lines += [f"  {c['scenario']:<24} {c['key']:<20} expected {c['expected']!r}, "

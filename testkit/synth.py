@@ -364,6 +364,21 @@ def stretch(samples: np.ndarray, rate: int, tempo: float) -> np.ndarray:
     return np.rint(np.frombuffer(out, dtype="<f4").astype(np.float64) * FULL_SCALE)
 
 
+def espeak_samples(text: str, voice: str, pitch: int, rate: int, tempo: float = 1.0
+                   ) -> np.ndarray:
+    """``text`` spoken by espeak-ng ``voice`` at ``pitch`` (0-99), resampled to ``rate``.
+
+    ``tempo`` scales espeak-ng's own speaking rate (175 words per minute at 1.0).
+    """
+    speed = [] if tempo == 1.0 else ["-s", str(round(ESPEAK_DEFAULT_WPM * tempo))]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "line.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), *speed, "-w", str(path),
+                        text], check=True, capture_output=True)
+        samples, es_rate = _read_mono_wav(path)
+    return _to_rate(samples, es_rate, rate)
+
+
 @functools.cache
 def espeak_line(text: str, channel: str, rate: int, tempo: float = 1.0) -> Line:
     """An English line spoken by espeak-ng; its speech span is measured, as no manifest exists.
@@ -371,13 +386,7 @@ def espeak_line(text: str, channel: str, rate: int, tempo: float = 1.0) -> Line:
     ``tempo`` scales espeak-ng's own speaking rate (175 words per minute at 1.0).
     """
     voice, pitch = ESPEAK_VOICES[channel]
-    speed = [] if tempo == 1.0 else ["-s", str(round(ESPEAK_DEFAULT_WPM * tempo))]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "line.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), *speed, "-w", str(path),
-                        text], check=True, capture_output=True)
-        samples, es_rate = _read_mono_wav(path)
-    samples = _to_rate(samples, es_rate, rate)
+    samples = espeak_samples(text, voice, pitch, rate, tempo)
     loud = np.flatnonzero(np.abs(samples) > _amplitude(ESPEAK_SPEECH_FLOOR_DBFS))
     if loud.size == 0:
         raise ValueError(f"espeak-ng produced no speech for {text!r}")

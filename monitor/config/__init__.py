@@ -1,7 +1,8 @@
 """The settings: TOML files (``config/``, a site file, command-line options) read into frozen,
 checked dataclasses. Every threshold, phrase and message lives in those files so that a
 service desk can tune its standard without code; this package imports nothing of the monitor
-but its error type, so any part may read its settings from here.
+but its error type and the pure pinyin tables (``monitor.pinyin``), so any part may read its
+settings from here.
 """
 
 from monitor.config.loading import (
@@ -11,6 +12,8 @@ from monitor.config.loading import (
     config_dir,
     load_config,
 )
+from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
+from monitor.config.pinyin_costs import PINYIN_COSTS_PATH, load_pinyin_costs
 from monitor.config.rules import (
     ALERT_EVIDENCE,
     RULE_IDS,
@@ -18,8 +21,6 @@ from monitor.config.rules import (
     ClosingIncompleteConfig,
     DeadAirConfig,
     FillerExcessConfig,
-    ForbiddenPair,
-    ForbiddenPhraseConfig,
     GreetingIncompleteConfig,
     HoldTooLongConfig,
     HoldUnannouncedConfig,
@@ -34,6 +35,7 @@ from monitor.config.sections import (
     AsrConfig,
     AudioConfig,
     EngineConfig,
+    FillerConfig,
     HintConfig,
     LiveConfig,
     RuleMessage,
@@ -45,11 +47,12 @@ from monitor.config.sections import (
 )
 
 __all__ = [
-    "ALERT_EVIDENCE", "PROFILES", "RULE_IDS", "SITE_ENV", "AsrConfig", "AudioConfig",
-    "BackchannelMissingConfig", "ClosingIncompleteConfig", "Config", "DeadAirConfig",
-    "EngineConfig", "FillerExcessConfig", "ForbiddenPair", "ForbiddenPhraseConfig",
-    "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig", "HoldUnannouncedConfig",
-    "InterruptionConfig", "LiveConfig", "RateTooFastConfig", "RateTooSlowConfig",
-    "RingLatePickupConfig", "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig",
-    "ToneConfig", "VadConfig", "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config",
+    "ALERT_EVIDENCE", "FAMILIES", "PINYIN_COSTS_PATH", "PROFILES", "RULE_IDS", "SITE_ENV",
+    "TABOO_PREFIX", "AsrConfig", "AudioConfig", "BackchannelMissingConfig",
+    "ClosingIncompleteConfig", "Config", "DeadAirConfig", "EngineConfig", "FillerConfig",
+    "FillerExcessConfig", "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig",
+    "HoldUnannouncedConfig", "InterruptionConfig", "LiveConfig", "MatchingConfig",
+    "PhraseFamily", "RateTooFastConfig", "RateTooSlowConfig", "RingLatePickupConfig",
+    "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig", "ToneConfig", "VadConfig",
+    "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config", "load_pinyin_costs",
 ]

@@ -2,7 +2,8 @@
 
 A field's type says what TOML value it takes (``float``, ``int``, ``str``, ``bool``, a
 ``Literal``, a ``tuple`` of items, a nested dataclass); ``Annotated`` adds a range
-(:class:`Bounds`) or :data:`Phrase`'s "something to match". Every float must be finite.
+(:class:`Bounds`), :data:`Sayable`'s "something to say" or :data:`Pattern`'s "compiles".
+Every float must be finite.
 A section may also declare ``relations()``: checks across its own keys. Whatever fails
 becomes one :class:`~monitor.errors.CallmonitorError` naming the file, the key and what is
 allowed, so a typo stops the program before anything is stored.
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import MISSING, dataclass, fields, is_dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
+from monitor.config.patterns import PatternError, compile_pattern
 from monitor.errors import CallmonitorError
 
 Path = tuple[str | int, ...]
@@ -46,8 +48,13 @@ class Bounds:
         return f"{'<' if self.hi_open else '<='} {_num(self.hi)}"
 
 
-class _Matchable:
-    """A phrase the phrase matcher can look for: it needs at least one letter or digit."""
+class _Sayable:
+    """Text said or shown to the agent: it needs at least one letter or digit."""
+
+
+class _Pattern:
+    """A phrase pattern (``monitor.config.patterns``): it must compile, and each part it
+    requires needs a letter or digit to match."""
 
 
 Seconds = Annotated[float, Bounds(lo=0.0)]
@@ -63,8 +70,9 @@ NonNegative = Annotated[float, Bounds(lo=0.0)]
 Positive = Annotated[float, Bounds(lo=0.0, lo_open=True)]
 Count = Annotated[int, Bounds(lo=0)]
 PositiveCount = Annotated[int, Bounds(lo=1)]
-Phrase = Annotated[str, _Matchable()]
-Phrases = tuple[Phrase, ...]
+Sayable = Annotated[str, _Sayable()]
+Pattern = Annotated[str, _Pattern()]
+Patterns = tuple[Pattern, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +188,22 @@ class Reader:
         for check in checks:
             if isinstance(check, Bounds) and not check.allows(out):
                 raise self.bad_value(path, value, f"{describe(tp)} {check.describe()}")
-            if isinstance(check, _Matchable) and not any(ch.isalnum() for ch in out):
+            if isinstance(check, _Sayable) and not _has_word(out):
                 raise self.bad_value(path, value, "a phrase with at least one letter or digit")
+            if isinstance(check, _Pattern):
+                self._pattern(out, path)
         return out
+
+    def _pattern(self, pattern: str, path: Path) -> None:
+        try:
+            chains = compile_pattern(pattern)
+        except PatternError as exc:
+            raise self.bad_value(path, pattern, f"a phrase pattern: this one fails, {exc} "
+                                 "(the syntax is in docs/phrases.md)") from None
+        for chain in chains:
+            if not all(_has_word(text) for text in chain.texts):
+                raise self.bad_value(path, pattern, "a pattern whose every required part has "
+                                     "a letter or digit")
 
     def _plain(self, tp: Any, value: Any, path: Path) -> Any:
         origin = get_origin(tp)
@@ -227,6 +248,10 @@ def describe(tp: Any) -> str:
             " " not in item.removeprefix("a ").removeprefix("an ")) else f"a list (each {item})"
     return {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}.get(
         tp, "a table")
+
+
+def _has_word(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
 
 
 def _num(x: float) -> str:

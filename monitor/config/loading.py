@@ -10,7 +10,6 @@ session is stored: a bad value is one error naming the file it came from.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from string import Formatter
@@ -19,11 +18,15 @@ from typing import Any, Literal, get_type_hints
 
 from monitor.config.checks import NonNegative, Origins, Reader, key_name
 from monitor.config.checks import Path as KeyPath
+from monitor.config.files import read_toml
+from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
+from monitor.config.pinyin_costs import load_pinyin_costs
 from monitor.config.rules import ALERT_EVIDENCE, RULE_IDS, RulesConfig
 from monitor.config.sections import (
     AsrConfig,
     AudioConfig,
     EngineConfig,
+    FillerConfig,
     HintConfig,
     LiveConfig,
     RuleMessage,
@@ -34,6 +37,7 @@ from monitor.config.sections import (
     WebConfig,
 )
 from monitor.errors import CallmonitorError
+from monitor.pinyin import PinyinCosts
 
 PROFILES = ("zh-CN", "en-US")
 SITE_ENV = "CALLMONITOR_CONFIG"
@@ -60,9 +64,9 @@ class _Profile:
 
 _SECTIONS: dict[str, type] = {
     "store": StoreConfig, "audio": AudioConfig, "vad": VadConfig, "tones": ToneConfig,
-    "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig, "live": LiveConfig,
-    "hints": HintConfig, "web": WebConfig}
-
+    "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig,
+    "fillers": FillerConfig, "live": LiveConfig, "hints": HintConfig, "web": WebConfig,
+    "matching": MatchingConfig}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +81,15 @@ class Config:
     asr: AsrConfig
     engine: EngineConfig
     syllables: SyllableConfig
+    fillers: FillerConfig
     live: LiveConfig
     hints: HintConfig
     web: WebConfig
+    matching: MatchingConfig
+    phrases: MappingProxyType[str, PhraseFamily]
+    """Every phrase family by name (``monitor.config.phrases``)."""
+    pinyin_costs: PinyinCosts
+    """The learned confusion costs ``[matching] pinyin_costs`` names."""
     messages: MappingProxyType[str, RuleMessage]
     rules: RulesConfig
     score_weights: MappingProxyType[str, float]
@@ -104,31 +114,11 @@ def load_config(profile: str = "zh-CN", overrides: dict[str, Any] | None = None,
     origins = Origins()
     data: dict[str, Any] = {}
     for path in paths:
-        data = _merge(data, _read(path, is_site=path is paths[-1] and site_file is not None),
+        data = _merge(data, read_toml(path, is_site=path is paths[-1] and site_file is not None),
                       origins, str(path))
     data = _merge(data, overrides or {}, origins, COMMAND_LINE)
     reader = Reader(origins, str(folder / "default.toml"))
     return _build(reader, profile, data, str(paths[-1]) if site_file is not None else "")
-
-
-def _read(path: Path, is_site: bool) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        fix = ("give an existing file to --config / $CALLMONITOR_CONFIG" if is_site
-               else "restore it from the repository or set CALLMONITOR_CONFIG_DIR")
-        raise CallmonitorError(f"config file {path} is missing", fix) from None
-    except OSError as exc:
-        raise CallmonitorError(f"config file {path} cannot be read ({exc.strerror})",
-                               "check the path and its permissions") from None
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CallmonitorError(f"config file {path} is not UTF-8 (byte {exc.start})",
-                               "save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CallmonitorError(f"config file {path} is not valid TOML ({exc})",
-                               "fix the syntax at the position named") from None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any], origins: Origins, source: str,
@@ -150,17 +140,20 @@ def _build(reader: Reader, profile: str, data: dict[str, Any], site: str) -> Con
     sections = {name: reader.build(cls, data.pop(name, None), (name,))
                 for name, cls in _SECTIONS.items()}
     rules = _rules(reader, data.pop("rules", None))
+    phrases = _phrases(reader, data.pop("phrases", None))
     messages = _messages(reader, data.pop("messages", None))
     weights = _weights(reader, data.pop("score", None))
     top = {k: data.pop(k) for k in [f.name for f in fields(_Profile)] if k in data}
     for key, value in data.items():
         kind = "section" if isinstance(value, dict) else "key"
+        known = ", ".join([*_SECTIONS, "rules", "phrases", "messages"])
         raise reader.fail((key,), f"unknown {kind} {key if kind == 'key' else f'[{key}]'}",
-                          f"the sections are {', '.join([*_SECTIONS, 'rules', 'messages'])}, "
+                          f"the sections are {known}, "
                           f"score; the keys {', '.join(f.name for f in fields(_Profile))}")
     who = reader.build(_Profile, top, ())
     cfg = Config(profile=profile, language=who.language, rate_unit=who.rate_unit,
                  company=who.company, agent_name=who.agent_name, rules=rules,
+                 phrases=MappingProxyType(phrases), pinyin_costs=_pinyin_costs(reader, sections),
                  messages=MappingProxyType(messages), score_weights=MappingProxyType(weights),
                  site=site, **sections)
     _across_sections(reader, cfg)
@@ -187,6 +180,46 @@ def _rules(reader: Reader, data: Any) -> RulesConfig:
                               "no settings", "remove the table")
     return RulesConfig(**{name: reader.build(cls, data.get(cls.rule), ("rules", cls.rule))
                           for name, cls in tables.items()})
+
+
+def _pinyin_costs(reader: Reader, sections: dict[str, Any]) -> PinyinCosts:
+    name = sections["matching"].pinyin_costs
+    path = config_dir() / name
+    if Path(name).name != name or not path.is_file():
+        raise reader.bad_value(("matching", "pinyin_costs"), name,
+                               f"the name of a cost table in {config_dir()}")
+    return load_pinyin_costs(path)
+
+
+def _phrases(reader: Reader, data: Any) -> dict[str, PhraseFamily]:
+    """Every family a rule reads, and any taboo family a site adds, each with its suggestion."""
+    if not isinstance(data, dict):
+        raise reader.bad_value(("phrases",), data, "a table of phrase families")
+    for name in FAMILIES:
+        if name not in data:
+            raise reader.fail(("phrases",), f'no [phrases."{name}"], which a rule reads',
+                              "add its patterns (see docs/phrases.md)")
+    out = {}
+    for name, table in data.items():
+        path = ("phrases", name)
+        taboo = name.startswith(TABOO_PREFIX) and len(name) > len(TABOO_PREFIX)
+        if name not in FAMILIES and not taboo:
+            raise reader.fail(path, f"unknown phrase family {key_name(path)}",
+                              f"the families are {', '.join(FAMILIES)} and taboo.<name>")
+        family: PhraseFamily = reader.build(PhraseFamily, table, path)
+        for i, other in enumerate(family.excused_by):
+            if other not in data or other == name:
+                raise reader.bad_value((*path, "excused_by", i), other,
+                                       "the name of another phrase family")
+        if not family.patterns:
+            raise reader.bad_value((*path, "patterns"), [], "at least one pattern")
+        if taboo != bool(family.suggestion):
+            raise reader.fail((*path, "suggestion"), f"{key_name(path)}: "
+                              + ("a taboo family needs a suggestion" if taboo else
+                                 "only taboo families have a suggestion"),
+                              "add the polite alternative" if taboo else "remove it")
+        out[name] = family
+    return out
 
 
 def _messages(reader: Reader, data: Any) -> dict[str, RuleMessage]:

@@ -17,8 +17,6 @@ from monitor.config.checks import (
     Count,
     Dbfs,
     NonNegative,
-    Phrase,
-    Phrases,
     Positive,
     PositiveCount,
     PositiveSeconds,
@@ -31,8 +29,6 @@ from monitor.config.checks import (
 @dataclass(frozen=True, slots=True)
 class GreetingIncompleteConfig:
     rule: ClassVar[str] = "greeting.incomplete"
-    greeting_phrases: Phrases
-    bad_openings: Phrases
     # The greeting (and the late pickup's apology in it) is what the agent says at most this
     # long after pickup.
     window_s: PositiveSeconds
@@ -46,7 +42,6 @@ class GreetingIncompleteConfig:
 class RingLatePickupConfig:
     rule: ClassVar[str] = "ring.late_pickup"
     max_rings: Count
-    apology_phrases: Phrases
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +50,16 @@ class HoldTooLongConfig:
     limits of ``hold.too_long``."""
 
     rule: ClassVar[str] = "hold.too_long"
-    announce_phrases: Phrases
-    transfer_phrases: Phrases
-    thanks_phrases: Phrases
     announce_window_s: Seconds
     confirm_silence_s: PositiveSeconds
     limit_s: PositiveSeconds
     transfer_limit_s: PositiveSeconds
     warn_before_s: Seconds
     return_window_s: Seconds
+    # How hold.too_long's message and say name the wait ({wait}): a hold the agent announced,
+    # or a wait nobody announced (a long silence, a softphone hold without a word first).
+    wait_announced: str
+    wait_unannounced: str
 
     def relations(self) -> Iterator[Relation]:
         yield Relation(("warn_before_s", "limit_s", "transfer_limit_s"),
@@ -105,24 +101,8 @@ class VolumeTooLoudConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class ForbiddenPair:
-    """A taboo phrase and the standard's polite alternative (what the agent hears)."""
-
-    phrase: Phrase
-    suggestion: Phrase
-
-
-@dataclass(frozen=True, slots=True)
-class ForbiddenPhraseConfig:
-    rule: ClassVar[str] = "forbidden_phrase"
-    pairs: tuple[ForbiddenPair, ...]
-    polite: Phrases
-
-
-@dataclass(frozen=True, slots=True)
 class FillerExcessConfig:
     rule: ClassVar[str] = "filler.excess"
-    tokens: Phrases
     max_per_min: NonNegative
     # Fillers per minute are taken over at least this much agent talk, so two 嗯 in the first
     # ten seconds are not "twelve a minute".
@@ -156,8 +136,8 @@ class RateTooSlowConfig:
 @dataclass(frozen=True, slots=True)
 class ClosingIncompleteConfig:
     rule: ClassVar[str] = "closing.incomplete"
-    ask_more_phrases: Phrases
-    thanks_phrases: Phrases
+    # Judge the goodbye too (it is always reported as said_goodbye).
+    require_goodbye: bool
     window_s: PositiveSeconds
     # Calls whose agent talked less than this are not judged (a dropped call).
     min_agent_talk_s: Seconds
@@ -175,7 +155,6 @@ class RulesConfig:
     interruption: InterruptionConfig
     backchannel_missing: BackchannelMissingConfig
     volume_too_loud: VolumeTooLoudConfig
-    forbidden_phrase: ForbiddenPhraseConfig
     filler_excess: FillerExcessConfig
     rate_too_fast: RateTooFastConfig
     rate_too_slow: RateTooSlowConfig
@@ -185,15 +164,16 @@ class RulesConfig:
 ALERT_EVIDENCE: dict[str, dict[str, Any]] = {
     "ring.late_pickup": {"rings": 5, "max_rings": 3},
     "greeting.incomplete": {"missing": "company", "bad_opening": "-", "text": "您好"},
-    "hold.too_long": {"start": 12.0, "limit_s": 30.0, "transfer": False},
+    "hold.too_long": {"start": 12.0, "limit_s": 30.0, "transfer": False, "announced": False,
+                      "wait": "on hold"},
     "hold.unannounced": {"start": 12.0, "phrase": "久等", "duration_s": 8.5},
     "hold.no_thanks": {"start": 12.0},
     "dead_air": {"start": 12.0, "limit_s": 5.0},
     "interruption": {"start": 12.0, "overlap_s": 0.8, "min_overlap_s": 0.5},
     "backchannel.missing": {"start": 12.0, "limit_s": 15.0},
     "volume.too_loud": {"level_dbfs": -8.0, "start": 12.0, "max_level_dbfs": -10.0},
-    "forbidden_phrase": {"phrase": "我不知道", "heard": "我不知道", "suggestion": "我帮您问一下",
-                         "word_start": 12.0, "word_end": 13.0},
+    "forbidden_phrase": {"family": "taboo.dont_know", "phrase": "我不知道", "heard": "我不知道",
+                         "suggestion": "我帮您问一下", "word_start": 12.0, "word_end": 13.0},
     "filler.excess": {"count": 9, "per_min": 6.2, "max_per_min": 4.0, "tokens": "嗯",
                       "word_end": 13.0},
     "rate.too_fast": {"rate": 210, "limit": 190.0, "target": 150.0, "unit": "cpm"},

@@ -155,6 +155,37 @@ class SyllableConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FillerConfig:
+    """Settings of the acoustic filled-pause detector: the ``[fillers]`` section."""
+
+    quiet_dbfs: Dbfs
+    pitch_min_hz: AudibleHz
+    pitch_max_hz: AudibleHz
+    max_aperiodicity: Ratio
+    max_pitch_step_st: Positive
+    max_pitch_range_st: Positive
+    mel_bands: PositiveCount
+    band_low_hz: Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ)]
+    band_high_hz: Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ)]
+    cepstra: PositiveCount
+    max_spectral_step_db: Positive
+    max_unsteady_frames: Count
+    min_s: PositiveSeconds
+    max_s: PositiveSeconds
+    min_pause_s: Seconds
+    pause_within_s: Seconds
+
+    def relations(self) -> Iterator[Relation]:
+        yield Relation(("pitch_min_hz", "pitch_max_hz"), self.pitch_min_hz < self.pitch_max_hz,
+                       "pitch_min_hz < pitch_max_hz")
+        yield Relation(("band_low_hz", "band_high_hz"), self.band_low_hz < self.band_high_hz,
+                       "band_low_hz < band_high_hz")
+        yield Relation(("cepstra", "mel_bands"), self.cepstra < self.mel_bands,
+                       "cepstra < mel_bands (the cepstrum of n bands has n - 1 shape terms)")
+        yield Relation(("min_s", "max_s"), self.min_s < self.max_s, "min_s < max_s")
+
+
+@dataclass(frozen=True, slots=True)
 class LiveConfig:
     # Capture block length; one block per callback.
     block_ms: PositiveCount

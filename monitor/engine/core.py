@@ -22,6 +22,7 @@ from monitor.errors import CallmonitorError
 from monitor.frames import (
     Alert,
     Channel,
+    Filler,
     HoldEnd,
     HoldStart,
     Nucleus,
@@ -31,34 +32,46 @@ from monitor.frames import (
     Summary,
 )
 
+NO_WORDS_WHY = "needs recognised words (no speech recognition: --asr none)"
+"""Why a check that judges words was not made when no recogniser hears the call."""
+
 
 class Engine:
-    """Runs the metrics and every rule whose channels are present."""
+    """Runs the metrics and every rule whose channels are present.
+
+    ``words``: a recogniser hears the call. Without one (``--asr none``) the checks that judge
+    recognised words (``Rule.needs_words``) are not made: a check not made is not passed, so
+    they are listed in ``rules_skipped`` and left out of the score rather than counted as
+    passed because nothing was heard to fail them.
+    """
 
     def __init__(self, cfg: Config, channels: tuple[Channel, ...],
-                 rules: tuple[type[Rule], ...] = RULES) -> None:
+                 rules: tuple[type[Rule], ...] = RULES, words: bool = True) -> None:
         self._state = CallState(channels, cfg.tones.cadence_gap_s)
         self._metrics = CallMetrics(cfg, channels, self._state)
         self._rules: list[Rule] = []
         self._skipped: list[dict[str, str]] = []
         self._skipped_keys: list[str] = []
         for cls in rules:
-            missing = cls.needs - set(channels)
-            if missing:
-                self._skipped += [{"rule": r, "why": _needs_why(missing)} for r in cls.rule_ids()]
+            unchecked = _not_checked(cls, channels, words)
+            self._skipped += [{"rule": r, "why": why} for r, why in unchecked.items()]
+            if unchecked.keys() >= set(cls.rule_ids()):
                 self._skipped_keys += cls.summary_keys
-            else:
-                rule = cls(cfg)
-                rule.state = self._state
-                self._rules.append(rule)
-        self._weights = _weights(cfg, [r for rule in self._rules for r in rule.rule_ids()])
+                continue
+            rule = cls(cfg)
+            rule.state, rule.hears_words = self._state, words
+            self._rules.append(rule)
+        self._unchecked = frozenset(s["rule"] for s in self._skipped)
+        self._weights = _weights(cfg, [r for rule in self._rules for r in rule.rule_ids()
+                                       if r not in self._unchecked])
         # Most rules only react to events; ticking them 50 times a second would cost for nothing.
         self._tickers = [r for r in self._rules if type(r).on_tick is not Rule.on_tick]
         self._alerts: Counter[str] = Counter()
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         """Feed one event; returns it (when it belongs on the timeline) and what it caused."""
-        out: list[Record] = [] if isinstance(ev, SpeechStart | Nucleus | PartialUtterance) else [ev]
+        out: list[Record] = ([] if isinstance(ev, SpeechStart | Nucleus | Filler | PartialUtterance)
+                             else [ev])
         pickup = self._state.update(ev)
         if pickup is not None:  # the rules hear of the pickup before the event that made it
             out += [pickup, *self._to_rules(pickup)]
@@ -96,7 +109,7 @@ class Engine:
         out: list[Record] = []
         for rule in self._rules:
             out += rule.finish(t_end)
-        self._count(out)
+        out = self._count(out)
         fields: dict[str, Any] = dict.fromkeys(self._skipped_keys)
         fields.update(self._metrics.summary())
         for rule in self._rules:
@@ -117,6 +130,11 @@ class Engine:
         return [*out, Summary(t_end, fields)]
 
     def _count(self, records: list[Record]) -> list[Record]:
+        """Count the alerts; those of a check not made are dropped (a rule running for its
+        other ids cannot judge these: a softphone hold's announcement without words)."""
+        if self._unchecked:
+            records = [r for r in records
+                       if not (isinstance(r, Alert) and r.rule in self._unchecked)]
         self._alerts.update(r.rule for r in records if isinstance(r, Alert))
         return records
 
@@ -127,6 +145,16 @@ def _weights(cfg: Config, rule_ids: list[str]) -> dict[str, float]:
         raise CallmonitorError(f"no score weight for {', '.join(missing)}",
                                "add it under [score.weights] in config/default.toml")
     return {r: cfg.score_weights[r] for r in rule_ids}
+
+
+def _not_checked(cls: type[Rule], channels: tuple[Channel, ...], words: bool) -> dict[str, str]:
+    """The rule ids of ``cls`` this call cannot check, each with why."""
+    missing = cls.needs - set(channels)
+    if missing:
+        return dict.fromkeys(cls.rule_ids(), _needs_why(missing))
+    if words:
+        return {}
+    return {r: NO_WORDS_WHY for r in cls.rule_ids() if r in cls.needs_words}
 
 
 def _needs_why(missing: AbstractSet[str]) -> str:

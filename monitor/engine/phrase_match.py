@@ -1,41 +1,42 @@
-"""Find service phrases in recognised text, and where they were said, despite ASR homophones.
+"""Find a phrase family's patterns in utterances, and where they were said, as people say them.
 
 Greeting, apology, hold, filler, taboo and closing rules all ask the same question of an
-utterance: does it contain one of these phrases, and at which words and times? Mandarin
-recognisers mostly fail by writing a homophone (诚美客服 -> 成美克服, 来电 -> 来点, 话费 ->
-花费), so a phrase is looked for twice: in the characters, and in toneless pinyin, where those
-pairs are equal. English is matched as a sequence of whole words; a proper name (the company,
-the agent) may also be matched by its spelling, because an English recogniser that does not
-know a name writes common words that sound like it (Acme -> "at me").
+utterance: does it hold one of these phrases, and at which words and times? A family is a few
+patterns (``monitor.config.patterns``: alternatives, optional parts, bounded gaps), so natural
+variants and words inserted in the middle (你[把单号]弄错了) match. Each required part is
+found in the characters (English: the words) or, failing that, in what sounds nearly the same:
 
-Both forms compare sequences of whole units (a character, a digit, a Latin word; a pinyin
-syllable; an English word), never substrings: 安 (an) is not inside 南 (nan), 西安 (xi an) is
-not 先 (xian), "um" is not inside "umbrella". Every unit keeps its span in the original text
-and its recognised word, so a match reports what was actually said and when.
+* Mandarin recognisers mostly fail by writing a near-homophone (诚美客服 -> 成美克服, 耐心 ->
+  内心, 这 -> 就), so parts are also aligned over toneless pinyin syllables, a substitution
+  costing what the recognisers' own confusions of that initial and final say
+  (config/pinyin_costs.toml, learned by scripts/learn_confusions.py);
+* English words that sound alike (the same Metaphone code) cost little, and a proper name may
+  also be matched by its spelling (Acme -> "at me").
+
+A chain of n units may cost at most n * ``max_cost_per_unit``; chains shorter than
+``fuzzy_min_units`` match exactly only. ``exclusions`` excuse a match lying inside one of them:
+a polite form never counts as the taboo it contains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby
+from itertools import product
 from typing import Literal
 
-from pypinyin import Style, lazy_pinyin
-from pypinyin.seg.simpleseg import seg
+import jellyfish
 
+from monitor.config import TABOO_PREFIX, Config
+from monitor.config.patterns import Chain, compile_pattern
+from monitor.engine.phrase_align import approximate, letters_of, spelled_like
+from monitor.engine.phrase_units import Units, pinyin, text_units, word_owners
 from monitor.frames import Utterance, Word
-from monitor.text import count_units, to_simplified, units
 
-By = Literal["chars", "pinyin", "spelling"]
-# Rank of a match's evidence: characters beat pinyin, pinyin beats spelling on the same span.
-_CHARS, _PINYIN, _SPELLING = 0, 1, 2
-_BY: dict[int, By] = {_CHARS: "chars", _PINYIN: "pinyin", _SPELLING: "spelling"}
-_ZH_FORMS = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                          "零一二三四五六七八九abcdefghijklmnopqrstuvwxyz")
-_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
-_FUZZY_FINALS = ("ang", "eng", "ing")  # -iang/-uang fold onto -ian/-uan with them
+By = Literal["chars", "pinyin", "phonetic", "spelling"]
+# Rank of a match's evidence: the text beats a near-homophone, which beats a spelling.
+_CHARS, _SOUND, _SPELLING = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +44,13 @@ class Match:
     """One phrase found in an utterance.
 
     ``text`` is the span of the utterance text that matched (as written, punctuation inside it
-    included), so a supervisor sees what the recogniser heard rather than the phrase searched
+    included), so a supervisor sees what the recogniser heard rather than the pattern searched
     for; ``start``/``end`` are the audio times of the words covering it (the utterance's own
     times when its words cannot be lined up with its text); ``by`` says whether the characters
-    (English: the words) matched or only their pinyin did.
+    (English: the words) matched, or only their sound (pinyin, phonetic) or spelling did;
+    ``cost`` is how far what was heard is from the pattern (0 for the exact text); ``units``
+    the range of the text's units it covers, [first, last + 1), so matches of different
+    matchers on one utterance can be told apart even where the words have no times.
     """
 
     phrase: str
@@ -54,256 +58,270 @@ class Match:
     start: float
     end: float
     by: By
+    cost: float = 0.0
+    units: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)
-class _Units:
-    """Text cut into matchable units, each with its span in the original text."""
+class Tolerance:
+    """How loosely patterns match: ``[matching]`` and the learned costs, read once."""
 
-    forms: tuple[str, ...]
-    spans: tuple[tuple[int, int], ...]
+    max_gap_units: int
+    max_cost_per_unit: float
+    homophone_min_units: int
+    fuzzy_min_units: int
+    phonetic_cost: float
+    syllable_cost: Callable[[str, str], float]
+    aliases: tuple[tuple[str, ...], ...] = ()
 
-
-class _Haystack:
-    """Units joined with spaces, so a phrase is found by ``str.find`` at unit boundaries only."""
-
-    __slots__ = ("_index", "_text")
-
-    def __init__(self, forms: Sequence[str]) -> None:
-        self._text = f" {' '.join(forms)} "
-        self._index: dict[int, int] = {}
-        at = 0
-        for i, form in enumerate(forms):
-            self._index[at] = i
-            at += len(form) + 1
-
-    def find(self, needle: str, size: int) -> list[tuple[int, int]]:
-        """Every occurrence of ``needle`` (overlapping ones too) as a unit range [start, end)."""
-        found, at = [], self._text.find(needle)
-        while at >= 0:
-            first = self._index[at]
-            found.append((first, first + size))
-            at = self._text.find(needle, at + 1)
-        return found
+    @classmethod
+    def of(cls, cfg: Config) -> Tolerance:
+        m = cfg.matching
+        return cls(m.max_gap_units, m.max_cost_per_unit, m.homophone_min_units,
+                   m.fuzzy_min_units, m.phonetic_cost,
+                   cfg.pinyin_costs.syllable, m.aliases)
 
 
 @dataclass(frozen=True, slots=True)
-class _Pattern:
-    """A phrase precomputed for searching: its units and pinyin as space-delimited needles."""
+class _Chain:
+    """A compiled chain: its parts as units, the gap allowed after each, and its cost budget
+    (``per_unit`` times its size; each part may spend at most its own share; None: the exact
+    text only)."""
 
     phrase: str
-    size: int
-    chars: str
-    pinyin: str | None  # None: matched by characters only
+    parts: tuple[tuple[str, ...], ...]
+    gaps: tuple[int, ...]
+    per_unit: float | None
+    clause_start: bool
+    clause_end: bool
+
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    start: int
+    end: int
+    cost: float
+    rank: int
 
 
 class PhraseMatcher:
-    """Finds any of a fixed list of phrases in utterances; built once, used on every utterance.
+    """Finds any of a list of patterns in utterances; built once, used on every utterance.
 
-    ``language`` "zh" matches Mandarin by characters and by pinyin; any other language (the
-    profiles use "en") matches whole words only. ``exclusions`` are phrases that excuse a match
-    lying inside one of them: the polite 请问有什么事可以帮您 contains the taboo 有什么事, and
-    must never be reported as it. ``fuzzy`` also equates the pinyin pairs Mandarin speakers and
-    recognisers confuse (zh/z, ch/c, sh/s, n/l, an/ang, en/eng, in/ing). Phrases shorter than
-    ``min_pinyin_syllables`` are matched by characters only: one syllable has dozens of
-    homophones, and the filler 唔 (wu) would otherwise be found in 服务 (fu wu) and in every 五.
-    ``min_spelling_similarity`` (English only; names, not phrases) also accepts any run of words
-    whose letters, run together, are at least this similar to the phrase's (1 - edit distance /
-    length): "at me" for Acme, "Ana" for Anna, "North wind tele com" for Northwind Telecom.
+    ``language`` "zh" matches Mandarin by characters and pinyin; any other language (the
+    profiles use "en") by words and their sound. ``literal`` takes the phrases as plain text
+    (a company's or an agent's name), not patterns; ``polite`` are plain texts excusing a match
+    inside them, as ``exclusions`` do. ``sound`` False matches the text only (fillers: 那个 and
+    哪个 differ only in tone). ``min_spelling_similarity`` (English only;
+    names, not phrases) also accepts any run of words whose letters, run together, are at least
+    this similar to the phrase's (1 - edit distance / length): "at me" for Acme.
     """
 
-    def __init__(self, phrases: Iterable[str], language: str, *, exclusions: Iterable[str] = (),
-                 fuzzy: bool = False, min_pinyin_syllables: int = 2,
+    def __init__(self, patterns: Iterable[str], language: str, tolerance: Tolerance, *,
+                 exclusions: Iterable[str] = (), polite: Iterable[str] = (),
+                 literal: bool = False, sound: bool = True,
                  min_spelling_similarity: float | None = None) -> None:
         self._language = language
-        self._fuzzy = fuzzy
-        self._min_pinyin = min_pinyin_syllables
+        self._tolerance = tolerance
+        self._sound = sound
         self._min_spelling = min_spelling_similarity if language != "zh" else None
-        self._patterns = [self._pattern(p) for p in phrases]
-        self._exclusions = [self._pattern(p) for p in exclusions]
+        self._chains = [c for p in patterns for c in self._compile(p, literal)]
+        self._exclusions = [c for p in exclusions for c in self._compile(p, literal)] + [
+            c for p in polite for c in self._compile(p, literal=True)]
 
     def find(self, utterance: Utterance) -> list[Match]:
         """All non-overlapping matches in order of position.
 
-        Where matches overlap, the one starting first wins, then the longer phrase, then a
-        character match over a pinyin one, then the phrase listed first: a pinyin match of
-        感谢您的来电 in 感谢您的来点 says more than the character match of 感谢 inside it.
-        Matches inside an exclusion's match (by characters or pinyin) are dropped before that
-        choice, so they block nothing.
+        Where matches overlap, the one starting first wins, then the cheaper, then the longer,
+        then the exact text over a sound-alike, then the pattern listed first: a pinyin match
+        of 感谢您的来电 in 感谢您的来点 says more than the character match of 感谢 inside it.
+        Matches inside an exclusion's match are dropped before that choice.
         """
-        text = _units(utterance.text, self._language)
+        text = text_units(utterance.text, self._language)
         if not text.forms:
             return []
-        chars = _Haystack(text.forms)
-        pinyin = _Haystack(self._syllables(text.forms)) if self._language == "zh" else None
-        excused = [span for pat in self._exclusions
-                   for span, _ in self._occurrences(pat, text.forms, chars, pinyin)]
+        heard = _Heard(text, utterance.text, self._language, self._tolerance)
+        excused = [(f.start, f.end) for chain in self._exclusions for f in heard.chain(chain)]
         candidates = sorted(
-            (start, start - end, rank, i)
-            for i, pat in enumerate(self._patterns)
-            for (start, end), rank in self._occurrences(pat, text.forms, chars, pinyin)
-            if not any(x0 <= start and end <= x1 for x0, x1 in excused)
-        )
-        if not candidates:
-            return []
-        owners = _word_owners(utterance, len(text.forms), self._language)
+            (f.start, f.cost, f.start - f.end, f.rank, i)
+            for i, chain in enumerate(self._chains) for f in heard.chain(chain)
+            if not any(x0 <= f.start and f.end <= x1 for x0, x1 in excused))
+        if self._min_spelling is not None:
+            candidates += sorted(self._spelled(text.forms, excused))
+            candidates.sort()
+        owners = word_owners(utterance, len(text.forms), self._language)
         matches, free_from = [], 0
-        for start, negative_size, rank, i in candidates:
+        for start, cost, negative_size, rank, i in candidates:
             if start >= free_from:
                 free_from = start - negative_size
-                matches.append(_match(self._patterns[i].phrase, utterance, text, owners,
-                                      start, free_from, rank))
+                matches.append(_match(self._chains[i].phrase, utterance, text, owners,
+                                      (start, free_from), rank, cost, self._language))
         return matches
+
+    @property
+    def chain_count(self) -> int:
+        """How many chains the patterns expanded to (aliases included): what a find costs."""
+        return len(self._chains) + len(self._exclusions)
 
     def first(self, utterance: Utterance) -> Match | None:
         """The earliest match, or None: what a rule that only asks "was it said?" needs."""
         matches = self.find(utterance)
         return matches[0] if matches else None
 
-    def _pattern(self, phrase: str) -> _Pattern:
-        forms = _units(phrase, self._language).forms
-        if not forms:
-            raise ValueError(f"phrase {phrase!r} has nothing to match (no characters or words)")
-        pinyin = None
-        if self._language == "zh" and len(forms) >= self._min_pinyin:
-            pinyin = _needle(self._syllables(forms))
-        return _Pattern(phrase, len(forms), _needle(forms), pinyin)
+    def _compile(self, pattern: str, literal: bool) -> list[_Chain]:
+        chains = [Chain((pattern,), ())] if literal else list(compile_pattern(pattern))
+        out = []
+        for chain in chains:
+            for parts in self._aliased([text_units(t, self._language).forms
+                                        for t in chain.texts]):
+                if not all(parts):
+                    raise ValueError(f"pattern {pattern!r} has a part with nothing to match")
+                t = self._tolerance
+                gaps = tuple(t.max_gap_units if g is None else g for g in chain.gaps)
+                out.append(_Chain(pattern, tuple(parts), gaps, self._per_unit(chain, parts),
+                                  chain.clause_start, chain.clause_end))
+        return out
 
-    def _syllables(self, forms: Sequence[str]) -> list[str]:
-        syllables = _pinyin(forms)
-        return [_fuzzy(s) for s in syllables] if self._fuzzy else syllables
+    def _per_unit(self, chain: Chain, parts: tuple[tuple[str, ...], ...]) -> float | None:
+        """What each unit of the chain may cost: near-homophones for long chains, homophones
+        (English: words of one Metaphone code) for short ones and for a whole clause, None
+        (the text only) for a single unit inside a clause."""
+        t = self._tolerance
+        size = sum(len(p) for p in parts)
+        if not self._sound:
+            return None
+        if size >= t.fuzzy_min_units:
+            return t.max_cost_per_unit
+        if size >= t.homophone_min_units or (chain.clause_start and chain.clause_end):
+            return 0.0 if self._language == "zh" else t.phonetic_cost
+        return None
 
-    def _occurrences(self, pattern: _Pattern, forms: Sequence[str], chars: _Haystack,
-                     pinyin: _Haystack | None) -> list[tuple[tuple[int, int], int]]:
-        """Every unit range where ``pattern`` occurs, with the rank of the evidence."""
-        found = [(span, _CHARS) for span in chars.find(pattern.chars, pattern.size)]
-        if pinyin is not None and pattern.pinyin is not None:
-            found += [(span, _PINYIN) for span in pinyin.find(pattern.pinyin, pattern.size)]
-        if self._min_spelling is not None:
-            found += [(span, _SPELLING) for span in _spelled_like(
-                _letters(pattern.chars.split()), forms, self._min_spelling)]
-        return found
+    def _aliased(self, parts: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], ...]]:
+        """Every spelling of the parts the aliases allow ("do not" also as "don't")."""
+        groups = [[text_units(a, self._language).forms for a in group]
+                  for group in self._tolerance.aliases]
+        return list(product(*(_alias_variants(p, groups) for p in parts)))
 
-
-def _spelled_like(letters: str, forms: Sequence[str],
-                  min_similarity: float) -> list[tuple[int, int]]:
-    """Word ranges whose letters, run together, are spelled nearly like ``letters``.
-
-    A recogniser may split a name into any number of words, so ranges of every length are
-    tried, up to the most letters that could still be similar enough.
-    """
-    longest = len(letters) / min_similarity
-    found = []
-    for start in range(len(forms)):
-        said = ""
-        for end in range(start + 1, len(forms) + 1):
-            said += _letters(forms[end - 1:end])
-            if len(said) > longest:
-                break
-            if _similarity(said, letters) >= min_similarity:
-                found.append((start, end))
-    return found
-
-
-def _letters(words: Sequence[str]) -> str:
-    return "".join(c for word in words for c in word if c.isalpha())
+    def _spelled(self, forms: Sequence[str], excused: list[tuple[int, int]]
+                 ) -> list[tuple[int, float, int, int, int]]:
+        assert self._min_spelling is not None
+        return [(start, 0.0, start - end, _SPELLING, i)
+                for i, chain in enumerate(self._chains) if len(chain.parts) == 1
+                for start, end in spelled_like(letters_of(chain.parts[0]), forms,
+                                               self._min_spelling)
+                if not any(x0 <= start and end <= x1 for x0, x1 in excused)]
 
 
-def _similarity(a: str, b: str) -> float:
-    """1 - Levenshtein distance / the longer length: 0.75 for "atme" against "acme"."""
-    if not a or not b:
-        return 0.0
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (ca != cb)))
-        previous = current
-    return 1.0 - previous[-1] / max(len(a), len(b))
+def family_matcher(cfg: Config, *families: str, exclusions: Iterable[str] = (),
+                   polite: Iterable[str] = ()) -> PhraseMatcher:
+    """The matcher of ``[phrases."<family>"]`` (of several, as one): the patterns, excused by
+    each family's ``exclude`` and ``exclusions`` (patterns), its suggestion (a polite form never
+    matches its taboo) and ``polite`` (plain texts)."""
+    chosen = [cfg.phrases[name] for name in families]
+    excusing = [p for f in chosen for other in f.excused_by for p in cfg.phrases[other].patterns]
+    return PhraseMatcher([p for f in chosen for p in f.patterns], cfg.language,
+                         Tolerance.of(cfg),
+                         exclusions=[*exclusions, *(p for f in chosen for p in f.exclude),
+                                     *excusing],
+                         polite=[*polite, *(f.suggestion for f in chosen if f.suggestion)],
+                         sound=all(f.sound for f in chosen))
 
 
-def _match(phrase: str, utterance: Utterance, text: _Units, owners: list[Word] | None,
-           start: int, end: int, rank: int) -> Match:
-    """A unit range as what was said and when."""
-    said = utterance.text[text.spans[start][0]:text.spans[end - 1][1]]
-    if owners is None:
-        return Match(phrase, said, utterance.start, utterance.end, _BY[rank])
-    return Match(phrase, said, owners[start].start, owners[end - 1].end, _BY[rank])
+def taboo_matchers(cfg: Config) -> dict[str, PhraseMatcher]:
+    """Each taboo family's matcher; every taboo's suggestion excuses every taboo (抱歉，这事我
+    不太了解 is no 我不知道)."""
+    taboos = [name for name in cfg.phrases if name.startswith(TABOO_PREFIX)]
+    polite = [cfg.phrases[name].suggestion for name in taboos]
+    return {name: family_matcher(cfg, name, polite=polite) for name in taboos}
 
 
-def _units(text: str, language: str) -> _Units:
-    """The units ``monitor.text.units`` counts, normalised, with their text spans.
-
-    Using the same units as the recognisers' ``word_units`` keeps unit i on word i. Mandarin
-    units are simplified characters, digits as the characters read for them (17951 ==
-    一七九五一) and lower-cased Latin words; every step maps code point for code point (OpenCC's
-    tw2s dictionaries do too), so spans in the converted text are spans in the original.
-    English units are lower-cased words with one kind of apostrophe. Punctuation and spaces are
-    not units, so they never keep a phrase from matching.
-    """
-    source = to_simplified(text).translate(_ZH_FORMS) if language == "zh" else text
-    forms, spans, pos = [], [], 0
-    for unit in units(source, language):
-        # units() returns its regex matches in order; each is the first occurrence from pos.
-        start = source.index(unit, pos)
-        pos = start + len(unit)
-        forms.append(unit if language == "zh" else unit.lower().replace("’", "'"))
-        spans.append((start, pos))
-    return _Units(tuple(forms), tuple(spans))
+def family_matchers(cfg: Config) -> dict[str, PhraseMatcher]:
+    """Every family's matcher by name, as the rules build them: what an evaluation scores."""
+    return {name: family_matcher(cfg, name) for name in cfg.phrases} | taboo_matchers(cfg)
 
 
-def _needle(forms: Sequence[str]) -> str:
-    return f" {' '.join(forms)} "
+class _Heard:
+    """One utterance's units prepared for every chain: text, sound, and found parts (cached)."""
 
+    def __init__(self, text: Units, said: str, language: str, tolerance: Tolerance) -> None:
+        self.forms = forms = text.forms
+        self.starts, self.ends = text.clause_starts(said), text.clause_ends(said)
+        self.zh = language == "zh"
+        self.sound = pinyin(forms) if self.zh else tuple(_metaphone(f) for f in forms)
+        self.tolerance = tolerance
+        self._parts: dict[tuple[tuple[str, ...], float | None], list[_Found]] = {}
 
-def _pinyin(forms: Sequence[str]) -> list[str]:
-    """Toneless pinyin, one syllable per Mandarin unit; Latin words stand for themselves.
+    def chain(self, chain: _Chain) -> list[_Found]:
+        """Where the whole chain occurs: its parts in order, each within its gap of the last,
+        within the chain's budget; the cheapest way for each (start, end)."""
+        runs = self.part(chain.parts[0], chain.per_unit)
+        for part, gap in zip(chain.parts[1:], chain.gaps, strict=True):
+            found = self.part(part, chain.per_unit)
+            runs = [_Found(r.start, f.end, r.cost + f.cost, max(r.rank, f.rank))
+                    for r in runs for f in found if r.end <= f.start <= r.end + gap]
+        best: dict[tuple[int, int], _Found] = {}
+        for r in runs:
+            if (chain.clause_start and r.start not in self.starts) or (
+                    chain.clause_end and r.end not in self.ends):
+                continue
+            if (r.start, r.end) not in best or r.cost < best[(r.start, r.end)].cost:
+                best[(r.start, r.end)] = r
+        return list(best.values())
 
-    Each run of characters is segmented into words as ``lazy_pinyin`` does, so a polyphone is
-    read in its context (银行 yin hang, 重新 chong xin, where 行 and 重 alone read xing and
-    zhong), and each word's pinyin is cached: converting, not segmenting, is what makes
-    ``lazy_pinyin`` too slow to run on every utterance of a live call.
-    """
-    syllables: list[str] = []
-    for latin, run in groupby(forms, key=str.isascii):
-        if latin:
-            syllables.extend(run)
+    def part(self, units: tuple[str, ...], per_unit: float | None) -> list[_Found]:
+        key = (units, per_unit)
+        if key not in self._parts:
+            self._parts[key] = self._find_part(
+                units, None if per_unit is None else per_unit * len(units))
+        return self._parts[key]
+
+    def _find_part(self, units: tuple[str, ...], budget: float | None) -> list[_Found]:
+        n = len(units)
+        exact = [_Found(i, i + n, 0.0, _CHARS) for i in range(len(self.forms) - n + 1)
+                 if self.forms[i:i + n] == units]
+        if budget is None:
+            return exact
+        if self.zh:
+            sounds = approximate(pinyin(units), self.sound, self.tolerance.syllable_cost, budget)
         else:
-            for word in seg("".join(run)):
-                syllables.extend(_word_pinyin(word))
-    return syllables
+            sounds = approximate(units, self.forms, self._word_cost, budget, key=_metaphone)
+        seen = {(f.start, f.end) for f in exact}
+        return exact + [_Found(s, e, c, _SOUND) for s, e, c in sounds if (s, e) not in seen]
+
+    def _word_cost(self, said: str, heard: str) -> float:
+        if said == heard:
+            return 0.0
+        if _metaphone(said) == _metaphone(heard):
+            return self.tolerance.phonetic_cost
+        return 1.0
 
 
-@lru_cache(maxsize=65536)
-def _word_pinyin(word: str) -> tuple[str, ...]:
-    # errors=list: a character without pinyin stands for itself, one unit each, so the
-    # syllables stay aligned with the characters.
-    return tuple(lazy_pinyin(word, style=Style.NORMAL,
-                             errors=list))  # type: ignore[arg-type]  # pypinyin takes any callable; its hint says str
+def _alias_variants(units: tuple[str, ...], groups: list[list[tuple[str, ...]]]
+                    ) -> list[tuple[str, ...]]:
+    """``units`` with every alias occurrence (the longest at a place) replaced by each
+    spelling of its group."""
+    for i in range(len(units)):
+        found = [(len(member), member, group) for group in groups for member in group
+                 if member and units[i:i + len(member)] == member]
+        if found:
+            size, _, group = max(found)
+            rest = _alias_variants(units[i + size:], groups)
+            return [units[:i] + alt + tail for alt in group for tail in rest]
+    return [units]
 
 
-@lru_cache(maxsize=4096)
-def _fuzzy(syllable: str) -> str:
-    """One spelling per fuzzy pair: zh->z, ch->c, sh->s, l->n, -ang->-an, -eng->-en, -ing->-in."""
-    for initial, same in _FUZZY_INITIALS:
-        if syllable.startswith(initial):
-            syllable = same + syllable[len(initial):]
-            break
-    return syllable[:-1] if syllable.endswith(_FUZZY_FINALS) else syllable
+@lru_cache(maxsize=16384)
+def _metaphone(word: str) -> str:
+    return str(jellyfish.metaphone(word)) or word
 
 
-def _word_owners(utterance: Utterance, n_units: int, language: str) -> list[Word] | None:
-    """The word that carries each unit of the text, or None when words and text disagree.
-
-    Mandarin words are one unit each; an English word may hold two ("well-known"). When the
-    counts differ no unit can be placed in time, and the utterance's own times are used.
-    """
-    owners = [w for w in utterance.words for _ in range(_unit_count(w.text, language))]
-    return owners if len(owners) == n_units else None
-
-
-@lru_cache(maxsize=8192)
-def _unit_count(text: str, language: str) -> int:
-    """``count_units`` of one word's text, cached: a call repeats the same few thousand words."""
-    return count_units(text, language)
+def _match(phrase: str, utterance: Utterance, text: Units, owners: list[Word] | None,
+           span: tuple[int, int], rank: int, cost: float, language: str) -> Match:
+    """A unit range as what was said and when."""
+    start, end = span
+    said = utterance.text[text.spans[start][0]:text.spans[end - 1][1]]
+    by: By = ("chars" if rank == _CHARS else "spelling" if rank == _SPELLING
+              else "pinyin" if language == "zh" else "phonetic")
+    times = ((utterance.start, utterance.end) if owners is None
+             else (owners[start].start, owners[end - 1].end))
+    return Match(phrase, said, *times, by, round(cost, 3), span)

@@ -29,13 +29,14 @@ if TYPE_CHECKING:  # the rules read the state: importing them here at run time w
 class CallState:
     """What is true of the call at the current event; the engine alone calls ``update``."""
 
-    __slots__ = ("_cadence_gap_s", "_hold", "_hold_end_t", "_last_end", "_last_end_of",
+    __slots__ = ("_cadence_gap_s", "_channels", "_hold", "_hold_end_t", "_last_end", "_last_end_of",
                  "_last_speaker", "_pickup_t", "_signalled_rings", "_speaking", "_talk_s",
                  "_tone_rings")
 
     def __init__(self, channels: tuple[Channel, ...], cadence_gap_s: float) -> None:
         # Ring bursts closer than this are one ring (a UK double ring is one ring).
         self._cadence_gap_s = cadence_gap_s
+        self._channels = channels
         self._pickup_t: float | None = None
         self._tone_rings: list[Ring] = []
         self._signalled_rings = 0
@@ -46,6 +47,12 @@ class CallState:
         self._talk_s: dict[Channel, float] = dict.fromkeys(channels, 0.0)
         self._hold: HoldStart | None = None
         self._hold_end_t: float | None = None
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """The sides the source carries: without the customer's, nobody can tell silence from
+        the agent listening."""
+        return self._channels
 
     @property
     def answered(self) -> bool:
@@ -107,6 +114,15 @@ class CallState:
     def hold_end_t(self) -> float | None:
         """When the latest hold ended; None before any hold has."""
         return self._hold_end_t
+
+    @property
+    def silent_since(self) -> float | None:
+        """When the caller last heard anyone, once the call is answered: the latest of the
+        pickup, the last speech end and the end of the last hold (a hold is waiting the caller
+        was told about); None before the pickup. Meaningful while nobody speaks."""
+        if self._pickup_t is None:
+            return None
+        return max(self._pickup_t, self._last_end or 0.0, self._hold_end_t or 0.0)
 
     def update(self, ev: EngineEvent) -> Pickup | None:
         """Take in one event; returns the ``Pickup`` when this event answered the call."""

@@ -136,6 +136,8 @@ def _summary(s: dict[str, Any]) -> Iterator[str]:
         failed = [c["rule"] for c in s.get("checks", []) if not c["passed"]]
         yield f"  QA score {s['score']:.0f}/100" + (f" (missed: {', '.join(failed)})"
                                                     if failed else "")
+    elif "score" in s:
+        yield "  QA score: none (no check could be made)"
     if s.get("asr_backend"):
         yield f"  speech recognition: {s['asr_backend']} ({s.get('asr_model')})"
     skipped = s.get("rules_skipped") or []

@@ -239,14 +239,18 @@ def csv_lines(location: Any, flt: SessionFilter, rules: list[str]) -> Iterator[s
 
 
 def csv_row(info: SessionInfo, rules: list[str]) -> list[Any]:
+    """One session; a rule's cell is its alert count, empty where the rule was not checked
+    (no summary, or listed in ``rules_skipped``): not checked is not zero alerts."""
     summary = info.summary or {}
     by_rule = info.alerts_by_rule
+    skipped = {s["rule"] for s in summary.get("rules_skipped") or []}
     return [info.id, info.started_at, _cell(info.agent), _cell(info.company),
             _cell(info.source), _cell(info.profile), _cell(info.mode), _cell(info.status),
             _round(info.duration_s, 2), _round(info.score, 1),
             summary.get("rings_before_pickup"), _round(summary.get("agent_rate_cpm"), 1),
             sum(by_rule.values()) if info.summary is not None else None,
-            *(by_rule.get(rule, 0) if info.summary is not None else None for rule in rules)]
+            *(by_rule.get(rule, 0) if info.summary is not None and rule not in skipped
+              else None for rule in rules)]
 
 
 def _cell(text: str) -> str:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import config_dir
+from monitor.config import config_dir, load_config
+from monitor.engine.rules import RULES
+from testkit.scoring import DEFAULT_TOLERANCE_S
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "demo_call.wav"
@@ -188,3 +190,32 @@ def test_a_killed_replay_keeps_every_record_written_before_it_died(tmp_path):
     assert types.count("ring") == 2 and "pickup" in types
     shown = cli("show", "1", "--db", db)
     assert "cut off" in shown.stdout
+
+
+def test_without_recognition_a_call_with_no_greeting_is_not_scored_on_one(tmp_path, synth_call):
+    """scenarios/rules/hold_unannounced: the customer opens and the agent never greets; its
+    dead air is known. Timing only, the greeting and every other check of words are not made
+    (neither passed nor failed): the score is the timing checks' share, dead air the one
+    missed, and the timeline says what was not checked."""
+    call = synth_call("rules/hold_unannounced")
+    db = tmp_path / "s.sqlite3"
+    result = cli("replay", call.wav, "--asr", "none", "--json", "--db", db)
+    result.check_returncode()
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    summary = records[-1]
+    word_rules = [r for cls in RULES for r in cls.rule_ids() if r in cls.needs_words]
+    assert "greeting.incomplete" in word_rules
+    assert [s["rule"] for s in summary["rules_skipped"]] == word_rules
+    assert summary["greeting_ok"] is None
+    checked = [c["rule"] for c in summary["checks"]]
+    assert not set(checked) & set(word_rules)
+    dead_air = [e["t"] for e in call.truth["expect"] if e["rule"] == "dead_air"]
+    alerts = [r for r in records if r["type"] == "alert"]
+    assert [a["rule"] for a in alerts] == ["dead_air"]
+    assert abs(alerts[0]["t"] - dead_air[0]) <= DEFAULT_TOLERANCE_S
+    weights = load_config("zh-CN").score_weights
+    total = sum(weights[r] for r in checked)
+    assert summary["score"] == round(100.0 * (total - weights["dead_air"]) / total, 1)
+    text = cli("replay", call.wav, "--asr", "none", "--db", db).stdout
+    assert f"QA score {summary['score']:.0f}/100 (missed: dead_air)" in text
+    assert "not checked: " + ", ".join(word_rules) + ": needs recognised words" in text

@@ -200,7 +200,7 @@ def replay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def test_the_replay_exercises_what_it_is_meant_to_check(replay):
     """A contract check that never saw an utterance or a hold proves nothing about them."""
     types = {r["type"] for r in replay}
-    if replay[-1]["rules_skipped"]:
+    if "customer" not in replay[-1]["talk_s"]:
         assert types >= {"speech", "pickup", "summary"}
         assert replay[-1]["dead_air"] is None and replay[-1]["talk_ratio_agent"] is None
     elif replay[-1]["asr_backend"] is None:

@@ -93,6 +93,17 @@ def test_alerts_of_rules_the_scenario_says_nothing_about_are_not_scored() -> Non
     assert report.misses == []
 
 
+def test_a_rule_the_call_did_not_check_is_neither_missed_nor_scored() -> None:
+    skipped = {"rules_skipped": [{"rule": "greeting.incomplete", "why": "no words"}]}
+    c = call([{"rule": "greeting.incomplete", "t": 3.0}, {"rule": "dead_air", "t": 10.0}],
+             [alert("dead_air", 10.1)], summary=skipped)
+    report = scoring.score([c])
+    assert set(rows(report)) == {"dead_air"} and report.misses == []
+    assert report.not_checked == [{"scenario": "call", "rule": "greeting.incomplete"}]
+    assert "not checked (the call's rules_skipped), not scored: 1" in scoring.format_report(
+        report)
+
+
 def test_a_rule_with_nothing_expected_or_found_has_no_ratios() -> None:
     row = rows(scoring.score([call([], [], ["rate.too_fast"])]))["rate.too_fast"]
     assert (row["precision"], row["recall"], row["max_abs_err_s"]) == (None, None, None)

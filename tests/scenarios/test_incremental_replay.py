@@ -34,7 +34,7 @@ def test_a_taboo_is_caught_before_its_phrase_ends_and_alerted_once(tmp_path, whi
     agent = of_type(records, "utterance", channel="agent")
     assert len(agent) == 1  # the taboo and the sentence after it are one phrase
     found = of_type(records, "alert", rule="forbidden_phrase")
-    assert [a["evidence"]["phrase"] for a in found] == ["这不关我的事"]
+    assert [a["evidence"]["family"] for a in found] == ["taboo.not_responsible"]  # 这不关我的事
     assert found[0]["t"] < agent[0]["end"] - 3.0  # the phrase goes on for seconds after it
     assert abs(found[0]["t"] - taboo_end) <= 0.5
     # The alert reached the timeline before the utterance that holds it.

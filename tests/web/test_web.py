@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.config import load_config
-from monitor.storage.sessions import default_audio_dir
+from monitor.storage.sessions import default_audio_dir, get_session
 from monitor.storage.users import add_user
 from monitor.web import listing
 from monitor.web.app import create_app
@@ -517,6 +517,16 @@ def test_the_csv_holds_every_matching_session_with_its_alert_counts(store, boss,
         for rule in rules:
             assert int(row[rule]) == want["alerts"].get(rule, 0)
     assert "张伟" in {r["agent"] for r in rows}
+
+
+def test_a_rule_not_checked_is_an_empty_csv_cell_not_zero_alerts(store):
+    """The replays ran without recognition: the greeting was not checked on any, so its cell
+    is empty, while dead air (checked) counts its alerts."""
+    info = get_session(store[0], 1)  # dead_air, --asr none
+    assert "greeting.incomplete" in {s["rule"] for s in info.summary["rules_skipped"]}
+    row = listing.csv_row(info, ["dead_air", "greeting.incomplete"])
+    assert row[-2:] == [info.alerts_by_rule["dead_air"], None]
+    assert row[-2] >= 1
 
 
 def test_csv_cells_are_never_formulas(store, boss):

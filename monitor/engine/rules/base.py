@@ -14,6 +14,7 @@ from monitor.frames import (
     Alert,
     CallEvent,
     Channel,
+    Filler,
     HoldEnd,
     HoldStart,
     Nucleus,
@@ -27,8 +28,8 @@ from monitor.frames import (
     Utterance,
 )
 
-EngineEvent = (SpeechStart | Nucleus | Speech | Utterance | PartialUtterance | Ring | CallEvent
-               | Pickup | HoldStart | HoldEnd)
+EngineEvent = (SpeechStart | Nucleus | Filler | Speech | Utterance | PartialUtterance | Ring
+               | CallEvent | Pickup | HoldStart | HoldEnd)
 """What rules read: the pipeline's events, the softphone's, and the pickup and holds derived
 from them. A ``PartialUtterance`` (the agreed words of a phrase still open) is for the rules
 that act before a phrase ends; the others wait for its ``Utterance``."""
@@ -41,6 +42,12 @@ class Rule:
     # Every rule id the class raises alerts under (a class may own a family, like hold.*).
     ids: ClassVar[tuple[str, ...]] = ()
     needs: ClassVar[frozenset[Channel]] = frozenset({"agent"})
+    # The rule ids (of ``rule_ids()``) whose check judges recognised words. Without a
+    # recogniser they are not checked: listed in ``rules_skipped``, left out of the score,
+    # their alerts dropped; a class all of whose ids need words does not run at all (its
+    # summary keys are null). Per class, so a rule that learns to judge from the audio alone
+    # (fillers from the sound) can say so here.
+    needs_words: ClassVar[frozenset[str]] = frozenset()
     # The summary keys ``summary`` fills: null when the rule cannot run on the source.
     summary_keys: ClassVar[tuple[str, ...]] = ()
     # The settings the rule reads: the [rules."<rule id>"] tables of its ids (cfg.rules).
@@ -49,6 +56,9 @@ class Rule:
     # engine when it adds the rule. Read it, never write it; it already includes the event the
     # rule is handling (see monitor/engine/state.py).
     state: CallState
+    # A recogniser hears the call (set by the engine, like ``state``): without one a rule that
+    # runs for its timing ids leaves what only words could tell unjudged (null), not failed.
+    hears_words: bool = True
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.config import ClosingIncompleteConfig, Config
-from monitor.engine.phrase_match import PhraseMatcher
+from monitor.engine.phrase_match import family_matcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import CallEvent, Record, Utterance
 
@@ -20,13 +20,15 @@ from monitor.frames import CallEvent, Record, Utterance
 class ClosingIncomplete(Rule):
     id = "closing.incomplete"
     summary_keys = ("closing_ok", "closing")
+    needs_words = frozenset({"closing.incomplete"})
     settings = (ClosingIncompleteConfig,)
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self._s = cfg.rules.closing_incomplete
-        self._ask = PhraseMatcher(self._s.ask_more_phrases, cfg.language)
-        self._thanks = PhraseMatcher(self._s.thanks_phrases, cfg.language)
+        self._ask = family_matcher(cfg, "closing.ask_more")
+        self._thanks = family_matcher(cfg, "closing.thanks")
+        self._goodbye = family_matcher(cfg, "closing.goodbye")
         self._agent: list[Utterance] = []
         self._hung_up_by: str | None = None
         self._result: dict[str, Any] = {}
@@ -46,10 +48,12 @@ class ClosingIncomplete(Rule):
         last = [u for u in self._agent if u.end >= last_end - self._s.window_s]
         parts = {"asked_anything_else": any(self._ask.first(u) for u in last),
                  "thanked": any(self._thanks.first(u) for u in last),
+                 "said_goodbye": any(self._goodbye.first(u) for u in last),
                  "caller_spoke_last": state.last_speaker == "customer",
                  "caller_hung_up_first": (None if self._hung_up_by is None
                                           else self._hung_up_by == "customer")}
-        judged = ("asked_anything_else", "thanked", "caller_hung_up_first")
+        judged = ("asked_anything_else", "thanked", "caller_hung_up_first",
+                  *(("said_goodbye",) if self._s.require_goodbye else ()))
         missing = [k for k in judged if parts[k] is False]
         self._result = {"ok": not missing, **parts}
         if not missing:

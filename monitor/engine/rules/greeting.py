@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.config import Config, GreetingIncompleteConfig, RingLatePickupConfig
-from monitor.engine.phrase_match import PhraseMatcher
+from monitor.engine.phrase_match import PhraseMatcher, Tolerance, family_matcher
 from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import PartialUtterance, Pickup, Record, Speech, SpeechStart, Utterance
 
@@ -27,6 +27,9 @@ class GreetingRule(Rule):
     id = "greeting.incomplete"
     summary_keys = ("greeting_ok", "greeting", "apology_ok")
     ids = ("greeting.incomplete", "ring.late_pickup")
+    # The late pickup is counted from the rings and checked without words; only its apology
+    # (apology_ok) needs them, and is then left unjudged.
+    needs_words = frozenset({"greeting.incomplete"})
     settings = (GreetingIncompleteConfig, RingLatePickupConfig)
 
     def __init__(self, cfg: Config) -> None:
@@ -34,12 +37,13 @@ class GreetingRule(Rule):
         s = self._s = cfg.rules.greeting_incomplete
         self._ring = cfg.rules.ring_late_pickup
         lang = cfg.language
-        self._greet = PhraseMatcher(s.greeting_phrases, lang)
-        self._bad = PhraseMatcher(s.bad_openings, lang)
-        self._sorry = PhraseMatcher(self._ring.apology_phrases, lang)
-        # Names are what recognisers get wrong most: match them as loosely as the language allows.
+        self._greet = family_matcher(cfg, "greeting")
+        self._bad = family_matcher(cfg, "bad_opening")
+        self._sorry = family_matcher(cfg, "apology")
+        # Names are what recognisers get wrong most: matched by sound, and in English by
+        # spelling too.
         self._company, self._name = (
-            PhraseMatcher([name], lang, fuzzy=True,
+            PhraseMatcher([name], lang, Tolerance.of(cfg), literal=True,
                           min_spelling_similarity=s.name_spelling_similarity) if name else None
             for name in (cfg.company, cfg.agent_name))
         self._words: list[Utterance] = []

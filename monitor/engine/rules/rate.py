@@ -24,6 +24,8 @@ class SpeakingRate(Rule):
     id = "rate.too_fast"
     summary_keys = ("agent_rate_window_max", "agent_rate_window_min", "agent_rate_est_cpm")
     ids = ("rate.too_fast", "rate.too_slow")
+    # The recognised count decides the pace (the syllable estimate is only reported beside it).
+    needs_words = frozenset(ids)
     settings = (RateTooFastConfig, RateTooSlowConfig)
 
     def __init__(self, cfg: Config) -> None:

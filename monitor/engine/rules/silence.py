@@ -10,7 +10,6 @@ from typing import Any
 
 from monitor.config import Config, DeadAirConfig
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.engine.state import CallState
 from monitor.frames import Record, SpeechStart
 
 
@@ -39,9 +38,9 @@ class DeadAir(Rule):
 
     def on_tick(self, t: float) -> list[Record]:
         state = self.state
-        if not state.answered or state.speaking or self._open is not None or state.on_hold:
+        start = state.silent_since
+        if start is None or state.speaking or self._open is not None or state.on_hold:
             return []
-        start = _silent_since(state)
         if t - start + 1e-9 < self._limit_s:
             return []
         self._open = start
@@ -61,9 +60,3 @@ class DeadAir(Rule):
                                "duration_s": round(t - self._open, 3)})
             self._open = None
 
-
-def _silent_since(state: CallState) -> float:
-    """When the caller last heard anyone: the latest of the last speech end, the pickup and
-    the end of the last hold (a hold is waiting the caller was told about)."""
-    assert state.pickup_t is not None
-    return max(state.pickup_t, state.last_end or 0.0, state.hold_end_t or 0.0)

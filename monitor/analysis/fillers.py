@@ -1,0 +1,185 @@
+"""Filled pauses (嗯, 啊, 呃, um, uh) heard in the agent's audio, without the recogniser.
+
+Whisper writes few of them: it was trained on transcripts that leave them out. Acoustically a
+filled pause is a sustained vowel or nasal: voiced, its pitch nearly level and its spectrum
+still for a quarter of a second or more, and usually set off by silent pauses (Shriberg 2001;
+Goto, Itou & Hayamizu 1999 detect them by the same two cues, small pitch movement and small
+spectral change). Ordinary speech changes its spectrum at every consonant and, in Mandarin,
+moves its pitch with the lexical tones.
+
+Per 20 ms frame the detector takes the 40 ms window ending with it (the frame and the one
+before, centred on the frame's start) and finds
+
+- its pitch and periodicity with YIN (de Cheveigné & Kawahara 2002): the cumulative mean
+  normalised difference, from an FFT autocorrelation, over ``pitch_min_hz``-``pitch_max_hz``;
+- its spectral envelope as mel cepstra c1..cN: the shape of the spectrum without its level.
+
+A frame is *steady* when it and the frame before are voiced and it moved its pitch and its
+envelope little from that frame. A run of steady frames (a glitch of ``max_unsteady_frames``
+tolerated) of ``min_s`` to ``max_s`` with a pause close before and after it is a filler. Quiet
+frames (``quiet_dbfs``) are pauses and cost no FFT, so the detector costs nothing while the
+agent listens.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from monitor.config import FillerConfig
+from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Channel, Filler
+from monitor.pcm import FULL_SCALE
+
+_WINDOW = 2 * FRAME_SAMPLES
+"""The analysis window: the newest frame and the one before (40 ms)."""
+_FLOOR = 1e-3
+"""Mel band power (int16 units squared) that stands for silence: the log needs no zero."""
+
+
+class FillerDetector:
+    """Filled pauses of one channel, confirmed frame by frame.
+
+    ``process`` takes each 20 ms frame's samples and returns the fillers that frame confirmed
+    (at most one). A filler is confirmed when the pause after it is: at most
+    ``pause_within_s + min_pause_s`` after its end.
+    """
+
+    def __init__(self, cfg: FillerConfig, channel: Channel = "agent") -> None:
+        self._cfg = cfg
+        self._channel = channel
+        self._spectrum = _Spectrum(cfg)
+        self._buf = np.zeros(_WINDOW)
+        self._prev: tuple[float, np.ndarray] | None = None  # (semitones, cepstra) if voiced
+        self._quiet_frames = 0
+        self._pause_end: float | None = None  # where the latest long enough pause ended
+        self._run: list[float] | None = None  # [start, end] of the steady run
+        self._unsteady = 0
+        self._pitch_span = (math.inf, -math.inf)  # lowest and highest pitch of the run
+        self._pending: tuple[float, float] | None = None  # a run awaiting its pause after
+
+    def process(self, samples: np.ndarray, t: float) -> list[Filler]:
+        """Take the 20 ms frame starting at ``t`` (int16 samples as float64)."""
+        self._buf[:FRAME_SAMPLES] = self._buf[FRAME_SAMPLES:]
+        self._buf[FRAME_SAMPLES:] = samples
+        power = float(self._buf.dot(self._buf)) / _WINDOW
+        quiet = 10.0 * math.log10(power / FULL_SCALE**2 + 1e-20) < self._cfg.quiet_dbfs
+        steady = False if quiet else self._steady()
+        if quiet:
+            self._prev = None
+        self._track_run(steady, t)
+        if steady and self._prev is not None and self._run is not None:
+            pitch = self._prev[0]
+            self._pitch_span = (min(self._pitch_span[0], pitch), max(self._pitch_span[1], pitch))
+        return self._track_pause(quiet, t)
+
+    def _steady(self) -> bool:
+        """Voiced, and its pitch and envelope close to the previous frame's."""
+        cfg = self._cfg
+        semitones, cepstra = self._spectrum.analyse(self._buf)
+        prev = self._prev
+        self._prev = None if semitones is None else (semitones, cepstra)
+        if semitones is None or prev is None:
+            return False
+        step_db = math.sqrt(float(np.mean((cepstra - prev[1]) ** 2)))
+        return (abs(semitones - prev[0]) <= cfg.max_pitch_step_st
+                and step_db <= cfg.max_spectral_step_db)
+
+    def _track_run(self, steady: bool, t: float) -> None:
+        """Grow the steady run; an ended run of the right length awaits its pause after."""
+        if steady:
+            if self._run is None:  # the frame before was part of the steadiness
+                self._run = [t - FRAME_S - FRAME_S / 2.0, t + FRAME_S / 2.0]
+                self._pitch_span = (math.inf, -math.inf)
+            else:
+                self._run[1] = t + FRAME_S / 2.0
+            self._unsteady = 0
+            return
+        if self._run is None:
+            return
+        self._unsteady += 1
+        if self._unsteady <= self._cfg.max_unsteady_frames:
+            return
+        start, end = self._run
+        self._run, self._unsteady = None, 0
+        cfg = self._cfg
+        before = self._pause_end is not None and start - self._pause_end <= cfg.pause_within_s
+        level = self._pitch_span[1] - self._pitch_span[0] <= cfg.max_pitch_range_st
+        if before and level and cfg.min_s <= end - start <= cfg.max_s:
+            self._pending = (start, end)
+
+    def _track_pause(self, quiet: bool, t: float) -> list[Filler]:
+        """Note where long enough pauses end; a pending run followed by one is a filler."""
+        cfg = self._cfg
+        if not quiet:
+            if self._quiet_frames * FRAME_S >= cfg.min_pause_s - 1e-9:
+                self._pause_end = t - FRAME_S / 2.0
+            self._quiet_frames = 0
+            return []
+        self._quiet_frames += 1
+        pending = self._pending
+        if pending is None or self._quiet_frames * FRAME_S < cfg.min_pause_s - 1e-9:
+            return []
+        self._pending = None
+        pause_start = t - self._quiet_frames * FRAME_S + FRAME_S / 2.0
+        if pause_start - pending[1] > cfg.pause_within_s:
+            return []
+        return [Filler(self._channel, round(pending[0], 3), round(pending[1], 3))]
+
+
+class _Spectrum:
+    """Pitch (YIN) and mel cepstra of one 40 ms window; the fixed matrices made once."""
+
+    def __init__(self, cfg: FillerConfig) -> None:
+        self._cfg = cfg
+        self._nfft = 1 << (2 * _WINDOW - 1).bit_length()  # no wrap-around in the autocorrelation
+        self._min_lag = max(2, math.floor(SAMPLE_RATE_HZ / cfg.pitch_max_hz))
+        self._max_lag = min(_WINDOW // 2, math.ceil(SAMPLE_RATE_HZ / cfg.pitch_min_hz))
+        self._lags = np.arange(self._max_lag + 1)
+        self._taper = np.hanning(_WINDOW)
+        self._mel = _mel_matrix(cfg, self._nfft)
+        bands = cfg.mel_bands
+        k = np.arange(1, cfg.cepstra + 1)
+        self._dct = np.cos(np.pi / bands * (np.arange(bands)[:, None] + 0.5) * k) * (2.0 / bands)
+
+    def analyse(self, window: np.ndarray) -> tuple[float | None, np.ndarray]:
+        """(pitch in semitones above 100 Hz, or None when unvoiced; cepstra in dB)."""
+        spectrum = np.fft.rfft(window * self._taper, self._nfft)
+        power = spectrum.real**2 + spectrum.imag**2
+        cepstra = (10.0 * np.log10(power @ self._mel + _FLOOR)) @ self._dct
+        return self._pitch(window), cepstra
+
+    def _pitch(self, window: np.ndarray) -> float | None:
+        """YIN: the first dip of the normalised difference under ``max_aperiodicity``."""
+        spectrum = np.fft.rfft(window, self._nfft)
+        acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2)[: self._max_lag + 1]
+        energy = np.concatenate(([0.0], np.cumsum(window**2)))
+        lags = self._lags
+        diff = energy[_WINDOW - lags] + (energy[_WINDOW] - energy[lags]) - 2.0 * acf
+        diff[0] = 0.0
+        running = np.cumsum(diff[1:])
+        cmnd = diff[1:] * lags[1:] / np.maximum(running, 1e-9)  # index i: lag i + 1
+        search = cmnd[self._min_lag - 1:]
+        below = np.flatnonzero(search < self._cfg.max_aperiodicity)
+        if below.size == 0:
+            return None
+        i = int(below[0])
+        while i + 1 < search.size and search[i + 1] < search[i]:
+            i += 1  # down to the bottom of the dip
+        lag = i + self._min_lag
+        return 12.0 * math.log2(SAMPLE_RATE_HZ / lag / 100.0)
+
+
+def _mel_matrix(cfg: FillerConfig, nfft: int) -> np.ndarray:
+    """Triangular mel filters, bins by bands, from ``band_low_hz`` to ``band_high_hz``."""
+    def mel(hz: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+    edges_mel = np.linspace(mel(np.array(cfg.band_low_hz)), mel(np.array(cfg.band_high_hz)),
+                            cfg.mel_bands + 2)
+    edges = 700.0 * (10.0 ** (edges_mel / 2595.0) - 1.0)
+    freqs = np.fft.rfftfreq(nfft, 1.0 / SAMPLE_RATE_HZ)
+    lo, centre, hi = edges[:-2], edges[1:-1], edges[2:]
+    rising = (freqs[:, None] - lo) / (centre - lo)
+    falling = (hi - freqs[:, None]) / (hi - centre)
+    return np.clip(np.minimum(rising, falling), 0.0, None)
