@@ -8,6 +8,13 @@ the last two decodes, and they are never retracted, so a rule that acted on them
 be undone. A decode marked ``exact`` heard exactly what the phrase's final decode will hear
 (Whisper, greedy, on the same audio: the decode repeated would give the same words), so it is
 committed whole.
+
+Each decode hears the whole phrase again, so a later one may write an earlier, committed word
+otherwise once the sentence goes on (好灯 at the end of 好的's segment, 好的 once 这不关我的事
+followed). Only what comes after the committed words is compared then: after them in the text
+where a decode repeats them, else after their end in time. A rewrite of committed words
+therefore never blocks the words after them (as whisper_streaming, which stops re-decoding
+committed audio, never re-reads them either).
 """
 
 from __future__ import annotations
@@ -41,14 +48,19 @@ class LocalAgreement:
         """Take the newest decode (``exact``: see the module doc); True when the committed
         words or ``settled`` changed. Committed words keep the times of the decode that
         committed them."""
-        words = tuple(words)
-        agreed = len(words) if exact else agreed_prefix(self._last, words)
-        self._last = words
-        n = len(self.committed)
-        grew = agreed > n and agreed_prefix(self.committed, words) == n
-        if grew:
-            self.committed += words[n:agreed]
-        settled = len(words) == len(self.committed) == agreed_prefix(self.committed, words)
-        changed = grew or settled != self.settled
+        tail = self._after(tuple(words))
+        agreed = len(tail) if exact else agreed_prefix(self._after(self._last), tail)
+        self._last = tuple(words)
+        self.committed += tail[:agreed]
+        settled = not self._after(self._last)
+        changed = agreed > 0 or settled != self.settled
         self.settled = settled
         return changed
+
+    def _after(self, words: tuple[Word, ...]) -> tuple[Word, ...]:
+        """The part of a decode past the committed words (see the module doc)."""
+        n = len(self.committed)
+        if agreed_prefix(self.committed, words) == n:
+            return words[n:]
+        end = self.committed[-1].end
+        return tuple(w for w in words if (w.start + w.end) / 2 > end)

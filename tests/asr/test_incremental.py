@@ -46,14 +46,32 @@ def test_local_agreement_commits_what_two_decodes_share_and_never_takes_it_back(
     assert not agreement.update(words("您好成"))  # one decode: nothing agreed yet
     assert agreement.update(words("您好诚美客"))
     assert "".join(w.text for w in agreement.committed) == "您好"
-    assert not agreement.update(words("你好诚美客服"))  # disagrees with what is committed
-    assert not agreement.update(words("您好诚美客服"))  # and with the decode before it
-    assert "".join(w.text for w in agreement.committed) == "您好"
-    assert agreement.update(words("您好诚美客服我"))
-    assert "".join(w.text for w in agreement.committed) == "您好诚美客服"
-    assert not agreement.settled
-    assert agreement.update(words("您好诚美客服我是"), exact=True)  # the final decode's audio
-    assert "".join(w.text for w in agreement.committed) == "您好诚美客服我是"
+    assert agreement.update(words("您好诚美克服"))  # 客 / 克: agreed as far as 诚美
+    assert "".join(w.text for w in agreement.committed) == "您好诚美"
+    assert agreement.update(words("您好诚美克服"))  # two decodes now agree on 克服
+    assert "".join(w.text for w in agreement.committed) == "您好诚美克服"
+    assert agreement.settled
+    assert agreement.update(words("您好诚美克服我"))  # no longer settled ...
+    assert "".join(w.text for w in agreement.committed) == "您好诚美克服"
+    assert not agreement.settled  # ... 我 waits for the next decode
+    assert not agreement.update(words("您好诚美克服你"))
+    assert agreement.update(words("您好诚美克服我是"), exact=True)  # the final decode's audio
+    assert "".join(w.text for w in agreement.committed) == "您好诚美克服我是"
+    assert agreement.settled
+
+
+def test_a_rewritten_committed_word_does_not_block_the_words_after_it() -> None:
+    """好灯 was committed at the end of its segment; once the sentence goes on, the decodes say
+    好的: what follows the committed words' end is still agreed on, and 好灯 stays."""
+    agreement = LocalAgreement()
+    assert agreement.update(words("好灯"), exact=True)
+    assert agreement.settled
+    assert agreement.update(words("好的这不"))  # no longer settled: 这不 is not agreed yet
+    assert "".join(w.text for w in agreement.committed) == "好灯"
+    assert agreement.update(words("好的这不关我"))
+    assert "".join(w.text for w in agreement.committed) == "好灯这不"
+    assert agreement.update(words("好的这不关我的事"), exact=True)
+    assert "".join(w.text for w in agreement.committed) == "好灯这不关我的事"
     assert agreement.settled
 
 
