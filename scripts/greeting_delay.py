@@ -1,6 +1,7 @@
 """When the greeting is judged, against the caller's first reply, on the scenario calls.
 
     .venv/bin/python scripts/greeting_delay.py [SCENARIO ...] [--asr whisper|vosk]
+        [--partial-every-s 0]
 
 The greeting is judged once the agent's words before the caller's first reply are in: from
 the agreed words of the open phrase where they cover it, else from the phrase's utterance at
@@ -69,13 +70,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", type=Path)
     parser.add_argument("--asr", default="whisper", choices=("whisper", "vosk"))
+    parser.add_argument("--partial-every-s", type=float, default=None,
+                        help="override [asr] partial_every_s (0: words only at the phrase gap)")
     args = parser.parse_args()
     before = total = 0
     with tempfile.TemporaryDirectory(prefix="greeting-delay-") as tmp:
         for path in args.scenarios or greeting_scenarios():
             call = synth.synthesize_file(path, Path(tmp))
             profile, names = PROFILES[call.truth["language"]]
-            cfg = load_config(profile, names)
+            overrides: dict[str, Any] = dict(names)
+            if args.partial_every_s is not None:
+                overrides["asr"] = {"partial_every_s": args.partial_every_s}
+            cfg = load_config(profile, overrides)
             recognizer = load_recognizer(cfg.asr, cfg.language, args.asr)
             sink = ArrivalSink()
             replay_records(call.wav, cfg, recognizer, sinks=[sink])
