@@ -161,6 +161,32 @@ class Utterance:
 
 
 @dataclass(frozen=True, slots=True)
+class PartialUtterance:
+    """The words of a phrase still open that successive decodes agree on, so far.
+
+    Engine input only, never a record: phrase rules act on it before the phrase ends (a taboo
+    is caught while the sentence goes on), and the phrase's ``Utterance`` still comes at its
+    gap. ``text``/``words`` only ever grow within a phrase (a committed word is never taken
+    back); ``t`` is the audio time the decode heard up to. ``settled``: nothing heard so far
+    is left out of ``text`` (every word of the latest decode is agreed), so the words cover
+    the phrase's speech up to ``t``.
+    """
+
+    channel: Channel
+    start: float
+    t: float
+    text: str
+    words: tuple[Word, ...]
+    settled: bool
+
+    def utterance(self, end: float | None = None) -> Utterance:
+        """The committed words as an utterance from the phrase's start to ``end`` (default
+        ``t``), for the phrase matchers."""
+        return Utterance(self.channel, self.start, self.t if end is None else end, self.text,
+                         self.words)
+
+
+@dataclass(frozen=True, slots=True)
 class Ring:
     """One ringback burst heard on the customer channel before pickup."""
 
@@ -333,6 +359,6 @@ Record = (Speech | Utterance | Ring | CallEvent | Pickup | HoldStart | HoldEnd |
 __all__ = [
     "CHANNELS", "FRAME_BYTES", "FRAME_S", "FRAME_SAMPLES", "SAMPLE_RATE_HZ", "Alert", "CallEvent",
     "CallEventKind", "Channel", "DecodedFrame", "DeviceNotice", "Filler", "Frame", "Hint",
-    "HoldEnd", "HoldStart", "Metric", "Nucleus", "Pickup", "Record", "Ring", "Severity", "Speech",
-    "SpeechStart", "Summary", "Utterance", "Word",
+    "HoldEnd", "HoldStart", "Metric", "Nucleus", "PartialUtterance", "Pickup", "Record", "Ring",
+    "Severity", "Speech", "SpeechStart", "Summary", "Utterance", "Word",
 ]

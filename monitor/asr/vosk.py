@@ -5,18 +5,23 @@ Vosk's clock counts the audio given to one recogniser, and it does not restart a
 recogniser reports times after the first one's. Each decoder therefore counts the samples it
 fed and maps Vosk's time back to audio time per segment; the tests feed two segments through
 one decoder to catch a change of that behaviour.
+
+Vosk's partial result (the words of the audio so far, with times: ``SetPartialWords``) is the
+decoder's ``hypothesis``, taken on the thread that feeds it (a recogniser is not thread-safe),
+so the incremental path treats both backends alike.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from monitor.asr.base import Recognizer, SegmentDecoder
+from monitor.asr.base import Hypothesis, Recognizer, SegmentDecoder
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
+from monitor.pcm import PCM_DTYPE
 from monitor.text import normalize_text, word_units
 
 
@@ -56,17 +61,21 @@ class VoskDecoder(SegmentDecoder):
             raise CallmonitorError(f"vosk could not open a recogniser on {self._name} ({exc})",
                                    "reinstall the model") from None
         self._rec.SetWords(True)
+        self._rec.SetPartialWords(True)
         self._origin_s = 0.0
+        self._fed_bytes = 0
         self._words: list[dict[str, Any]] = []
 
     def begin(self, t: float, pcm: bytes) -> None:
         self._origin_s = t
+        self._fed_bytes = 0
         self._words = []
         self.feed(pcm)
 
     def feed(self, pcm: bytes) -> None:
         if not pcm:
             return
+        self._fed_bytes += len(pcm)
         try:
             endpoint = self._rec.AcceptWaveform(pcm)
         except Exception as exc:  # vosk raises bare Exception
@@ -82,18 +91,29 @@ class VoskDecoder(SegmentDecoder):
         text = normalize_text(self._join(w["word"] for w in words), self._language)
         if not text:
             return None
+        return Utterance(self.channel, start, end, text, self._units(words))
+
+    def hypothesis(self, start: float, end: float | None) -> Callable[[], Hypothesis]:
+        """Vosk's partial result, after the words it has finalised at pauses; taken now."""
+        words = self._units(self._words + self._parse(self._rec.PartialResult(),
+                                                      "partial_result"))
+        heard_to = self._origin_s + self._fed_bytes / PCM_DTYPE.itemsize / SAMPLE_RATE_HZ
+        found = Hypothesis(heard_to, words, exact=False)
+        return lambda: found
+
+    def _units(self, words: list[dict[str, Any]]) -> tuple[Word, ...]:
         out: list[Word] = []
         for w in words:
             out += word_units(w["word"], self._origin_s + w["start"],
                               self._origin_s + w["end"], w.get("conf", 1.0), self._language)
-        return Utterance(self.channel, start, end, text, tuple(out))
+        return tuple(out)
 
     def _join(self, words: Any) -> str:
         return ("" if self._language == "zh" else " ").join(words)
 
-    def _parse(self, result: str) -> list[dict[str, Any]]:
+    def _parse(self, result: str, key: str = "result") -> list[dict[str, Any]]:
         try:
-            return list(json.loads(result).get("result", []))
+            return list(json.loads(result).get(key, []))
         except (json.JSONDecodeError, AttributeError) as exc:
             raise CallmonitorError(f"vosk returned a result that is not JSON ({exc})",
                                    "report it with the vosk version") from None

@@ -25,24 +25,35 @@ Whisper hears a phrase up to ``whisper_tail_s`` after its last speech, not the p
 closed it: how long that silence lasted must not change the words. A recogniser that knows the
 call's proper names writes them right more often: ``whisper_hotwords`` (the company, the
 agent) are handed to Whisper as its hint phrases, where the profile finds that they help.
+
+Whisper's encoder takes 30 s of audio and faster-whisper pads every shorter input to that, so a
+2 s phrase cost as much as a 30 s one. A phrase that fits in ``whisper_window_s`` is encoded
+in a window that long (``_WindowedModel``; CTranslate2 takes inputs under 3000 mel frames),
+which costs a fraction as much; a longer one falls back to 30 s. The decoder also answers
+``hypothesis`` (the words of the audio so far, for the incremental path), and remembers its
+last decode: the phrase's final decode, of the audio a hypothesis already decoded, reuses it.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from monitor.asr.base import Recognizer, SegmentDecoder
+from monitor.asr.base import Hypothesis, Recognizer, SegmentDecoder
 from monitor.config import AsrConfig
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
 from monitor.pcm import PCM_DTYPE, int16_to_float
 from monitor.text import count_units, normalize_text, word_units
+
+WHISPER_WINDOW_S = 30
+"""The audio Whisper was trained to hear at once, and its encoder's longest input."""
 
 # A ``whisper_cpu_isa`` value as CTranslate2 (CT2_FORCE_CPU_ISA) and oneDNN
 # (ONEDNN_MAX_CPU_ISA) spell it, and the /proc/cpuinfo flags a CPU needs to run it.
@@ -102,6 +113,26 @@ def _import_faster_whisper() -> Any:
     return faster_whisper
 
 
+def _windowed_model_class(faster_whisper: Any) -> Any:
+    """faster-whisper's model, encoding a window as long as the call's ``chunk_length``.
+
+    ``transcribe(chunk_length=N)`` sets the feature extractor's window to N s but still pads
+    every window to 30 s (3000 frames) before the encoder; this encoder cuts the padding back
+    to N s. The feature extractor's window is state of the model, so one decode at a time
+    (``lock``).
+    """
+
+    class _WindowedModel(faster_whisper.WhisperModel):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.lock = threading.Lock()
+
+        def encode(self, features: Any) -> Any:
+            return super().encode(features[..., :self.feature_extractor.nb_max_frames])
+
+    return _WindowedModel
+
+
 def load_model(model_name: str, path: Path, compute_type: str, threads: int,
                cpu_isa: str = "") -> Any:
     """Load a CTranslate2 Whisper folder on the CPU; ``threads`` 0 means one per core, and
@@ -110,10 +141,10 @@ def load_model(model_name: str, path: Path, compute_type: str, threads: int,
     Slow and large: callers cache the result.
     """
     pin_cpu_kernels(cpu_isa)
-    faster_whisper = _import_faster_whisper()
+    model_class = _windowed_model_class(_import_faster_whisper())
     try:
-        return faster_whisper.WhisperModel(str(path), device="cpu", compute_type=compute_type,
-                                            cpu_threads=threads or os.cpu_count() or 1)
+        return model_class(str(path), device="cpu", compute_type=compute_type,
+                           cpu_threads=threads or os.cpu_count() or 1)
     except (RuntimeError, ValueError, OSError) as exc:
         raise CallmonitorError(f"faster-whisper could not load {model_name} from {path} ({exc})",
                                "check whisper_compute_type in the config, or reinstall the "
@@ -121,7 +152,8 @@ def load_model(model_name: str, path: Path, compute_type: str, threads: int,
 
 
 class WhisperDecoder(SegmentDecoder):
-    """Collects one segment's audio and transcribes it when the segment closes."""
+    """Collects one segment's audio and transcribes it when the segment closes (and, asked for
+    a hypothesis, the audio so far)."""
 
     def __init__(self, recognizer: WhisperRecognizer, channel: Channel,
                  hotwords: str | None = None) -> None:
@@ -130,20 +162,57 @@ class WhisperDecoder(SegmentDecoder):
         self._hotwords = hotwords
         self._t = 0.0
         self._chunks: list[bytes] = []
+        # The last decode: (samples heard, span it was judged on, its utterance).
+        self._last: tuple[int, float, Utterance | None] | None = None
 
     def begin(self, t: float, pcm: bytes) -> None:
         self._t = t
         self._chunks = [pcm]
+        self._last = None
 
     def feed(self, pcm: bytes) -> None:
         self._chunks.append(pcm)
 
     def finish(self, start: float, end: float) -> Utterance | None:
-        pcm, self._chunks = b"".join(self._chunks), []
-        audio = int16_to_float(np.frombuffer(pcm, PCM_DTYPE))
-        # The pause that closed the phrase is not part of it (see whisper_tail_s).
-        keep = round((end + self._recognizer.tail_s - self._t) * SAMPLE_RATE_HZ)
-        audio = audio[:max(keep, 0)]
+        audio = self._audio(end)
+        self._chunks = []
+        return self._utterance(audio, start, end)
+
+    def hypothesis(self, start: float, end: float | None) -> Callable[[], Hypothesis] | None:
+        """None once the phrase is longer than ``whisper_window_s``: decoding it again and
+        again with the 30 s window would cost more than a live desk's CPU has, and its final
+        decode is left to the phrase's gap."""
+        audio = self._audio(end)
+        if audio.size > self._recognizer.window_samples:
+            return None
+        exact = end is not None and audio.size == self._keep(end)
+        heard_to = self._t + audio.size / SAMPLE_RATE_HZ
+
+        def decode() -> Hypothesis:
+            utterance = self._utterance(audio, start, heard_to if end is None else end)
+            return Hypothesis(heard_to, utterance.words if utterance else (), exact)
+        return decode
+
+    def _keep(self, end: float) -> int:
+        """Samples up to ``whisper_tail_s`` after ``end``: the pause that closed the phrase
+        is not part of it."""
+        return max(round((end + self._recognizer.tail_s - self._t) * SAMPLE_RATE_HZ), 0)
+
+    def _audio(self, end: float | None) -> np.ndarray:
+        audio = int16_to_float(np.frombuffer(b"".join(self._chunks), PCM_DTYPE))
+        return audio if end is None else audio[:self._keep(end)]
+
+    def _utterance(self, audio: np.ndarray, start: float, end: float) -> Utterance | None:
+        """The words of ``audio``, judged plausible over the span ``start``-``end``; the same
+        audio and span as the last decode give its result again (greedy: it would be the
+        same)."""
+        if self._last is not None and self._last[:2] == (audio.size, end - start):
+            return self._last[2]
+        utterance = self._transcribe(audio, start, end)
+        self._last = (audio.size, end - start, utterance)
+        return utterance
+
+    def _transcribe(self, audio: np.ndarray, start: float, end: float) -> Utterance | None:
         if audio.size == 0:
             return None
         text, found = self._recognizer.transcribe(audio, self._hotwords)
@@ -192,14 +261,27 @@ class WhisperRecognizer(Recognizer):
                 filled.append(phrase)
         return ", ".join(filled) or None
 
+    @property
+    def window_samples(self) -> int:
+        """The longest audio decoded in the shorter window."""
+        return self._asr.whisper_window_s * SAMPLE_RATE_HZ
+
+    def window_s(self, audio_s: float) -> int:
+        """The encoder window for ``audio_s`` of audio: ``whisper_window_s`` where it fits,
+        else Whisper's own 30 s."""
+        window = self._asr.whisper_window_s
+        return window if audio_s <= window else WHISPER_WINDOW_S
+
     def _decode(self, audio: np.ndarray, hotwords: str | None,
                 repetition_penalty: float = 1.0) -> list[Any]:
-        segments, _info = self._model.transcribe(
-            audio, language=self._asr.whisper_language, beam_size=self._asr.whisper_beam_size,
-            temperature=0.0,
-            repetition_penalty=repetition_penalty, condition_on_previous_text=False,
-            word_timestamps=True, vad_filter=False, hotwords=hotwords)
-        return list(segments)  # a lazy generator: decoding happens here
+        with self._model.lock:
+            segments, _info = self._model.transcribe(
+                audio, language=self._asr.whisper_language,
+                beam_size=self._asr.whisper_beam_size, temperature=0.0,
+                repetition_penalty=repetition_penalty, condition_on_previous_text=False,
+                word_timestamps=True, vad_filter=False, hotwords=hotwords,
+                chunk_length=self.window_s(audio.size / SAMPLE_RATE_HZ))
+            return list(segments)  # a lazy generator: decoding happens here
 
     def transcribe(self, audio: np.ndarray, hotwords: str | None = None
                    ) -> tuple[str, list[Word]]:

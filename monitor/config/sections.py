@@ -111,6 +111,9 @@ class AsrConfig:
     whisper_loop_repetition_penalty: Positive
     whisper_max_units_per_s: Positive
     whisper_min_span_s: PositiveSeconds
+    # Whole seconds: faster-whisper cuts audio into chunks of this many seconds.
+    whisper_window_s: Annotated[int, Bounds(lo=1, hi=30)]
+    partial_every_s: Seconds
     pad_s: Seconds
     phrase_gap_s: PositiveSeconds
     max_phrase_s: PositiveSeconds

@@ -26,6 +26,7 @@ from monitor.frames import (
     HoldEnd,
     HoldStart,
     Nucleus,
+    PartialUtterance,
     Record,
     SpeechStart,
     Summary,
@@ -69,7 +70,8 @@ class Engine:
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
         """Feed one event; returns it (when it belongs on the timeline) and what it caused."""
-        out: list[Record] = [] if isinstance(ev, SpeechStart | Nucleus | Filler) else [ev]
+        out: list[Record] = ([] if isinstance(ev, SpeechStart | Nucleus | Filler | PartialUtterance)
+                             else [ev])
         pickup = self._state.update(ev)
         if pickup is not None:  # the rules hear of the pickup before the event that made it
             out += [pickup, *self._to_rules(pickup)]

@@ -12,11 +12,13 @@ from monitor.frames import (
     FRAME_S,
     Alert,
     CallEvent,
+    PartialUtterance,
     Pickup,
     Ring,
     Speech,
     SpeechStart,
     Utterance,
+    Word,
 )
 
 CONTRACT_KEYS = {
@@ -615,3 +617,53 @@ def test_speaking_rate_over_a_window_of_agent_talk(chars_per_utterance, rule):
     assert fired == ([] if rule is None else [rule])
     if rule:
         assert alerts(out, rule)[0][0] == 22.0  # the 2nd utterance fills the 15 s window
+
+
+# --- words while they are spoken (PartialUtterance) --------------------------------------------
+
+
+def spoken(text, start, step=0.25):
+    """``text``'s characters as words, one every ``step`` s from ``start``."""
+    return tuple(Word(start + i * step, start + (i + 1) * step, c, 0.9)
+                 for i, c in enumerate(text))
+
+
+def agreed(text, start, t, settled=False):
+    """The agreed words of the agent's phrase that began at ``start``, as heard up to ``t``."""
+    return PartialUtterance("agent", start, t, text, spoken(text, start), settled)
+
+
+def test_a_taboo_in_the_agreed_words_alerts_at_its_end_once_and_a_final_only_one_at_the_final():
+    said = "好的这不关我的事但是我帮您查一下你找谁"
+    events = [*talk("customer", 0.0, 2.0), *talk("agent", 3.0, 8.0),
+              agreed(said[:6], 3.0, 5.0), agreed(said[:9], 3.0, 5.6),
+              Utterance("agent", 3.0, 8.0, said, spoken(said, 3.0))]
+    out = run(events, 12.0)
+    found = alerts(out, "forbidden_phrase")
+    # 这不关我的事 ends with its 8th character: 3.0 + 8 * 0.25; 你找谁 is only in the final.
+    assert [(t, e["heard"]) for t, e in found] == [(5.0, "不关我的事"), (8.0, "你找谁")]
+    assert [f["heard"] for f in out[-1].fields["forbidden"]] == ["不关我的事", "你找谁"]
+
+
+def test_the_greeting_is_judged_as_the_caller_starts_when_agreed_words_cover_the_agent():
+    pickup = 2.0
+    events = [*talk("agent", pickup, pickup + 3.0),
+              agreed("您好，我是小王", pickup, pickup + 3.3, settled=True),
+              *talk("customer", pickup + 4.0, pickup + 6.0)]
+    out = run(events, pickup + 20.0, company="诚美", agent_name="小王")
+    found = alerts(out, "greeting.incomplete")
+    assert [(t, e["missing"]) for t, e in found] == [(pickup + 3.0, "company")]  # speech end
+    customer_end = next(i for i, r in enumerate(out)
+                        if isinstance(r, Speech) and r.channel == "customer")
+    assert out.index(next(a for a in out if isinstance(a, Alert))) < customer_end
+
+
+def test_unsettled_agreed_words_wait_for_the_utterance():
+    pickup = 2.0
+    events = [*talk("agent", pickup, pickup + 3.0),
+              agreed("您好", pickup, pickup + 3.3, settled=False),
+              *talk("customer", pickup + 4.0, pickup + 6.0),
+              Utterance("agent", pickup, pickup + 3.0, "您好，诚美客服，我是小王")]
+    out = run(events, pickup + 20.0, company="诚美", agent_name="小王")
+    assert alerts(out, "greeting.incomplete") == []
+    assert out[-1].fields["greeting_ok"] is True

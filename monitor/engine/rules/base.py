@@ -18,6 +18,7 @@ from monitor.frames import (
     HoldEnd,
     HoldStart,
     Nucleus,
+    PartialUtterance,
     Pickup,
     Record,
     Ring,
@@ -27,10 +28,11 @@ from monitor.frames import (
     Utterance,
 )
 
-EngineEvent = (SpeechStart | Nucleus | Filler | Speech | Utterance | Ring | CallEvent | Pickup
-               | HoldStart | HoldEnd)
+EngineEvent = (SpeechStart | Nucleus | Filler | Speech | Utterance | PartialUtterance | Ring
+               | CallEvent | Pickup | HoldStart | HoldEnd)
 """What rules read: the pipeline's events, the softphone's, and the pickup and holds derived
-from them."""
+from them. A ``PartialUtterance`` (the agreed words of a phrase still open) is for the rules
+that act before a phrase ends; the others wait for its ``Utterance``."""
 
 
 class Rule:

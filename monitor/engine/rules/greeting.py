@@ -7,6 +7,10 @@ the same greeting must also apologise (对不起，让您久等了).
 
 The greeting is judged when the caller starts to speak, once the recogniser has delivered the
 words of everything the agent said before (their phrases close a little after the speech).
+The agreed words of the agent's open phrase (``PartialUtterance``) count as delivered when
+they cover its speech (``settled``, heard up to the caller's start or the agent's last speech
+end): then the greeting is judged as the caller starts, without waiting for the phrase's gap,
+and stamped where the agent's speech ended, as it would be on the phrase's utterance.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from monitor.config import Config, GreetingIncompleteConfig, RingLatePickupConfig
 from monitor.engine.phrase_match import PhraseMatcher, Tolerance, family_matcher
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import Pickup, Record, Speech, SpeechStart, Utterance
+from monitor.frames import PartialUtterance, Pickup, Record, Speech, SpeechStart, Utterance
 
 
 class GreetingRule(Rule):
@@ -43,6 +47,8 @@ class GreetingRule(Rule):
                           min_spelling_similarity=s.name_spelling_similarity) if name else None
             for name in (cfg.company, cfg.agent_name))
         self._words: list[Utterance] = []
+        # The agreed words of the agent's latest phrase, while its utterance is still to come.
+        self._partial: PartialUtterance | None = None
         self._caller_spoke: float | None = None
         self._result: dict[str, Any] | None = None
         self._apology_needed = False
@@ -57,9 +63,8 @@ class GreetingRule(Rule):
             return []
         if isinstance(ev, SpeechStart) and ev.channel == "customer" and ev.t > pickup_t:
             self._caller_spoke = self._caller_spoke or ev.t
-        elif isinstance(ev, Utterance) and ev.channel == "agent":
-            if self._caller_spoke is None or ev.start < self._caller_spoke:
-                self._words.append(ev)
+        elif isinstance(ev, Utterance | PartialUtterance) and ev.channel == "agent":
+            self._take_words(ev)
         elif not (isinstance(ev, Speech) and ev.channel == "agent"):
             return []  # (an agent's speech end may be what the words were waiting for)
         return self._judge_when_ready()
@@ -86,20 +91,40 @@ class GreetingRule(Rule):
         return [self.alert(ev.t, {"rings": ev.rings, "max_rings": self._ring.max_rings},
                            rule="ring.late_pickup")]
 
+    def _take_words(self, ev: Utterance | PartialUtterance) -> None:
+        """Words of what the agent said before the caller spoke: a phrase's utterance replaces
+        its agreed words."""
+        if self._caller_spoke is not None and ev.start >= self._caller_spoke:
+            return
+        if isinstance(ev, PartialUtterance):
+            self._partial = ev
+            return
+        self._words.append(ev)
+        if self._partial is not None and self._partial.start <= ev.start:
+            self._partial = None
+
     def _judge_when_ready(self) -> list[Record]:
         """The caller has spoken and the words of the agent's speech before it are in."""
-        if self._caller_spoke is None or not self._words:
+        if self._caller_spoke is None:
             return []
-        agent_end = self.state.last_end_of["agent"] or 0.0
-        if self._words[-1].end + 1e-6 < min(agent_end, self._caller_spoke):
-            return []
-        return self._judge()
+        covered = min(self.state.last_end_of["agent"] or 0.0, self._caller_spoke) - 1e-6
+        if self._words and self._words[-1].end >= covered:
+            return self._judge()
+        partial = self._partial
+        if partial is not None and partial.settled and partial.t >= covered:
+            # Ending where the agent's speech did, as its utterance will: when the decode ran
+            # (later in a busy live session) must not move the alert.
+            agent_end = self.state.last_end_of["agent"]
+            end = (agent_end if agent_end is not None and partial.start <= agent_end <= partial.t
+                   else partial.t)
+            return self._judge([*self._words, partial.utterance(end)])
+        return []
 
-    def _judge(self) -> list[Record]:
+    def _judge(self, words: list[Utterance] | None = None) -> list[Record]:
         pickup_t, rings = self.state.pickup_t, self.state.rings
         assert pickup_t is not None
         window_end = pickup_t + self._s.window_s
-        said = [u for u in self._words if u.start <= window_end]
+        said = [u for u in (self._words if words is None else words) if u.start <= window_end]
         # Nothing recognised within the window (the agent first spoke later): no greeting at
         # all, judged at the window's end.
         opening = said[0] if said else None

@@ -8,8 +8,12 @@ patterns of two taboos cover the same words, the words count once. Fillers (嗯,
 counted in the agent's own speech per minute of agent talk; an agent backchannel inside the
 caller's turn, or a filler sound inside a backchannel phrase (嗯嗯), is not a filler.
 
-Alerts are stamped at the end of the utterance that holds the phrase: the moment the
-recogniser can know it was said. The phrase's own word times are in the evidence.
+A taboo is caught while the sentence goes on: in the agreed words of the agent's open phrase
+(``PartialUtterance``) as soon as they hold it, stamped at the end of its words (no later than
+the audio the decode heard). The phrase's final ``Utterance`` then does not raise it again for
+the same occurrence (the same taboo over overlapping word times); a taboo only the final
+words hold is raised then, stamped at the end of the utterance, the moment the recogniser could
+know it was said. The phrase's own word times are in the evidence either way.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 from monitor.config import Config, FillerExcessConfig
 from monitor.engine.phrase_match import Match, family_matcher, taboo_matchers
 from monitor.engine.rules.base import EngineEvent, Rule
-from monitor.frames import Filler, Record, Utterance
+from monitor.frames import Filler, PartialUtterance, Record, Utterance
 
 
 class ForbiddenPhrase(Rule):
@@ -32,20 +36,34 @@ class ForbiddenPhrase(Rule):
         self._matchers = taboo_matchers(cfg)
         self._suggestion = {name: cfg.phrases[name].suggestion for name in self._matchers}
         self._found: list[dict[str, Any]] = []
+        # Occurrences (taboo family, match) already raised from the open phrase's agreed words.
+        self._early: list[tuple[str, Match]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
-        if not isinstance(ev, Utterance) or ev.channel != "agent":
+        if not isinstance(ev, Utterance | PartialUtterance) or ev.channel != "agent":
             return []
+        words = ev.utterance() if isinstance(ev, PartialUtterance) else ev
         out: list[Record] = []
-        for family, m in self._taboos(ev):
-            suggestion = self._suggestion[family]
-            evidence = {"family": family, "phrase": m.phrase, "heard": m.text,
-                        "suggestion": suggestion, "word_start": round(m.start, 3),
-                        "word_end": round(m.end, 3)}
-            self._found.append({"t": round(m.end, 3), "family": family, "phrase": m.phrase,
-                                "heard": m.text, "suggestion": suggestion})
-            out.append(self.alert(ev.end, evidence))
+        for family, m in self._taboos(words):
+            if any(f == family and e.start < m.end and m.start < e.end
+                   for f, e in self._early):
+                continue  # raised already, from the words agreed while it was said
+            t = min(m.end, ev.t) if isinstance(ev, PartialUtterance) else ev.end
+            out.append(self._raise(family, m, t))
+            if isinstance(ev, PartialUtterance):
+                self._early.append((family, m))
+        if isinstance(ev, Utterance):  # the phrase is over: its occurrences are done with
+            self._early = [(f, e) for f, e in self._early if e.start >= ev.end]
         return out
+
+    def _raise(self, family: str, m: Match, t: float) -> Record:
+        suggestion = self._suggestion[family]
+        evidence = {"family": family, "phrase": m.phrase, "heard": m.text,
+                    "suggestion": suggestion, "word_start": round(m.start, 3),
+                    "word_end": round(m.end, 3)}
+        self._found.append({"t": round(m.end, 3), "family": family, "phrase": m.phrase,
+                            "heard": m.text, "suggestion": suggestion})
+        return self.alert(t, evidence)
 
     def summary(self) -> dict[str, Any]:
         return {"forbidden": list(self._found)}
