@@ -97,13 +97,16 @@ def match_alerts(expected: Sequence[dict[str, Any]], alerts: Sequence[dict[str, 
     """Pair one rule's expectations with its alerts: (pairs, missed, unmatched alerts).
 
     Expectations in time order each take the earliest unmatched alert that is within the
-    tolerance (and of the expected severity, if one is given). With equal windows this greedy
+    tolerance of their time, or of their window [earliest, t] (and of the expected severity,
+    if one is given). With equal windows this greedy
     order pairs as many as any matching can, and no alert ever counts twice.
     """
     free = sorted(alerts, key=lambda a: a["t"])
     pairs, missed = [], []
     for exp in sorted(expected, key=lambda e: e["t"]):
-        hit = next((a for a in free if abs(a["t"] - exp["t"]) <= tolerance_s + 1e-9
+        earliest = exp.get("earliest", exp["t"])
+        hit = next((a for a in free if earliest - tolerance_s - 1e-9 <= a["t"]
+                    <= exp["t"] + tolerance_s + 1e-9
                     and exp.get("severity") in (None, a.get("severity"))), None)
         if hit is None:
             missed.append(exp)

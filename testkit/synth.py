@@ -17,8 +17,10 @@ A scenario may also say what the rules must report (``scenarios/rules/``), so th
 
 - ``[[expect]]``: ``rule`` must fire at ``t`` (audio seconds), or at ``at = "start"|"end"`` of
   the speech of event ``at_event`` (an index into ``[[events]]``), or at ``at = "call_end"``,
-  plus ``offset_s``; ``severity`` optionally pins the severity. Resolved into truth ``expect``
-  as ``[{"rule", "t"(, "severity")}]``.
+  plus ``offset_s``; ``at = "during"``: anywhere from the start of that speech to its end (a
+  phrase rule that acts on words as they are said: a taboo is caught where its words end,
+  inside the clip). ``severity`` optionally pins the severity. Resolved into truth ``expect``
+  as ``[{"rule", "t"(, "earliest")(, "severity")}]``.
 - ``[[expect_none]]``: ``rule`` must not fire at all (a near miss); truth ``expect_none``.
 - ``[expect_summary]``: summary keys and their expected values; truth ``expect_summary``.
 
@@ -99,7 +101,7 @@ SUMMARY_KEYS = ("rings_before_pickup", "pickup_t", "greeting_ok", "apology_ok",
                 "agent_rate_cpm", "filler_count", "closing_ok", "talk_ratio_agent",
                 "longest_customer_turn_s", "score")
 # Where an expected alert is anchored: an event's speech start or end, or the end of the audio.
-EVENT_ANCHORS = ("start", "end")
+EVENT_ANCHORS = ("start", "end", "during")
 CALL_END = "call_end"
 
 _TOP_KEYS = {"name", "description", "language", "sample_rate_hz", "seed", "noise_dbfs",
@@ -606,6 +608,8 @@ def resolve_expectations(scenario: dict[str, Any], placed: list[Placed],
             raise ValueError(f"expect {index}: {e['rule']} at {t:.3f} s falls outside the call "
                              f"(0-{n / rate:.3f} s)")
         item = {"rule": e["rule"], "t": round(t, 3)}
+        if e["at"] == "during":  # anywhere in the event's speech, up to its end
+            item["earliest"] = round(placed[e["at_event"]].start / rate, 3)
         if e["severity"] is not None:
             item["severity"] = e["severity"]
         out.append(item)
@@ -617,7 +621,7 @@ def _anchor(expect: dict[str, Any], placed: list[Placed], n: int) -> int:
     if expect["at"] == CALL_END:
         return n
     event = placed[expect["at_event"]]
-    return event.start if expect["at"] == "start" else event.end
+    return event.start if expect["at"] == "start" else event.end  # "during": by the end
 
 
 # --------------------------------------------------------------------------- files

@@ -63,6 +63,13 @@ def test_matching_pairs_as_many_as_possible() -> None:
     assert missed == extra == []
 
 
+def test_an_expectation_during_an_event_takes_an_alert_anywhere_in_it() -> None:
+    expect = [{"rule": "forbidden_phrase", "t": 7.7, "earliest": 3.0}]
+    for t, hit in ((2.4, False), (2.6, True), (4.3, True), (8.1, True), (8.3, False)):
+        pairs, missed, _ = scoring.match_alerts(expect, [alert("forbidden_phrase", t)], 0.5)
+        assert bool(pairs) == hit and bool(missed) != hit, t
+
+
 def test_a_named_severity_must_match() -> None:
     expect = [{"rule": "hold.too_long", "t": 25.0, "severity": "warn"},
               {"rule": "hold.too_long", "t": 30.0, "severity": "violation"}]
