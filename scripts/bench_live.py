@@ -29,7 +29,7 @@ when live decided to say it (which splits a delay into the rule's wait and the r
 Before each run the call is replayed once (``callmonitor replay --asr RUN``) and any
 expectation the replay does not confirm is printed, so a wrong truth is not mistaken for a
 slow monitor. Goals printed beside the figures: timing rules p95 < 300 ms, phrase rules
-p95 < 1.5 s with whisper, < 25 % of one core without ASR.
+p95 <= 1.0 s with whisper (issue #12), < 25 % of one core without ASR, <= 100 % with Whisper.
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ STOP_TIMEOUT_S = 60.0
 CATCH_UP_S = 60.0
 HINT_TAIL_S = 3.0  # the longest hint said once the call is over
 TIMING_GOAL_MS = 300.0
-PHRASE_GOAL_MS = 1500.0
+PHRASE_GOAL_MS = 1000.0
 CPU_GOAL_PCT = 25.0
+ASR_CPU_GOAL_PCT = 100.0  # issue #12: live with Whisper within one core
 RUNS = ("none", "whisper")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -602,10 +603,10 @@ def report(run: str, live: LiveRun, due: list[Due], delays: list[Delay],
             print(f"  {label:<26}{0:>3}/{wanted}  no hint heard")
             continue
         p50, p95, top = np.percentile(got, 50), np.percentile(got, 95), got.max()
-        verdict = "met" if p95 < goal else "MISSED"
+        verdict = "met" if p95 <= goal else "MISSED"
         count = f"{len(got)}" if len(got) == wanted else f"{len(got)}/{wanted}"
         print(f"  {label:<26}{count:>3}{p50:>8.0f}{p95:>8.0f}{top:>8.0f}"
-              f"{np.percentile(decided, 50):>14.0f}  p95 < {goal:.0f} ms: {verdict}")
+              f"{np.percentile(decided, 50):>14.0f}  p95 <= {goal:.0f} ms: {verdict}")
         print(f"  {'':<26}   each: {' '.join(f'{x:.0f}' for x in got)}")
     if delays:
         work = np.array([x.wall_s - x.decided_s for x in delays]) * 1000
@@ -617,8 +618,8 @@ def report(run: str, live: LiveRun, due: list[Due], delays: list[Delay],
     if others:
         print(f"  also whispered (not measured): {', '.join(others)}")
     pct = live.cpu_s / live.call_s * 100
-    goal = f"goal < {CPU_GOAL_PCT:.0f} %: {'met' if pct < CPU_GOAL_PCT else 'MISSED'}" \
-        if run == "none" else "no goal"
+    limit = CPU_GOAL_PCT if run == "none" else ASR_CPU_GOAL_PCT
+    goal = f"goal < {limit:.0f} %: {'met' if pct < limit else 'MISSED'}"
     print(f"  CPU {pct:.1f} % of one core ({goal}); child processes (pactl ...) "
           f"{live.child_cpu_s / live.call_s * 100:.1f} % more; peak memory (VmHWM) "
           f"{live.hwm_mib:.0f} MiB")
