@@ -19,9 +19,10 @@ is reused at the gap). The words two successive hypotheses agree on are committe
 grow; the phrase's ``Utterance`` still follows at the gap.
 
 A replay decodes on the caller's thread, at those audio-time points, which keeps it
-deterministic. A live session decodes in the background (``background=True``): Whisper takes
-a second or more for a phrase, and the timing rules (dead air, a hold's limit, an
-interruption) must not wait that long for their frames. Each phrase gets a decoder of its own,
+deterministic; unless ``partials_in_replay`` it skips the hypotheses (no one is waiting for
+the words, and they cost several times the final decode). A live session decodes in the
+background (``background=True``): Whisper takes a second or more for a phrase, and the timing
+rules (dead air, a hold's limit, an interruption) must not wait that long for their frames. Each phrase gets a decoder of its own,
 so the next phrase can be heard while the last one is still being recognised; utterances still
 come out in the order their phrases ended, and carry their audio times, so the rules judge
 them the same. A hypothesis is only started when the worker is idle: when recognition falls
@@ -148,7 +149,8 @@ class PhraseRecognition:
         """A segment has ended since the last hypothesis (hear all of it now), or
         ``partial_every_s`` of audio has passed since and the words are not all in."""
         every = self._cfg.partial_every_s
-        if every <= 0 or phrase.channel not in self._partial_channels:
+        if every <= 0 or phrase.channel not in self._partial_channels or not (
+                self._worker is not None or self._cfg.partials_in_replay):
             return False
         if not phrase.speaking and phrase.asked_end != phrase.end:
             return True

@@ -114,6 +114,7 @@ class AsrConfig:
     # Whole seconds: faster-whisper cuts audio into chunks of this many seconds.
     whisper_window_s: Annotated[int, Bounds(lo=1, hi=30)]
     partial_every_s: Seconds
+    partials_in_replay: bool
     pad_s: Seconds
     phrase_gap_s: PositiveSeconds
     max_phrase_s: PositiveSeconds

@@ -82,7 +82,7 @@ def feed_clip(recognizer: Recognizer, name: str, offset: float,
     meta = ZH[name]
     with wave.open(str(AUDIO / f"{name}.wav"), "rb") as w:
         pcm = w.readframes(w.getnframes())
-    asr = dataclasses.replace(CFG.asr, partial_every_s=every_s)
+    asr = dataclasses.replace(CFG.asr, partial_every_s=every_s, partials_in_replay=True)
     phrases = PhraseRecognition(recognizer, ("agent",), asr, CFG.vad)
     start, end = offset + meta["speech_start"], offset + meta["speech_end"]
     confirmed = start + CFG.vad.onset_frames * FRAME_S

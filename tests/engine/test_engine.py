@@ -633,15 +633,16 @@ def agreed(text, start, t, settled=False):
     return PartialUtterance("agent", start, t, text, spoken(text, start), settled)
 
 
-def test_a_taboo_in_the_agreed_words_alerts_at_its_end_once_and_a_final_only_one_at_the_final():
+def test_a_taboo_in_the_agreed_words_alerts_at_its_end_once_and_a_final_only_one_too():
     said = "好的这不关我的事但是我帮您查一下你找谁"
     events = [*talk("customer", 0.0, 2.0), *talk("agent", 3.0, 8.0),
               agreed(said[:6], 3.0, 5.0), agreed(said[:9], 3.0, 5.6),
               Utterance("agent", 3.0, 8.0, said, spoken(said, 3.0))]
     out = run(events, 12.0)
     found = alerts(out, "forbidden_phrase")
-    # 这不关我的事 ends with its 8th character: 3.0 + 8 * 0.25; 你找谁 is only in the final.
-    assert [(t, e["heard"]) for t, e in found] == [(5.0, "不关我的事"), (8.0, "你找谁")]
+    # 这不关我的事 ends with its 8th character: 3.0 + 8 * 0.25; 你找谁, only in the final, with
+    # its 19th (3.0 + 19 * 0.25): each at the end of its words.
+    assert [(t, e["heard"]) for t, e in found] == [(5.0, "不关我的事"), (7.75, "你找谁")]
     assert [f["heard"] for f in out[-1].fields["forbidden"]] == ["不关我的事", "你找谁"]
 
 

@@ -30,7 +30,8 @@ SCENARIO = {
 def test_a_taboo_is_caught_before_its_phrase_ends_and_alerted_once(tmp_path, whisper_zh):
     call = synth.synthesize(synth.validate_scenario(SCENARIO), tmp_path)
     taboo_end = call.truth["utterances"][1]["end"]
-    records = replay_records(call.wav, load_config("zh-CN"), whisper_zh)
+    records = replay_records(call.wav, load_config("zh-CN", {"asr": {"partials_in_replay": True}}),
+                             whisper_zh)
     agent = of_type(records, "utterance", channel="agent")
     assert len(agent) == 1  # the taboo and the sentence after it are one phrase
     found = of_type(records, "alert", rule="forbidden_phrase")

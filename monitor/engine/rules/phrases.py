@@ -12,8 +12,9 @@ A taboo is caught while the sentence goes on: in the agreed words of the agent's
 (``PartialUtterance``) as soon as they hold it, stamped at the end of its words (no later than
 the audio the decode heard). The phrase's final ``Utterance`` then does not raise it again for
 the same occurrence (the same taboo over overlapping word times); a taboo only the final
-words hold is raised then, stamped at the end of the utterance, the moment the recogniser could
-know it was said. The phrase's own word times are in the evidence either way.
+words hold is raised then, also stamped at the end of its words, so a replay that recognises
+each phrase once (``[asr] partials_in_replay``) gives the timeline live gives. The phrase's own
+word times are in the evidence either way.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class ForbiddenPhrase(Rule):
             if any(f == family and e.start < m.end and m.start < e.end
                    for f, e in self._early):
                 continue  # raised already, from the words agreed while it was said
-            t = min(m.end, ev.t) if isinstance(ev, PartialUtterance) else ev.end
+            # Where its words end: as soon as they are agreed (live), or when the phrase's
+            # words come in (a replay), the same audio time.
+            t = min(m.end, ev.t) if isinstance(ev, PartialUtterance) else m.end
             out.append(self._raise(family, m, t))
             if isinstance(ev, PartialUtterance):
                 self._early.append((family, m))
