@@ -19,15 +19,15 @@ is reused at the gap). The words two successive hypotheses agree on are committe
 grow; the phrase's ``Utterance`` still follows at the gap.
 
 A replay decodes on the caller's thread, at those audio-time points, which keeps it
-deterministic; unless ``partials_in_replay`` it skips the hypotheses (no one is waiting for
-the words, and they cost several times the final decode). A live session decodes in the
-background (``background=True``): Whisper takes a second or more for a phrase, and the timing
-rules (dead air, a hold's limit, an interruption) must not wait that long for their frames. Each phrase gets a decoder of its own,
-so the next phrase can be heard while the last one is still being recognised; utterances still
-come out in the order their phrases ended, and carry their audio times, so the rules judge
-them the same. A hypothesis is only started when the worker is idle: when recognition falls
-behind, the next one waits and then decodes the newest audio (stale partial work is dropped,
-never queued), while every phrase's final decode always runs.
+deterministic; unless ``partials_in_replay`` it skips the hypotheses (no one is waiting for the
+words, and they cost several times the final decode). A live session decodes in the background
+(``background=True``): Whisper takes a second or more for a phrase, and the timing rules (dead
+air, a hold's limit, an interruption) must not wait that long for their frames. Each phrase
+gets a decoder of its own, so the next phrase can be heard while the last one is still being
+recognised; utterances still come out in the order their phrases ended, and carry their audio
+times, so the rules judge them the same. A hypothesis is only started when the worker is idle:
+when recognition falls behind, the next one waits and then decodes the newest audio (stale
+partial work is dropped, never queued), while every phrase's final decode always runs.
 """
 
 from __future__ import annotations
