@@ -11,6 +11,7 @@ Scoring (``comparable``, ``error_rate``) then drops what a listener cannot hear.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 
 from monitor.frames import Word
@@ -134,7 +135,8 @@ def _tokens(text: str, language: str) -> list[str]:
     return list(form) if language == "zh" else form.split()
 
 
-def _levenshtein(ref: list[str], hyp: list[str]) -> int:
+def levenshtein(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Edits (substitutions, insertions, deletions) from ``ref`` to ``hyp``: units or letters."""
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, row[0] = row[0], i
@@ -150,7 +152,7 @@ def error_counts(ref: str, hyp: str, language: str) -> tuple[int, int]:
     properly where an average of per-utterance rates would not.
     """
     ref_tokens, hyp_tokens = _tokens(ref, language), _tokens(hyp, language)
-    return _levenshtein(ref_tokens, hyp_tokens), len(ref_tokens)
+    return levenshtein(ref_tokens, hyp_tokens), len(ref_tokens)
 
 
 def error_rate(ref: str, hyp: str, language: str) -> float:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from monitor.text import levenshtein
+
 Cost = Callable[[str, str], float]
 """The cost of hearing the second unit where the first was said: 0 for the same, at most 1."""
 
@@ -84,11 +86,4 @@ def similarity(a: str, b: str) -> float:
     """1 - Levenshtein distance / the longer length: 0.75 for "atme" against "acme"."""
     if not a or not b:
         return 0.0
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (ca != cb)))
-        previous = current
-    return 1.0 - previous[-1] / max(len(a), len(b))
+    return 1.0 - levenshtein(a, b) / max(len(a), len(b))

@@ -143,13 +143,12 @@ class PhraseMatcher:
             return []
         heard = _Heard(text, utterance.text, self._language, self._tolerance)
         excused = [(f.start, f.end) for chain in self._exclusions for f in heard.chain(chain)]
-        candidates = sorted(
-            (f.start, f.cost, f.start - f.end, f.rank, i)
-            for i, chain in enumerate(self._chains) for f in heard.chain(chain)
-            if not any(x0 <= f.start and f.end <= x1 for x0, x1 in excused))
+        candidates = [(f.start, f.cost, f.start - f.end, f.rank, i)
+                      for i, chain in enumerate(self._chains) for f in heard.chain(chain)
+                      if not any(x0 <= f.start and f.end <= x1 for x0, x1 in excused)]
         if self._min_spelling is not None:
-            candidates += sorted(self._spelled(text.forms, excused))
-            candidates.sort()
+            candidates += self._spelled(text.forms, excused)
+        candidates.sort()
         owners = word_owners(utterance, len(text.forms), self._language)
         matches, free_from = [], 0
         for start, cost, negative_size, rank, i in candidates:
