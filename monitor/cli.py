@@ -27,12 +27,13 @@ from monitor.sinks.timeline import TimelineSink, clock, render
 from monitor.sources.base import Source
 from monitor.storage.database import describe, is_postgres
 from monitor.storage.sessions import (
-    SessionWriter,
+    SessionInfo,
     default_audio_dir,
     get_session,
     list_sessions,
     session_records,
 )
+from monitor.storage.writer import SessionWriter
 
 if TYPE_CHECKING:
     from monitor.devices import DeviceWatch
@@ -115,15 +116,23 @@ class _Setup:
         return [*([self.keeper] if self.keeper else []), StoreSink(self.writer)]
 
     def report(self) -> None:
-        """Say if the audio could not be kept to the end (the call itself went on)."""
+        """Say if the audio could not be kept to the end (the call itself went on); fail if
+        the database was given up, naming the spool that holds the records instead."""
         if self.keeper is not None and self.keeper.error is not None:
-            click.echo(f"callmonitor: warning: {self.keeper.error}", err=True)
+            _warn(str(self.keeper.error))
+        failure = self.writer.failure
+        if failure is not None:
+            raise failure.as_error(self.writer.session_id)
 
     def header(self, mode: str, source: Source) -> str:
         r = self.recognizer
         return (f"callmonitor {mode}: {source.describe()}; profile {self.cfg.profile}; speech "
                 "recognition " + (f"{r.backend} ({r.model_name})" if r else "off")
                 + f"; session {self.writer.session_id}")
+
+
+def _warn(line: str) -> None:
+    click.echo(f"callmonitor: warning: {line}", err=True)
 
 
 def _config(profile: str, company: str | None, agent_name: str | None,
@@ -153,7 +162,7 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
     location = _location(db, cfg)
     writer = SessionWriter(location, mode=mode, source=source_name,
                            profile=cfg.profile, agent=cfg.agent_name, company=cfg.company,
-                           asr_backend=backend)
+                           asr_backend=backend, store=cfg.store, on_trouble=_warn)
     keeper = None
     if keep_audio:
         from monitor.sinks.audio import AudioKeeper
@@ -350,14 +359,33 @@ def show(session_id: int, as_json: bool, db: str | None, site: Path | None) -> N
     for line in render(records, show_speech=info.asr_backend is None):
         click.echo(line)
     if info.status == "running":
-        click.echo(f"(no summary: the session was cut off at {clock(_last_t(path, info.id))})")
+        click.echo(f"(still running: {_heartbeat(info)})")
+    elif info.status == "lost":
+        click.echo(f"(no summary: the session was lost; {_heartbeat(info)} is its cut-off)")
 
 
-def _last_t(path: str, session_id: int) -> float | None:
-    last = None
-    for record in session_records(path, session_id):
-        last = record["t"]
-    return last
+def _heartbeat(info: SessionInfo) -> str:
+    return (f"last heartbeat {info.heartbeat_at or info.started_at}, "
+            f"{clock(info.heartbeat_t or 0.0)} into the call")
+
+
+@main.command()
+@click.argument("spool", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", metavar="FILE|URL",
+              help="Where to put the session (default: the database the spool names).")
+def recover(spool: Path, db: str | None) -> None:
+    """Load a spool file, which a failing database left behind, into the session store."""
+    from monitor.storage.spool import read_spool
+    from monitor.storage.spool import recover as load_spool
+
+    location = db or read_spool(spool).header["database"]
+    if "***" in location:
+        raise CallmonitorError(f"{spool} names a database by a URL without its password",
+                               "give the database with --db")
+    done = load_spool(location, spool)
+    torn = "; its cut-off last line was skipped" if done.torn else ""
+    click.echo(f"session {done.session_id} ({done.status}) in {describe(location)}: "
+               f"{done.added} records added, {done.already} were already there{torn}")
 
 
 @main.group()

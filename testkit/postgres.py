@@ -187,6 +187,21 @@ class PostgresServer(Harness):
         self.process = None
         self.dir = None
 
+    def pause(self) -> None:
+        """Shut the server down as an administrator would (``pg_ctl stop -m fast``: every
+        session is ended), keeping its data for :meth:`resume`."""
+        assert self.process is not None, "server not running"
+        subprocess.run(self._command("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast",
+                                     "-w", "-t", "30", "-s"),
+                       env=self._env(), stdin=subprocess.DEVNULL, timeout=60, check=True)
+        self.process.wait(timeout=30)
+        self.process = self._reap[0] = None
+
+    def resume(self, timeout: float = 30.0) -> None:
+        """Start the paused server again, on the same port, with the same data."""
+        self._spawn_postgres()
+        self._wait_ready(timeout)
+
     def log(self, tail: int | None = None) -> str:
         """The server's log, or its last ``tail`` lines (initdb's output is in initdb.log)."""
         path = self.dir / "postgres.log" if self.dir else None

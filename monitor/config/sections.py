@@ -40,6 +40,10 @@ class StoreConfig:
     path: str
     url: str
     audio_dir: str
+    heartbeat_s: PositiveSeconds
+    lost_after_s: PositiveSeconds
+    retry_s: PositiveSeconds
+    lock_wait_s: PositiveSeconds
 
     @property
     def location(self) -> str:
@@ -50,6 +54,10 @@ class StoreConfig:
         yield Relation(("url",), self.url == "" or self.url.startswith(("postgresql://",
                                                                       "postgres://")),
                        '"" or a postgresql:// URL')
+        yield Relation(("lost_after_s",), self.lost_after_s > self.heartbeat_s,
+                       "longer than heartbeat_s")
+        yield Relation(("retry_s",), self.retry_s >= self.lock_wait_s,
+                       "at least lock_wait_s")
 
 
 @dataclass(frozen=True, slots=True)

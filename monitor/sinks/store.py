@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.storage.sessions import SessionWriter
+from monitor.storage.writer import SessionWriter
 
 
 class StoreSink:

@@ -14,7 +14,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -77,6 +77,9 @@ CREATE TABLE IF NOT EXISTS logins (
 # Columns added after the first release: (table, column, type). Older databases get them on open.
 _ADDED_COLUMNS = (
     ("sessions", "audio", "TEXT"),
+    ("sessions", "heartbeat_at", "TEXT"),
+    ("sessions", "heartbeat_t", "{real}"),
+    ("sessions", "lost_after_s", "{real}"),
 )
 
 _TYPES: dict[Dialect, dict[str, str]] = {
@@ -103,6 +106,17 @@ _FIX = {
 }
 
 
+class DatabaseError(CallmonitorError):
+    """The database refused a statement. ``transient``: waiting may cure it (a lock another
+    process holds, a PostgreSQL connection lost while its server restarts), so a writer may
+    try again, on a new connection; anything else (disk full, a corrupt file, a constraint)
+    will fail the same way again."""
+
+    def __init__(self, problem: str, fix: str, transient: bool) -> None:
+        super().__init__(problem, fix)
+        self.transient = transient
+
+
 def is_postgres(location: str | Path) -> bool:
     return str(location).startswith(_POSTGRES_SCHEMES)
 
@@ -122,8 +136,9 @@ def describe(location: str | Path) -> str:
 class Database:
     """A connection with ``?`` placeholders on either engine; use it from one thread at a time."""
 
-    def __init__(self, location: str | Path) -> None:
+    def __init__(self, location: str | Path, lock_wait_s: float = 30.0) -> None:
         self.location = str(location)
+        self._lock_wait_s = lock_wait_s
         self.dialect: Dialect = "postgresql" if is_postgres(location) else "sqlite"
         with self.errors("cannot open the session database"):
             self._conn = self._connect()
@@ -150,7 +165,8 @@ class Database:
             return psycopg.connect(self.location, autocommit=True, connect_timeout=10)
         path = Path(self.location).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                               timeout=self._lock_wait_s)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
@@ -165,6 +181,7 @@ class Database:
                 self._conn.execute(statement)
             for table, column, kind in _ADDED_COLUMNS:
                 if column not in self._columns(table):
+                    kind = kind.format(**_TYPES[self.dialect])
                     self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _columns(self, table: str) -> set[str]:
@@ -188,26 +205,31 @@ class Database:
                     cur.executemany(self._sql(sql), rows)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self.execute(sql, params).fetchall()]
+        with self.errors("session database error"):  # SQLite may fail while it fetches
+            return [tuple(row) for row in self.execute(sql, params).fetchall()]
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        row = self.execute(sql, params).fetchone()
+        with self.errors("session database error"):
+            row = self.execute(sql, params).fetchone()
         return tuple(row) if row is not None else None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together or not at all."""
-        if self.dialect == "postgresql":
-            with self._conn.transaction():
+        with self.errors("session database error"):
+            if self.dialect == "postgresql":
+                with self._conn.transaction():
+                    yield
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
                 yield
-            return
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):  # the first error is the one to report
+                        self._conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         """Done with the connection: a healthy idle PostgreSQL one waits for the next use."""
@@ -248,8 +270,8 @@ class Database:
             if not _is_database_error(exc):
                 raise
             detail = " ".join(str(exc).split())
-            raise CallmonitorError(f"{what}: {describe(self.location)} ({detail})",
-                                   _FIX[self.dialect]) from None
+            raise DatabaseError(f"{what}: {describe(self.location)} ({detail})",
+                                _FIX[self.dialect], _is_transient(exc)) from None
 
 
 def _is_database_error(exc: Exception) -> bool:
@@ -262,7 +284,18 @@ def _is_database_error(exc: Exception) -> bool:
     return isinstance(exc, psycopg.Error)
 
 
-def open_database(location: str | Path) -> Database:
+def _is_transient(exc: Exception) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(word in str(exc) for word in ("locked", "busy"))
+    if isinstance(exc, sqlite3.Error | OSError):
+        return False
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def open_database(location: str | Path, lock_wait_s: float = 30.0) -> Database:
     """Open (and on first use in this process, create or upgrade) the database at ``location``:
-    a SQLite file path or a ``postgresql://`` URL."""
-    return Database(location)
+    a SQLite file path or a ``postgresql://`` URL. ``lock_wait_s``: how long a SQLite statement
+    waits for a lock another connection holds before it fails."""
+    return Database(location, lock_wait_s)

@@ -1,18 +1,15 @@
-"""The session store: every session and every record of its timeline, in SQLite or PostgreSQL.
+"""Reading the session store: every session and every record of its timeline, in SQLite or
+PostgreSQL (``monitor.storage.writer`` writes them while the call runs).
 
-Records are written while the call runs, by one writer thread fed through a queue, so the audio
-path never waits on the database and an interrupted run keeps everything up to the
-interruption. Readers (``sessions``, ``show``, the review app) open their own connections.
-When a session ends its alert counts go into ``session_alerts`` as well as the summary, so
-the review app can filter thousands of sessions by rule without reading their summaries.
+Readers (``sessions``, ``show``, the review app) open their own connections. A session still
+``running`` whose writer's heartbeat has stopped is read as ``lost``: its process died, and
+what it stored is all there will be.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
@@ -51,6 +48,12 @@ class SessionInfo:
     summary: dict[str, Any] | None
     audio: str | None
     """The kept audio's file name in the audio folder, if ``--keep-audio`` kept it."""
+    heartbeat_at: str | None
+    """When the writer last said it was alive (UTC, ISO 8601)."""
+    heartbeat_t: float | None
+    """How far into the call (audio seconds) the writer had got by then."""
+    lost_after_s: float | None
+    """How stale a heartbeat may get before the session counts as lost."""
 
     @property
     def alerts_by_rule(self) -> dict[str, int]:
@@ -95,78 +98,6 @@ class SessionFilter:
             clauses.append("score <= ?")
             params.append(self.max_score)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-class SessionWriter:
-    """Owns one session's rows; ``add`` queues a record, the writer thread stores it."""
-
-    def __init__(self, location: Location, *, mode: str, source: str, profile: str, agent: str,
-                 company: str, asr_backend: str | None) -> None:
-        self._db = open_database(location)
-        row = self._db.one(
-            "INSERT INTO sessions (started_at, mode, source, profile, agent, company,"
-            " asr_backend, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running') RETURNING id",
-            (datetime.now(UTC).isoformat(timespec="seconds"), mode, source, profile,
-             agent, company, asr_backend))
-        self.session_id = int(row[0]) if row else 0
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._seq = 0
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-        self._thread.start()
-
-    def keep_audio(self, name: str) -> None:
-        """Record that this session's audio is kept, as ``name`` in the audio folder."""
-        self._queue.put(("audio", name))
-
-    def add(self, record: dict[str, Any]) -> None:
-        self._queue.put(record)
-
-    def close(self, status: str) -> None:
-        """Drain the queue, then mark the session with its final status and summary."""
-        self._queue.put(("stop", status))
-        self._thread.join()
-        self._db.close()
-
-    def _run(self) -> None:
-        summary: dict[str, Any] | None = None
-        while True:
-            batch = [self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            records = [item for item in batch if isinstance(item, dict)]
-            with self._db.transaction():
-                self._insert(records)
-            summary = next((r for r in reversed(records) if r["type"] == "summary"), summary)
-            for kind, value in (item for item in batch if isinstance(item, tuple)):
-                if kind == "audio":
-                    self._db.execute("UPDATE sessions SET audio = ? WHERE id = ?",
-                                     (value, self.session_id))
-                else:
-                    self._finish(value, summary)
-                    return
-
-    def _insert(self, records: list[dict[str, Any]]) -> None:
-        if not records:
-            return
-        rows = []
-        for record in records:
-            rows.append((self.session_id, self._seq, record["type"], record["t"],
-                         json.dumps(record, ensure_ascii=False)))
-            self._seq += 1
-        self._db.executemany(
-            "INSERT INTO records (session_id, seq, type, t, body) VALUES (?, ?, ?, ?, ?)", rows)
-
-    def _finish(self, status: str, summary: dict[str, Any] | None) -> None:
-        alerts = (summary or {}).get("alerts_by_rule") or {}
-        with self._db.transaction():
-            self._db.execute(
-                "UPDATE sessions SET status = ?, duration_s = ?, score = ?, summary = ?"
-                " WHERE id = ?",
-                (status, summary and summary.get("duration_s"), summary and summary.get("score"),
-                 summary and json.dumps(summary, ensure_ascii=False), self.session_id))
-            self._db.executemany(
-                "INSERT INTO session_alerts (session_id, rule, count) VALUES (?, ?, ?)",
-                [(self.session_id, rule, int(n)) for rule, n in alerts.items()])
 
 
 def list_sessions(location: Location, limit: int = 50) -> list[SessionInfo]:
@@ -246,5 +177,15 @@ def audio_file(audio_dir: Path, info: SessionInfo) -> Path | None:
 def _info(row: tuple[Any, ...]) -> SessionInfo:
     values = dict(zip((f.name for f in fields(SessionInfo)), row, strict=True))
     values["summary"] = json.loads(values["summary"]) if values["summary"] else None
+    if values["status"] == "running" and _stale(values["heartbeat_at"], values["lost_after_s"]):
+        values["status"] = "lost"
     return SessionInfo(**values)
+
+
+def _stale(heartbeat_at: str | None, lost_after_s: float | None) -> bool:
+    """A session from before heartbeats (no limit stored) that still says running is lost."""
+    if heartbeat_at is None or lost_after_s is None:
+        return True
+    age = datetime.now(UTC) - datetime.fromisoformat(heartbeat_at)
+    return age.total_seconds() > lost_after_s
 

@@ -17,6 +17,7 @@ import pytest
 
 from monitor.config import config_dir, load_config
 from monitor.engine.rules import RULES
+from monitor.sinks.timeline import clock
 from testkit.scoring import DEFAULT_TOLERANCE_S
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,19 +178,26 @@ def test_ctrl_c_ends_the_session_with_its_summary_and_keeps_the_records(tmp_path
         assert abs(w.getnframes() / 16000 - summary["duration_s"]) <= 0.02
 
 
-def test_a_killed_replay_keeps_every_record_written_before_it_died(tmp_path):
+def test_a_killed_replay_keeps_every_record_and_is_shown_lost_at_its_last_heartbeat(tmp_path):
     db = tmp_path / "s.sqlite3"
-    proc = _start_realtime(db)
+    site = tmp_path / "site.toml"
+    site.write_text("[store]\nheartbeat_s = 0.2\nlost_after_s = 1.0\n")
+    proc = _start_realtime(db, "--config", str(site))
     time.sleep(1.0)
+    assert "running" in cli("sessions", "--db", db).stdout  # alive: its heartbeat is fresh
     proc.kill()
     proc.communicate(timeout=30)
     with sqlite3.connect(db) as conn:
-        status, = conn.execute("SELECT status FROM sessions").fetchone()
+        status, beat_t = conn.execute("SELECT status, heartbeat_t FROM sessions").fetchone()
         types = [t for (t,) in conn.execute("SELECT type FROM records ORDER BY seq")]
     assert status == "running"
     assert types.count("ring") == 2 and "pickup" in types
-    shown = cli("show", "1", "--db", db)
-    assert "cut off" in shown.stdout
+    # Its last heartbeat came after the pickup (7.5 s), which the test waited for.
+    assert 7.5 <= beat_t < 7.5 + 1.5
+    time.sleep(1.2)  # the heartbeat is now older than lost_after_s
+    assert " lost " in cli("sessions", "--db", db).stdout
+    shown = cli("show", "1", "--db", db).stdout
+    assert "the session was lost" in shown and f"{clock(beat_t)} into the call" in shown
 
 
 def test_without_recognition_a_call_with_no_greeting_is_not_scored_on_one(tmp_path, synth_call):

@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 
 from monitor.errors import CallmonitorError
-from monitor.storage.sessions import SessionWriter, get_session, list_sessions, session_records
+from monitor.storage.sessions import get_session, list_sessions, session_records
+from monitor.storage.writer import SessionWriter
 
 
 def writer(db, **kw):

@@ -15,13 +15,13 @@ from monitor.errors import CallmonitorError
 from monitor.storage.database import open_database
 from monitor.storage.sessions import (
     SessionFilter,
-    SessionWriter,
     agents,
     alerted_rules,
     get_session,
     query_sessions,
     session_records,
 )
+from monitor.storage.writer import SessionWriter
 
 # (agent, day, score, alerts_by_rule): the truth every query below is checked against.
 CALLS = [

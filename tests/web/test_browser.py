@@ -24,8 +24,9 @@ import pytest
 from monitor.config import load_config
 from monitor.sinks.audio import AudioKeeper
 from monitor.sinks.store import StoreSink
-from monitor.storage.sessions import SessionWriter, default_audio_dir, session_records
+from monitor.storage.sessions import default_audio_dir, session_records
 from monitor.storage.users import add_user
+from monitor.storage.writer import SessionWriter
 from testkit.replay import replay_records
 
 pytestmark = pytest.mark.slow
