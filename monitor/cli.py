@@ -254,7 +254,8 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
         setup = _setup("live", source.describe(), cfg, asr_backend, db, keep_audio)
         view = LiveConsole(setup.cfg, setup.header("live", source),
                            lambda: source.overruns + source.device_overflows,
-                           Console(stderr=as_json))
+                           Console(stderr=as_json),
+                           store_trouble=lambda: setup.writer.trouble)
         sinks: list[Sink] = [*setup.sinks(), view]
         if as_json:
             sinks.append(JsonlSink(sys.stdout))

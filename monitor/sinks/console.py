@@ -49,8 +49,12 @@ class LiveConsole:
     the state, ``step`` redraws it (at most ``refresh_per_s`` times a wall-clock second)."""
 
     def __init__(self, cfg: Config, header: str, overruns: Callable[[], int],
-                 console: Console | None = None, refresh_per_s: float = 4.0) -> None:
+                 console: Console | None = None, refresh_per_s: float = 4.0,
+                 store_trouble: Callable[[], str | None] = lambda: None) -> None:
+        """``store_trouble``: what keeps the session database from taking the records, if
+        anything (the call is monitored and hints are whispered all the same)."""
         self._cfg = cfg
+        self._store_trouble = store_trouble
         self._header = header
         self._overruns = overruns
         self._console = console or Console()
@@ -145,6 +149,9 @@ class LiveConsole:
             f", last: {self._last_hint}" if self._hints else "")))
         overruns = self._overruns()
         rows.add_row("overruns", Text(str(overruns), style=OVER if overruns else ""))
+        trouble = self._store_trouble()
+        rows.add_row("store", Text(f"AWAY: {trouble}", style=OVER) if trouble
+                     else Text("ok", style="dim"))
         for d in self._lost.values():
             rows.add_row("device", Text(
                 f"LOST {d['device']} ({', '.join(d['channels'])}) since {mmss(d['t'])}: "

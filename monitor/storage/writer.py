@@ -82,6 +82,8 @@ class SessionWriter:
             (*self._header.columns(), self._header.started_at, self._cfg.lost_after_s))
         self.session_id = int(row[0]) if row else 0
         self._on_trouble = on_trouble or (lambda _line: None)
+        self.trouble: str | None = None
+        """The store's trouble while it lasts (retrying, given up), for a live console."""
         self._queue: queue.Queue[Any] = queue.Queue()
         self._rows: list[Row] = []  # every row of the session: a spool starts with all of them
         self._stored = 0  # self._rows[:_stored] are in the database
@@ -163,7 +165,7 @@ class SessionWriter:
                     self._reconnect()
                 self._write(beat, status)
                 if first_refusal is not None:
-                    self._on_trouble("the session database is back; nothing was lost")
+                    self._tell("the session database is back; nothing was lost", away=False)
                 return
             except Exception as exc:  # whatever it is, the records must survive it
                 transient = isinstance(exc, DatabaseError) and exc.transient
@@ -171,8 +173,8 @@ class SessionWriter:
                 if first_refusal is None:
                     first_refusal = now
                     if transient:
-                        self._on_trouble(f"{_line(exc)}; trying again for "
-                                         f"{self._cfg.retry_s:g} s, the call goes on")
+                        self._tell(f"{_line(exc)}; trying again for {self._cfg.retry_s:g} s, "
+                                   "the call goes on", away=True)
                 if not transient or now - first_refusal >= self._cfg.retry_s:
                     self._give_up(exc)
                     return
@@ -204,13 +206,17 @@ class SessionWriter:
             self._db.close()
         self._db = Database(self.location, self._cfg.lock_wait_s)
 
+    def _tell(self, line: str, away: bool) -> None:
+        self.trouble = line if away else None
+        self._on_trouble(line)
+
     def _give_up(self, exc: Exception) -> None:
         self._error = _line(exc)
         self._spool = Spool.create(self.location, self.session_id, self._header, self._error)
         where = (f"its records go to {self._spool.path}" if self._spool.error is None
                  else f"and no spool file could be written ({self._spool.error})")
-        self._on_trouble(f"{self._error}; session {self.session_id} gives the database up, "
-                         f"{where}; the call goes on")
+        self._tell(f"{self._error}; session {self.session_id} gives the database up, {where}; "
+                   "the call goes on", away=True)
 
     def _mark_failed(self) -> None:
         """Say ``failed`` in the database if it answers at all; the spool has the rest."""

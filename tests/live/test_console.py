@@ -7,6 +7,7 @@ highlight the agent cannot see is the bug this view exists to avoid.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
@@ -27,6 +28,8 @@ from monitor.frames import (
     Summary,
 )
 from monitor.sinks.console import LiveConsole
+from monitor.storage.writer import SessionWriter
+from testkit.faults import lock_held
 
 HEADER = "callmonitor live: test line; profile zh-CN"
 RED = "\x1b[1;31m"
@@ -240,3 +243,27 @@ def test_text_from_records_is_shown_verbatim_not_as_markup(en):
     view.write(Hint(4.0, "forbidden_phrase", "say [red]this[/red]", 3.0, True).to_json())
     text = shown(view, console)
     assert 'Taboo "[/]" [bold]x' in text and "last: say [red]this[/red]" in text
+
+
+def test_the_console_says_while_the_store_is_away_and_when_it_is_back(zh, tmp_path):
+    """A real writer meets a lock another process holds: the console shows its trouble in red
+    for as long as it lasts, and ``ok`` once the records are stored again."""
+    db = tmp_path / "s.sqlite3"
+    store = dataclasses.replace(zh.store, lock_wait_s=0.1, retry_s=30.0)
+    writer = SessionWriter(db, mode="live", source="pulse:mic", profile="zh-CN", agent="a",
+                           company="c", asr_backend=None, store=store)
+    view, console = make(zh, store_trouble=lambda: writer.trouble)
+    assert line_with(shown(view, console), "store").split()[1:3] == ["store", "ok"]
+    with lock_held(db):
+        writer.add({"type": "pickup", "t": 1.0, "rings": 1})
+        deadline = time.monotonic() + 10
+        while writer.trouble is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert RED in line_with(shown(view, console, styles=True), "store")
+        text = shown(view, console)
+        said = " ".join(text[text.index("store"):text.index("alerts")].replace("│", " ").split())
+        assert said.startswith("store AWAY: session database error") and "locked" in said
+    writer.close("complete")
+    assert writer.failure is None
+    assert line_with(shown(view, console), "store").split()[1:3] == ["store", "ok"]
+    view.close("complete")

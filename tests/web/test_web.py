@@ -12,7 +12,7 @@ import re
 import sqlite3
 import wave
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from monitor.storage.users import add_user
 from monitor.web import listing
 from monitor.web.app import create_app
 from monitor.web.auth import COOKIE, SignInThrottle, safe_next
+from monitor.web.labels import clock
 
 PASSWORDS = {"boss": "boss-password", "wang": "wang-password", "li": "li-password"}
 # (scenario, agent, profile, started_at): the replays of the store, oldest first.
@@ -640,8 +641,13 @@ def test_kept_audio_outside_the_audio_folder_is_not_served(store, boss):
             conn.execute("UPDATE sessions SET audio = NULL WHERE id = 3")
 
 
-def test_a_session_cut_off_before_its_summary_still_shows_its_timeline(tmp_path):
+@pytest.mark.parametrize("heartbeat_age_s, status", [(1, "running"), (600, "lost")])
+def test_a_session_cut_off_before_its_summary_still_shows_its_timeline(tmp_path, heartbeat_age_s,
+                                                                       status):
+    """Running while its writer's heartbeat is fresh; lost once the heartbeat is older than the
+    limit the writer stored (30 s), with the last heartbeat as its cut-off."""
     db = tmp_path / "running.sqlite3"
+    beat = (datetime.now(UTC) - timedelta(seconds=heartbeat_age_s)).isoformat(timespec="seconds")
     add_user(db, "boss", "supervisor", PASSWORDS["boss"])
     records = [
         {"type": "speech", "t": 0.5, "channel": "agent", "start": 0.5, "end": 3.0},
@@ -652,14 +658,20 @@ def test_a_session_cut_off_before_its_summary_still_shows_its_timeline(tmp_path)
     ]
     with sqlite3.connect(db) as conn:
         conn.execute("INSERT INTO sessions (id, started_at, mode, source, profile, agent,"
-                     " status) VALUES (1, '2025-04-01T10:00:00+00:00', 'live', 'pulse:mic',"
-                     " 'zh-CN', 'wang', 'running')")
+                     " status, heartbeat_at, heartbeat_t, lost_after_s) VALUES (1,"
+                     " '2025-04-01T10:00:00+00:00', 'live', 'pulse:mic', 'zh-CN', 'wang',"
+                     " 'running', ?, 12.5, 30)", (beat,))
         conn.executemany("INSERT INTO records (session_id, seq, type, t, body)"
                          " VALUES (1, ?, ?, ?, ?)",
                          [(i, r["type"], r["t"], json.dumps(r)) for i, r in enumerate(records)])
     client = client_for(create_app(db, tmp_path / "audio", load_config("zh-CN")), "boss")
     response = client.get("/sessions/1")
-    assert response.status_code == 200 and "still being monitored" in response.text
+    assert response.status_code == 200
+    if status == "running":
+        assert "still being monitored" in response.text
+    else:
+        assert Hooks(response.text).all("lost")
+        assert f"last heartbeat {beat}, {clock(12.5)} into the call" in response.text
     data = timeline_json(response.text)
     assert data["duration"] == 12.5
     assert data["holds"] == [{"start": 4.0, "end": 12.5, "announced": True, "thanked": None,
@@ -667,7 +679,7 @@ def test_a_session_cut_off_before_its_summary_still_shows_its_timeline(tmp_path)
     assert [a["rule"] for a in data["alerts"]] == ["hold.too_long"]
     assert not Hooks(response.text).all("check")
     row = read_csv(client.get("/sessions.csv"))[1][0]
-    assert row["status"] == "running" and row["score"] == "" and row["alerts"] == ""
+    assert row["status"] == status and row["score"] == "" and row["alerts"] == ""
     assert row_ids(client.get("/?sort=score")) == [1]
 
 
