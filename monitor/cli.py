@@ -25,7 +25,7 @@ from monitor.sinks.jsonl import JsonlSink
 from monitor.sinks.store import StoreSink
 from monitor.sinks.timeline import TimelineSink, clock, render
 from monitor.sources.base import Source
-from monitor.storage.database import describe, is_postgres
+from monitor.storage.database import describe, open_database, resolve_location
 from monitor.storage.sessions import (
     SessionInfo,
     default_audio_dir,
@@ -53,10 +53,16 @@ class CallmonitorGroup(click.Group):
 
 
 def _location(db: str | None, cfg: Config | None = None, site: Path | None = None) -> str:
-    """The session database: --db, then $CALLMONITOR_DB, then config [store] (url or path)."""
-    chosen = db or os.environ.get("CALLMONITOR_DB") or (
-        cfg or load_config(site=site)).store.location
-    return chosen if is_postgres(chosen) else str(Path(chosen).expanduser())
+    """The session database: --db, then $CALLMONITOR_DB (unless empty), then config [store]
+    (url or path), checked by ``resolve_location`` for every command that takes --db."""
+    store = (cfg or load_config(site=site)).store
+    env = os.environ.get("CALLMONITOR_DB")
+    if db is not None:
+        return resolve_location(db, "--db", store.location)
+    if env:
+        return resolve_location(env, "$CALLMONITOR_DB", store.location)
+    origin = "config [store] url" if store.url else "config [store] path"
+    return resolve_location(store.location, origin, store.location)
 
 
 db_option = click.option("--db", metavar="FILE|URL",
@@ -379,7 +385,7 @@ def recover(spool: Path, db: str | None) -> None:
     from monitor.storage.spool import read_spool
     from monitor.storage.spool import recover as load_spool
 
-    location = db or read_spool(spool).header["database"]
+    location = _location(db) if db is not None else read_spool(spool).header["database"]
     if "***" in location:
         raise CallmonitorError(f"{spool} names a database by a URL without its password",
                                "give the database with --db")
@@ -476,6 +482,7 @@ def serve(host: str | None, port: int | None, profile: str, db: str | None,
 
     cfg = load_config(profile, site=site)
     location = _location(db, cfg)
+    open_database(location).close()  # a store that is not there is an error now, not per page
     app = create_app(location, _audio_dir(location, cfg), cfg)
     host = host or cfg.web.host
     port = port if port is not None else cfg.web.port

@@ -255,7 +255,7 @@ def _fill(template: str) -> str:
 def build_store(location: str, rows: Rows) -> float:
     """Write ``rows`` into an empty store; the seconds it took."""
     started = time.perf_counter()
-    with open_database(location) as db:
+    with open_database(location, create=True) as db:
         with db.transaction():
             db.executemany("INSERT INTO sessions (id, started_at, mode, source, profile, agent,"
                            " company, asr_backend, status, duration_s, score, summary)"
@@ -462,7 +462,7 @@ def main() -> None:
         if args.postgres:
             with PostgresServer() as pg:
                 url = pg.create_database("bench_web")
-                with open_database(url) as db:
+                with open_database(url, create=True) as db:
                     row = db.one("SHOW server_version")
                 run_engine(f"PostgreSQL {row[0] if row else '?'}", url, cfg, rows,
                            args.repeats, audio_dir)

@@ -6,6 +6,11 @@ with ``?`` placeholders and the subset of SQL both engines share (``RETURNING``,
 LAST``, ``ON CONFLICT``); this module translates placeholders, creates the schema (and adds
 columns that older databases lack), and turns driver errors into one-line errors naming the
 database and the fix. Both connections run in autocommit mode; ``transaction`` groups writes.
+
+Only writers (a replay, a live session, ``users add``, ``recover``) create a database; a reader
+asked for one that is not there says so instead of answering from a new empty one, because an
+empty answer from a mistyped path looks exactly like "no calls yet". ``resolve_location`` is
+the one judge of what a command was given as its database.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from monitor.errors import CallmonitorError
 
 Dialect = Literal["sqlite", "postgresql"]
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+# What a location that means to be a URL looks like: a scheme, a colon, and "//" somewhere after.
+_URL_LIKE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):.*//", re.DOTALL)
 
 # {id}: an integer key the database assigns; {real}: a double. Everything else is shared SQL.
 _SCHEMA = """
@@ -74,6 +81,9 @@ CREATE TABLE IF NOT EXISTS logins (
 );
 """
 
+TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+"""Every table of the schema: a database without all of them is not (fully) a session store."""
+
 # Columns added after the first release: (table, column, type). Older databases get them on open.
 _ADDED_COLUMNS = (
     ("sessions", "audio", "TEXT"),
@@ -99,6 +109,9 @@ _IDLE: dict[str, list[Any]] = {}
 _IDLE_LOCK = threading.Lock()
 _IDLE_MAX = 8
 
+_CREATE_FIX = ("check the location, or create the store with a replay, a live session or "
+               "`callmonitor users add`")
+
 _FIX = {
     "sqlite": "pass --db with a writable SQLite file (or a postgresql:// URL)",
     "postgresql": "check the postgresql:// URL in --db or config [store] url, and that the "
@@ -117,8 +130,47 @@ class DatabaseError(CallmonitorError):
         self.transient = transient
 
 
+class StoreNotCreated(CallmonitorError):
+    """The session database is not there, or lacks tables of the schema: nothing was ever
+    stored at this location (or it is not ours). ``missing`` names the tables it lacks."""
+
+    def __init__(self, problem: str, fix: str, missing: Sequence[str]) -> None:
+        super().__init__(problem, fix)
+        self.missing = tuple(missing)
+
+
 def is_postgres(location: str | Path) -> bool:
     return str(location).startswith(_POSTGRES_SCHEMES)
+
+
+def resolve_location(chosen: str, origin: str, default: str) -> str:
+    """The session database a command was given (``origin`` names where it came from: --db,
+    $CALLMONITOR_DB, config), checked before anything is opened: it is a ``postgresql://``
+    URL or a SQLite file in a folder that exists. ``default`` is the configured store (config
+    [store]): only its folder is made on first use, so a typo in a path is an error rather
+    than a new empty database somewhere else."""
+    if not chosen:
+        raise CallmonitorError(f"{origin} is empty",
+                               "give a SQLite file or a postgresql:// URL (leave --db out for "
+                               f"the configured store, {describe(default) or 'none'})")
+    url = _URL_LIKE.match(chosen)
+    if url is not None and not is_postgres(chosen):
+        accepted = " or ".join(_POSTGRES_SCHEMES)
+        raise CallmonitorError(f"{origin} is a URL of unknown scheme {url.group(1)!r}",
+                               f"a session database URL starts with {accepted} (anything else "
+                               "is a SQLite file path)")
+    if url is not None:
+        return chosen
+    path = Path(chosen).expanduser()
+    if not path.parent.is_dir() and not _is_default(path, default):
+        raise CallmonitorError(f"{origin} {chosen}: the folder {path.parent} does not exist",
+                               "check the path, or create the folder first (only the "
+                               f"configured store, {describe(default)}, gets its folder made)")
+    return str(path)
+
+
+def _is_default(path: Path, default: str) -> bool:
+    return not is_postgres(default) and path == Path(default).expanduser()
 
 
 def describe(location: str | Path) -> str:
@@ -134,20 +186,56 @@ def describe(location: str | Path) -> str:
 
 
 class Database:
-    """A connection with ``?`` placeholders on either engine; use it from one thread at a time."""
+    """A connection with ``?`` placeholders on either engine; use it from one thread at a time.
 
-    def __init__(self, location: str | Path, lock_wait_s: float = 30.0) -> None:
+    ``create``: a writer's connection, which makes the database (a SQLite file and its folder,
+    the tables) where it is missing; a reader's (the default) raises :class:`StoreNotCreated`
+    instead and writes nothing but the columns an older schema lacks."""
+
+    def __init__(self, location: str | Path, lock_wait_s: float = 30.0, *,
+                 create: bool = False) -> None:
         self.location = str(location)
         self._lock_wait_s = lock_wait_s
         self.dialect: Dialect = "postgresql" if is_postgres(location) else "sqlite"
         with self.errors("cannot open the session database"):
-            self._conn = self._connect()
+            self._conn = self._connect(create)
             with _READY_LOCK:
                 if self.location not in _READY:
-                    self._create_schema()
+                    self._prepare(create)
                     _READY.add(self.location)
 
-    def _connect(self) -> Any:
+    def _prepare(self, create: bool) -> None:
+        """Make sure the schema is there and current, once per location and process."""
+        if not create:
+            try:
+                self.require_schema()
+            except StoreNotCreated:
+                self._conn.close()
+                raise
+            if not self._outdated():
+                return
+        self._create_schema()
+
+    def require_schema(self) -> None:
+        """Raise :class:`StoreNotCreated` unless every table of the schema exists (asked of
+        the database each time: ``/healthz`` uses it to notice tables dropped under it)."""
+        with self.errors("cannot open the session database"):
+            rows = self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'" if self.dialect == "sqlite"
+                else "SELECT tablename FROM pg_tables"
+                     " WHERE schemaname = ANY (current_schemas(false))").fetchall()
+        missing = sorted(set(TABLES) - {row[0] for row in rows})
+        if len(missing) == len(TABLES):
+            raise StoreNotCreated(f"{describe(self.location)} holds no session database",
+                                  _CREATE_FIX, missing)
+        if missing:
+            raise StoreNotCreated(f"the session database {describe(self.location)} lacks the "
+                                  f"tables {', '.join(missing)}", _CREATE_FIX, missing)
+
+    def _outdated(self) -> bool:
+        return any(column not in self._columns(table) for table, column, _ in _ADDED_COLUMNS)
+
+    def _connect(self, create: bool) -> Any:
         if self.dialect == "postgresql":
             import psycopg
 
@@ -163,11 +251,19 @@ class Database:
                 with _IDLE_LOCK:
                     pooled = idle.pop() if idle else None
             return psycopg.connect(self.location, autocommit=True, connect_timeout=10)
-        path = Path(self.location).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                               timeout=self._lock_wait_s)
-        conn.execute("PRAGMA journal_mode=WAL")
+        return self._connect_sqlite(Path(self.location).expanduser(), create)
+
+    def _connect_sqlite(self, path: Path, create: bool) -> sqlite3.Connection:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise StoreNotCreated(f"no session database at {path}", _CREATE_FIX, TABLES)
+        # A reader opens read-write (readers sign in and out) but never creates the file.
+        target = path if create else f"file:{quote(str(path))}?mode=rw"
+        conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None,
+                               timeout=self._lock_wait_s, uri=not create)
+        if create:  # WAL is a property of the file: set by whoever made it
+            conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
@@ -294,8 +390,10 @@ def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
 
-def open_database(location: str | Path, lock_wait_s: float = 30.0) -> Database:
-    """Open (and on first use in this process, create or upgrade) the database at ``location``:
-    a SQLite file path or a ``postgresql://`` URL. ``lock_wait_s``: how long a SQLite statement
-    waits for a lock another connection holds before it fails."""
-    return Database(location, lock_wait_s)
+def open_database(location: str | Path, lock_wait_s: float = 30.0, *,
+                  create: bool = False) -> Database:
+    """Open the database at ``location`` (a SQLite file path or a ``postgresql://`` URL),
+    upgrading an older schema on first use in this process. ``create`` (writers only) makes it
+    where it is missing, else a missing one is :class:`StoreNotCreated`. ``lock_wait_s``: how
+    long a SQLite statement waits for a lock another connection holds before it fails."""
+    return Database(location, lock_wait_s, create=create)

@@ -225,15 +225,16 @@ def _take(content: _SpoolContent, item: dict[str, Any], first: bool) -> None:
 
 def recover(location: str | Path, path: Path) -> Recovered:
     """Load a spool into the store at ``location``: into its own session if that is still
-    there (records it already holds are kept, not doubled), else into a new session. Running
-    it twice changes nothing the second time."""
+    there (records it already holds are kept, not doubled), else into a new session (and a new
+    store where there is none: the spool may be all that is left). Running it twice changes
+    nothing the second time."""
     spool = read_spool(path)
     header = SessionHeader(**spool.header["session"])
     # A writer that died before its end was cut off: the same as a Ctrl-C.
     status = spool.status or "interrupted"
     summary = next((json.loads(r.body) for r in reversed(spool.rows) if r.type == "summary"),
                    None)
-    with open_database(location) as db, db.transaction():
+    with open_database(location, create=True) as db, db.transaction():
         session_id = _session_for(db, int(spool.header["session_id"]), header)
         before = _count(db, session_id)
         db.executemany(

@@ -49,7 +49,7 @@ def add_user(location: Location, name: str, role: str, password: str,
     _check_role(role)
     _check_password(password)
     user = User(name, cast(Role, role), agent if agent is not None else name)
-    with open_database(location) as db:
+    with open_database(location, create=True) as db:
         if _find(db, name) is not None:
             raise CallmonitorError(f"user {name!r} already exists",
                                    "pick another name or `callmonitor users passwd` to reset")

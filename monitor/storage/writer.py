@@ -72,7 +72,7 @@ class SessionWriter:
                  on_trouble: Callable[[str], None] | None = None) -> None:
         self._cfg = store or load_config().store
         self.location = str(location)
-        self._db = open_database(location, self._cfg.lock_wait_s)
+        self._db = open_database(location, self._cfg.lock_wait_s, create=True)
         self._header = SessionHeader(utc_now(), mode, source, profile, agent, company,
                                      asr_backend)
         row = self._db.one(

@@ -136,7 +136,7 @@ def test_kept_audio_is_recorded_on_the_session(store_location):
 
 def test_a_pooled_postgresql_connection_the_server_ended_is_replaced(postgres_server):
     location = postgres_server.create_database("pool_check")
-    with open_database(location) as db:
+    with open_database(location, create=True) as db:
         pid = db.one("SELECT pg_backend_pid()")[0]
     with open_database(location) as db:  # the same connection, back from the pool
         assert db.one("SELECT pg_backend_pid()")[0] == pid
