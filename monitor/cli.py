@@ -1,20 +1,25 @@
 """The ``callmonitor`` command: thin commands over the pipeline and the store.
 
 A ``CallmonitorError`` (bad input, a missing model, a bad flag value) becomes one line on
-stderr and exit status 2; anything else is a bug and keeps its traceback.
+stderr and exit status 2; anything else is a bug and keeps its traceback. A session ended by
+a signal or a reader that went away exits as a shell reports a process killed by it
+(128 + the signal's number), with its summary stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import io
 import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -37,10 +42,13 @@ from monitor.storage.writer import SessionWriter
 
 if TYPE_CHECKING:
     from monitor.devices import DeviceWatch
+    from monitor.pipeline import Session
     from monitor.sinks.audio import AudioKeeper
     from monitor.sources.live import DeviceInput
 
 EXIT_USAGE = 2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""What ends a session like Ctrl-C: a person, a service manager's stop, the terminal closed."""
 
 
 class CallmonitorGroup(click.Group):
@@ -207,19 +215,22 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
     from monitor.sources.pacing import Paced
     from monitor.sources.wavfile import WavSource
 
+    stdout = _stdout()
     events = read_call_events(call_events) if call_events else []
     cfg = _config(profile, company, agent_name, asr_backend, site)
     source = WavSource(file, agent_side=cfg.audio.agent_side, swap_channels=swap_channels)
+    for warning in source.info.warnings:
+        click.echo(f"callmonitor: warning: {warning}", err=True)
     setup = _setup("replay", str(file), cfg, asr_backend, db, keep_audio)
-    out: Sink = (JsonlSink(sys.stdout) if as_json
-                 else TimelineSink(sys.stdout, setup.header("replay", source),
+    out: Sink = (JsonlSink(stdout) if as_json
+                 else TimelineSink(stdout, setup.header("replay", source),
                                    show_speech=setup.recognizer is None))
     session = Session(setup.cfg, Paced(source) if realtime else source, setup.recognizer,
                       [*setup.sinks(), out], call_events=events)
-    summary = session.run(setup.extra)
+    with _stop_on_signals(session.stop) as stopped:
+        summary = session.run(setup.extra)
     setup.report()
-    if summary["status"] == "interrupted":
-        sys.exit(130)
+    _exit(session, summary, stopped)
 
 
 @main.command()
@@ -245,6 +256,7 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
     from monitor.sinks.console import LiveConsole
     from monitor.sources.live import LiveSource
 
+    stdout = _stdout()
     cfg = _config(profile, company, agent_name, asr_backend, site)
     inputs = _live_inputs(cfg, agent_device, customer_device, stereo_device)
     whisper = cfg.hints.enabled and not no_whisper
@@ -264,27 +276,84 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
                            store_trouble=lambda: setup.writer.trouble)
         sinks: list[Sink] = [*setup.sinks(), view]
         if as_json:
-            sinks.append(JsonlSink(sys.stdout))
+            sinks.append(JsonlSink(stdout))
         if hints is not None:
             sinks.append(hints)
-        _stop_on_signals(source.stop)
-        Session(setup.cfg, source, setup.recognizer, sinks, asr_in_background=True).run(
-            setup.extra)
+        session = Session(setup.cfg, source, setup.recognizer, sinks, asr_in_background=True)
+        with _stop_on_signals(source.stop) as stopped:
+            summary = session.run(setup.extra)
         setup.report()
     finally:
         watch.close()
+    _exit(session, summary, stopped)
 
 
-def _stop_on_signals(stop: Callable[[], None]) -> None:
-    """Ctrl-C (and SIGTERM, a service manager's stop) end the live session cleanly at the next
-    frame; a second Ctrl-C interrupts at once, should closing ever hang."""
+def _stdout() -> TextIO:
+    """Where the timeline goes. A closed stdout (``>&-``) is refused before anything is
+    stored: Python leaves ``sys.stdout`` None, and the next file opened (the database) would
+    take its descriptor."""
+    if sys.stdout is None:
+        raise CallmonitorError("the standard output is closed",
+                               "give the command somewhere to write, e.g. > timeline.txt or "
+                               "> /dev/null")
+    return sys.stdout
+
+
+@dataclass
+class _Stopped:
+    """Which signal asked the session to end (the first), for the exit status."""
+
+    signum: int | None = None
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: Callable[[], None]) -> Iterator[_Stopped]:
+    """Ctrl-C, SIGTERM and SIGHUP end the session cleanly at the next frame (``stop`` only
+    sets a flag); a second Ctrl-C interrupts at once, should closing ever hang. The handlers
+    in place before are put back afterwards."""
+    stopped = _Stopped()
 
     def handler(signum: int, _frame: Any) -> None:
+        stopped.signum = stopped.signum or signum
         stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    before = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield stopped
+    finally:
+        for sig, handler_before in before.items():
+            signal.signal(sig, handler_before)
+
+
+def _exit(session: Session, summary: dict[str, Any], stopped: _Stopped) -> None:
+    """End as a shell reports a process killed by a signal: 128 + its number (Ctrl-C 130,
+    SIGTERM 143, SIGHUP 129), a reader that went away (EPIPE) as SIGPIPE (141). An output
+    that could not be written (a full disk) is an error: one line, exit status 2."""
+    broken = session.broken
+    if broken is not None:
+        _silence_stdout()
+        if broken.errno != errno.EPIPE:
+            raise CallmonitorError(
+                f"could not write the output ({broken.strerror or broken})",
+                f"the session is stored as failed up to there (callmonitor show "
+                f"{summary.get('session_id')}); check where the output goes")
+        sys.exit(128 + signal.SIGPIPE)
+    if summary["status"] == "interrupted":
+        sys.exit(128 + (stopped.signum or signal.SIGINT))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null once its stream broke: what is still buffered would fail
+    again when Python flushes it at exit ("Exception ignored ... BrokenPipeError"; the Python
+    docs' note on SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, io.UnsupportedOperation):  # not a file: output captured in memory
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _live_inputs(cfg: Config, agent: str | None, customer: str | None,

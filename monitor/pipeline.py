@@ -5,8 +5,10 @@ the audio clock)."""
 
 from __future__ import annotations
 
+import errno
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 from monitor.analysis.fillers import FillerDetector
@@ -50,12 +52,24 @@ class FrameSink(Sink, Protocol):
     def frames(self, frames: tuple[Frame, ...]) -> None: ...
 
 
+@runtime_checkable
+class OpeningSink(Sink, Protocol):
+    """A sink with something to say before the first record (the timeline's header): said
+    when the session starts, so a stream that is already broken ends it like any write."""
+
+    def open(self) -> None: ...
+
+
 class Session:
     """Holds the per-channel state of one call; ``run`` drives it to the end of the source.
 
     ``call_events`` are the softphone's (ring, answer, hold ...), in audio time: each reaches
     the engine at the step where its time falls. ``asr_in_background`` (live) recognises
     phrases on a thread of their own, so the timing rules never wait for the recogniser.
+
+    A sink whose stream breaks (a closed pipe, a full disk: any ``OSError`` from its ``open``
+    or ``write``) is dropped and ends the session after the current step; the other sinks
+    (the store) still get every record up to the cut, the summary and ``close``.
     """
 
     def __init__(self, cfg: Config, source: Source, recognizer: Recognizer | None,
@@ -63,7 +77,7 @@ class Session:
                  asr_in_background: bool = False) -> None:
         channels = source.channels
         self._source = source
-        self._sinks = sinks
+        self._sinks = list(sinks)
         self._steppers: list[SteppingSink] = [s for s in sinks if isinstance(s, SteppingSink)]
         self._frame_sinks: list[FrameSink] = [s for s in sinks if isinstance(s, FrameSink)]
         self._call_events = deque(sorted(call_events, key=lambda ev: ev.t))
@@ -80,17 +94,32 @@ class Session:
         self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
         self._engine = Engine(cfg, channels, words=recognizer is not None)
         self.t = 0.0
+        self._stopping = False
+        self.broken: OSError | None = None
+        """Why a sink's stream broke (the first one), which ended the session."""
+
+    def stop(self) -> None:
+        """End the session at the next frame, as Ctrl-C does: only sets a flag, so it is safe
+        from a signal handler (an exception raised wherever the main thread happens to be can
+        land inside a sink's write, or be swallowed by a finaliser)."""
+        self._stopping = True
 
     def run(self, summary_extra: dict[str, Any]) -> dict[str, Any]:
-        """Process every frame; Ctrl-C or an error still closes the session with its summary.
+        """Process every frame; Ctrl-C, ``stop``, a broken sink or an error still close the
+        session with its summary.
 
-        Returns the summary record.
+        Returns the summary record; its status is complete, interrupted (Ctrl-C, ``stop``, a
+        reader that went away: EPIPE) or failed (an error, a sink that could not write).
         """
         status = "failed"
         try:
+            for opener in [s for s in self._sinks if isinstance(s, OpeningSink)]:
+                self._deliver(opener, opener.open)
             for frames in self._source.frames():
+                if self._stopping:
+                    break
                 self._step(frames)
-            status = "complete"
+            status = self._end_status()
         except KeyboardInterrupt:
             status = "interrupted"
         finally:
@@ -98,6 +127,11 @@ class Session:
             for sink in self._sinks:
                 sink.close(status)
         return summary
+
+    def _end_status(self) -> str:
+        if self.broken is not None:
+            return "interrupted" if self.broken.errno == errno.EPIPE else "failed"
+        return "interrupted" if self._stopping else "complete"
 
     def _step(self, frames: tuple[Frame, ...]) -> None:
         for keeper in self._frame_sinks:
@@ -177,5 +211,17 @@ class Session:
     def _emit(self, records: list[Record]) -> None:
         for record in records:
             obj = record.to_json()
-            for sink in self._sinks:
-                sink.write(obj)
+            for sink in list(self._sinks):
+                self._deliver(sink, partial(sink.write, obj))
+
+    def _deliver(self, sink: Sink, call: Callable[[], None]) -> None:
+        """Call into ``sink``; if its stream breaks, drop it (it is not closed: closing would
+        flush into the broken stream again) and end the session."""
+        try:
+            call()
+        except OSError as exc:
+            self._sinks.remove(sink)
+            self._steppers = [s for s in self._steppers if s is not sink]
+            self._frame_sinks = [s for s in self._frame_sinks if s is not sink]
+            self.broken = self.broken or exc
+            self.stop()

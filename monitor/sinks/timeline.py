@@ -40,10 +40,15 @@ def render(records: Iterable[dict[str, Any]], show_speech: bool) -> Iterator[str
 
 
 class TimelineSink:
+    """The timeline on a stream; the header is printed when the session opens the sink."""
+
     def __init__(self, stream: TextIO, header: str, show_speech: bool) -> None:
         self._stream = stream
+        self._header = header
         self._formatter = TimelineFormatter(show_speech)
-        self._print(header)
+
+    def open(self) -> None:
+        self._print(self._header)
 
     def write(self, record: dict[str, Any]) -> None:
         for line in self._formatter.lines(record):

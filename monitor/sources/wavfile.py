@@ -9,6 +9,7 @@ before any processing starts.
 
 from __future__ import annotations
 
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,6 +79,8 @@ class WavInfo:
     channels: int
     sample_format: SampleFormat
     duration_s: float
+    warnings: tuple[str, ...] = ()
+    """What the file gets wrong that reading it works around (one line each, naming it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +109,16 @@ def _read_riff_header(fh: BinaryIO, path: Path) -> None:
         raise _not_a_wav(path, "no RIFF/WAVE header")
 
 
-def _walk_chunks(fh: BinaryIO, path: Path, file_size: int) -> tuple[bytes, int, int]:
-    """Return the ``fmt `` body and the data offset and size, clamped to what the file holds.
+def _walk_chunks(fh: BinaryIO, path: Path, file_size: int) -> tuple[bytes, int, int, int]:
+    """Return the ``fmt `` body, the data offset and size (clamped to what the file holds)
+    and how many ``fmt `` chunks came before the audio.
 
-    Unknown chunks (LIST, fact, bext ...) are skipped; RIFF pads odd-sized chunks to even.
+    Unknown chunks (LIST, fact, bext ...) are skipped; RIFF pads odd-sized chunks to even. Of
+    several ``fmt `` chunks the first counts, as in sox and ffmpeg, so a file plays here as
+    it plays there.
     """
     fmt: bytes | None = None
+    fmt_count = 0
     data: tuple[int, int] | None = None
     while True:
         header = fh.read(8)
@@ -121,7 +128,8 @@ def _walk_chunks(fh: BinaryIO, path: Path, file_size: int) -> tuple[bytes, int, 
         start = fh.tell()
         available = file_size - start
         if chunk_id == b"fmt ":
-            fmt = fh.read(min(size, available))
+            fmt_count += 1
+            fmt = fmt if fmt is not None else fh.read(min(size, available))
         elif chunk_id == b"data":
             data = (start, min(size, available))
             if fmt is not None or size >= available:
@@ -131,7 +139,7 @@ def _walk_chunks(fh: BinaryIO, path: Path, file_size: int) -> tuple[bytes, int, 
         raise _not_a_wav(path, "no 'fmt ' chunk")
     if data is None:
         raise _not_a_wav(path, "no 'data' chunk")
-    return fmt, data[0], data[1]
+    return fmt, data[0], data[1], fmt_count
 
 
 def _format_tag(fmt: bytes, path: Path) -> int:
@@ -181,21 +189,14 @@ def _check_shape(channels: int, rate: int, path: Path) -> None:
 
 def _open_checked(path: Path) -> tuple[WavInfo, _Layout]:
     """Read and validate the header so every user-fixable problem surfaces before processing."""
-    if not path.exists():
-        raise _error(path, "file not found", "check the path of the recording")
-    if not path.is_file():
-        raise _error(path, "not a regular file", "give the path of a .wav recording")
-    file_size = path.stat().st_size
-    if file_size == 0:
-        raise _error(path, "file is empty (0 bytes)",
-                     "the recording did not get written; record or copy it again")
     try:
+        file_size = _regular_file_size(path)
         with path.open("rb") as fh:
             _read_riff_header(fh, path)
-            fmt, data_offset, data_size = _walk_chunks(fh, path, file_size)
+            fmt, data_offset, data_size, fmt_count = _walk_chunks(fh, path, file_size)
     except OSError as exc:
         raise _error(path, f"cannot be read ({exc.strerror})",
-                     "check the file's permissions and the disk") from None
+                     "check the file's permissions, its folders' and the disk") from None
     if len(fmt) < 16:
         raise _not_a_wav(path, f"'fmt ' chunk is {len(fmt)} bytes, at least 16 needed")
     channels, rate = struct.unpack("<HI", fmt[2:8])
@@ -207,8 +208,25 @@ def _open_checked(path: Path) -> tuple[WavInfo, _Layout]:
     if n_samples == 0:
         raise _error(path, "the data chunk holds no audio samples",
                      "the recording is empty; check that the recorder captured the call")
-    info = WavInfo(path, rate, channels, sample_format, n_samples / rate)
+    warnings = (f"{path}: {fmt_count} 'fmt ' chunks; the first is used, as sox and ffmpeg "
+                "do",) if fmt_count > 1 else ()
+    info = WavInfo(path, rate, channels, sample_format, n_samples / rate, warnings)
     return info, _Layout(data_offset, n_samples, block_align)
+
+
+def _regular_file_size(path: Path) -> int:
+    """The file's size, once it is known to be a non-empty regular file. A path that cannot be
+    looked at (a folder without search permission, a name too long) raises ``OSError``."""
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise _error(path, "file not found", "check the path of the recording") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _error(path, "not a regular file", "give the path of a .wav recording")
+    if st.st_size == 0:
+        raise _error(path, "file is empty (0 bytes)",
+                     "the recording did not get written; record or copy it again")
+    return st.st_size
 
 
 def decode(raw: bytes, sample_format: SampleFormat, channels: int) -> np.ndarray:
