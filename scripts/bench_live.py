@@ -467,7 +467,7 @@ def stop_live(proc: subprocess.Popen, err: Path) -> str | None:
         dump = dump[dump.find("Fatal Python error"):] if "Fatal Python error" in dump else dump
         return (f"live did not end within {STOP_TIMEOUT_S:.0f} s of SIGINT; its threads "
                 f"(faulthandler):\n{dump[-8000:]}")
-    if code != 0:
+    if code != 128 + signal.SIGINT:  # the shell's status for a process ended by Ctrl-C
         return f"live exited with {code}:\n{err.read_text(errors='replace')[-4000:]}"
     return None
 

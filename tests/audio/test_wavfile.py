@@ -427,3 +427,32 @@ def test_bad_agent_side_is_a_user_error(tmp_path: Path) -> None:
     path = write_wav(tmp_path / "ok.wav", tone(8000, 0.1), 8000)
     with pytest.raises(CallmonitorError, match="agent side"):
         WavSource(path, agent_side="middle")  # type: ignore[arg-type]
+
+
+def test_of_two_fmt_chunks_the_first_counts_with_a_warning(tmp_path: Path) -> None:
+    """As sox and ffmpeg read it: a second ``fmt `` (stereo 8 kHz 8-bit) would make this one
+    second of 16 kHz mono audio last four seconds."""
+    x = tone(16000, 1.0, freq=440.0).reshape(-1, 1)
+    path = write_riff(tmp_path / "two.wav", [chunk(b"fmt ", fmt_body(1, 1, 16000, 16)),
+                                             chunk(b"fmt ", fmt_body(1, 2, 8000, 8)),
+                                             chunk(b"data", encode(x, "pcm_s16"))])
+    src = WavSource(path)
+    assert (src.info.sample_rate_hz, src.info.channels, src.info.sample_format) == (
+        16000, 1, "pcm_s16")
+    assert src.info.duration_s == 1.0
+    [warning] = src.info.warnings
+    assert str(path) in warning and "2 'fmt ' chunks; the first is used" in warning
+    _, pcm = collect(src)
+    assert peak_hz_and_snr(pcm["agent"])[0] == pytest.approx(440.0, abs=2.0)
+    one = write_riff(tmp_path / "one.wav", [chunk(b"fmt ", fmt_body(1, 1, 16000, 16)),
+                                            chunk(b"data", encode(x, "pcm_s16"))])
+    assert WavSource(one).info.warnings == ()
+
+
+def test_a_path_that_cannot_be_looked_up_is_a_user_error(tmp_path: Path) -> None:
+    """A name too long (ENAMETOOLONG) fails the lookup as root too, as a folder without search
+    permission fails it for anyone else (tests/cli/test_faults.py)."""
+    path = tmp_path / ("x" * 300) / "call.wav"
+    with pytest.raises(CallmonitorError, match="cannot be read") as info:
+        WavSource(path)
+    assert "permissions" in info.value.fix

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from monitor.config import load_config
+from testkit.harness import end_process
 from testkit.pulse import PulseServer, available
 from testkit.replay import of_type, replay_records
 
@@ -92,14 +93,17 @@ def pulse():
         yield server
 
 
-def start_live(pulse: PulseServer, tmp_path: Path, *extra: str) -> subprocess.Popen:
+def start_live(pulse: PulseServer, tmp_path: Path, *extra: str,
+               pipe: bool = False) -> subprocess.Popen:
+    """``live --json`` on the call sinks' monitors; its JSON lines go to out.jsonl, or with
+    ``pipe`` to a pipe the test reads (text)."""
     env = {**os.environ, **pulse.client_env(), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = subprocess.Popen(
         [*CLI, "live", "--agent-device", f"pulse:{AGENT}.monitor",
          "--customer-device", f"pulse:{CUSTOMER}.monitor", "--asr", "none", "--json",
          "--db", str(tmp_path / "live.sqlite3"), *extra],
-        env=env, stdout=(tmp_path / "out.jsonl").open("w"),
-        stderr=(tmp_path / "err.txt").open("w"))
+        env=env, stdout=subprocess.PIPE if pipe else (tmp_path / "out.jsonl").open("w"),
+        stderr=(tmp_path / "err.txt").open("w"), text=pipe)
     deadline = time.monotonic() + 30
     while len([o for o in pulse.query("source-outputs") if o.get("properties", {}).get(
             "application.process.id") == str(proc.pid)]) < 2:
@@ -111,7 +115,7 @@ def start_live(pulse: PulseServer, tmp_path: Path, *extra: str) -> subprocess.Po
 
 def stop_live(proc: subprocess.Popen, tmp_path: Path) -> list[dict]:
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(20) == 0, (tmp_path / "err.txt").read_text()
+    assert proc.wait(20) == 128 + signal.SIGINT, (tmp_path / "err.txt").read_text()
     return [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
 
 
@@ -201,6 +205,53 @@ def test_an_unplugged_microphone_is_a_gap_and_the_session_goes_on(pulse, call, t
     assert len(pcm) / 16000 == pytest.approx(records[-1]["duration_s"], abs=0.6)
     inside = pcm[int((gap["start"] + 0.3) * 16000):int((gap["end"] - 0.3) * 16000), 0]
     assert inside.size and not inside.any()
+
+
+def stored_session(db: Path) -> tuple[str, list[dict]]:
+    with sqlite3.connect(db) as conn:
+        status = conn.execute("SELECT status FROM sessions").fetchone()[0]
+        bodies = conn.execute("SELECT body FROM records ORDER BY seq").fetchall()
+    return status, [json.loads(b) for (b,) in bodies]
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "broken pipe"])
+def test_sigterm_sighup_and_a_reader_gone_end_live_like_ctrl_c(pulse, call, tmp_path, how):
+    """Mid-call: a service manager's stop, the terminal closed, or ``live --json | head -1``.
+    Exit status 128 + the signal (a broken pipe is SIGPIPE's), no traceback, the session
+    stored as interrupted with its summary and every record up to the cut."""
+    proc = start_live(pulse, tmp_path, "--no-whisper", pipe=how == "broken pipe")
+    players = [pulse.play(call["agent"], AGENT, wait=False),
+               pulse.play(call["customer"], CUSTOMER, wait=False)]
+    try:
+        if how == "broken pipe":
+            first = json.loads(proc.stdout.readline())
+            proc.stdout.close()  # the next record written finds no reader
+            expected = 128 + signal.SIGPIPE
+        else:
+            deadline = time.monotonic() + 30
+            while '"speech"' not in (tmp_path / "out.jsonl").read_text():
+                assert time.monotonic() < deadline and proc.poll() is None, "no speech heard"
+                time.sleep(0.1)
+            sig = signal.Signals[how]
+            proc.send_signal(sig)
+            expected = 128 + sig
+        assert proc.wait(30) == expected, (tmp_path / "err.txt").read_text()
+    finally:
+        for player in players:
+            end_process(player)
+    assert "Traceback" not in (tmp_path / "err.txt").read_text()
+    status, records = stored_session(tmp_path / "live.sqlite3")
+    assert status == "interrupted"
+    summary = records[-1]
+    assert summary["type"] == "summary" and summary["status"] == "interrupted"
+    assert [r["type"] for r in records].count("summary") == 1
+    if how == "broken pipe":
+        assert records[0] == first
+    else:
+        printed = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+        assert records == printed
+    assert any(r["type"] == "speech" for r in records)
+    assert all(r.get("end", r["t"]) <= summary["duration_s"] + 0.05 for r in records)
 
 
 def test_devices_lists_pulseaudio_sources_and_sinks_by_typable_names(pulse):
