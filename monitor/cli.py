@@ -328,19 +328,23 @@ def _stop_on_signals(stop: Callable[[], None]) -> Iterator[_Stopped]:
 
 def _exit(session: Session, summary: dict[str, Any], stopped: _Stopped) -> None:
     """End as a shell reports a process killed by a signal: 128 + its number (Ctrl-C 130,
-    SIGTERM 143, SIGHUP 129), a reader that went away (EPIPE) as SIGPIPE (141). An output
-    that could not be written (a full disk) is an error: one line, exit status 2."""
+    SIGTERM 143, SIGHUP 129); a reader that went away (EPIPE) as SIGPIPE would (141), unless
+    a signal came first. An output that could not be written (a full disk) is an error: one
+    line, exit status 2."""
     broken = session.broken
     if broken is not None:
         _silence_stdout()
         if broken.errno != errno.EPIPE:
             raise CallmonitorError(
                 f"could not write the output ({broken.strerror or broken})",
-                f"the session is stored as failed up to there (callmonitor show "
-                f"{summary.get('session_id')}); check where the output goes")
+                f"the session is stored as {summary['status']} up to there (callmonitor "
+                f"show {summary.get('session_id')}); check where the output goes")
+    if stopped.signum is not None:
+        sys.exit(128 + stopped.signum)
+    if broken is not None:
         sys.exit(128 + signal.SIGPIPE)
     if summary["status"] == "interrupted":
-        sys.exit(128 + (stopped.signum or signal.SIGINT))
+        sys.exit(128 + signal.SIGINT)
 
 
 def _silence_stdout() -> None:

@@ -9,7 +9,7 @@ import errno
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from monitor.analysis.fillers import FillerDetector
 from monitor.analysis.syllables import SyllableCounter
@@ -33,6 +33,8 @@ from monitor.frames import (
 )
 from monitor.sinks.base import Sink
 from monitor.sources.base import Source
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -67,9 +69,10 @@ class Session:
     the engine at the step where its time falls. ``asr_in_background`` (live) recognises
     phrases on a thread of their own, so the timing rules never wait for the recogniser.
 
-    A sink whose stream breaks (a closed pipe, a full disk: any ``OSError`` from its ``open``
-    or ``write``) is dropped and ends the session after the current step; the other sinks
-    (the store) still get every record up to the cut, the summary and ``close``.
+    A sink whose stream breaks (a closed pipe, a full disk: any ``OSError`` from its
+    ``open``, ``write``, ``step`` or ``close``) is dropped and ends the session after the
+    current step; the other sinks (the store) still get every record up to the cut, the
+    summary and ``close``.
     """
 
     def __init__(self, cfg: Config, source: Source, recognizer: Recognizer | None,
@@ -124,8 +127,8 @@ class Session:
             status = "interrupted"
         finally:
             summary = self._close({**summary_extra, "status": status})
-            for sink in self._sinks:
-                sink.close(status)
+            for sink in list(self._sinks):
+                self._deliver(sink, partial(sink.close, status))
         return summary
 
     def _end_status(self) -> str:
@@ -164,8 +167,8 @@ class Session:
         self._emit(list(self._source.notices()))
         if self._steppers:
             speaking = {c: vad.speaking for c, vad in self._vads.items()}
-            for stepper in self._steppers:
-                self._emit(stepper.step(self.t, speaking))
+            for stepper in list(self._steppers):
+                self._emit(self._deliver(stepper, partial(stepper.step, self.t, speaking)) or [])
 
     def _due_call_events(self, t: float) -> list[CallEvent]:
         due = []
@@ -214,14 +217,15 @@ class Session:
             for sink in list(self._sinks):
                 self._deliver(sink, partial(sink.write, obj))
 
-    def _deliver(self, sink: Sink, call: Callable[[], None]) -> None:
+    def _deliver(self, sink: Sink, call: Callable[[], T]) -> T | None:
         """Call into ``sink``; if its stream breaks, drop it (it is not closed: closing would
         flush into the broken stream again) and end the session."""
         try:
-            call()
+            return call()
         except OSError as exc:
             self._sinks.remove(sink)
             self._steppers = [s for s in self._steppers if s is not sink]
             self._frame_sinks = [s for s in self._frame_sinks if s is not sink]
             self.broken = self.broken or exc
             self.stop()
+            return None

@@ -8,6 +8,7 @@ what the clean run produced up to the cut, then its summary; its exit status is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from monitor.config import load_config
+from monitor.pipeline import Session
+from monitor.sinks.jsonl import JsonlSink
+from monitor.sources.wavfile import WavSource
+from testkit.replay import ListSink
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "demo_call.wav"
@@ -113,6 +120,25 @@ def test_a_reader_that_goes_away_ends_replay_with_141_and_a_stored_summary(tmp_p
     status, records = stored(db)
     assert status == "interrupted" and records[0] == first == clean_run[0]
     assert_cut_short(records, clean_run, "interrupted")
+
+
+def test_a_broken_sink_is_dropped_and_the_others_get_every_record_and_close(clean_run):
+    """In process, on a real pipe whose reader is gone: the JSON sink's first write fails
+    (EPIPE); the session ends after that step, and the other sink still gets the records up
+    to the cut, the summary and ``close``."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    kept = ListSink()
+    stream = os.fdopen(write_end, "w")
+    session = Session(load_config("zh-CN"), WavSource(DEMO), None, [JsonlSink(stream), kept])
+    summary = session.run({})
+    assert isinstance(session.broken, BrokenPipeError)
+    with contextlib.suppress(BrokenPipeError):  # closes the pipe; its buffer cannot be written
+        stream.close()
+    assert kept.status == "interrupted" and kept.records[-1] == summary
+    assert_cut_short(kept.records, clean_run, "interrupted")
+    # The first record (the first ring, at 1.5 s) broke it.
+    assert summary["duration_s"] == pytest.approx(clean_run[0]["end"], abs=0.05)
 
 
 def test_a_full_disk_under_stdout_is_one_line_and_a_failed_session(tmp_path, clean_run):
