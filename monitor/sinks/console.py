@@ -135,6 +135,8 @@ class LiveConsole:
             # A Live that is not transient leaves its last frame, drawn now with the status:
             # that frame is the final state, printed once.
             self._live.stop()
+            if not self._console.is_terminal:  # rich ends the frame's line on a terminal only
+                self._console.line()
 
     def render(self) -> RenderableType:
         rows = Table.grid(padding=(0, 2))

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from monitor.config import load_config
+from testkit.faults import lock_held
 from testkit.harness import end_process
 from testkit.pulse import PulseServer, available
 from testkit.replay import of_type, replay_records
@@ -252,6 +253,46 @@ def test_sigterm_sighup_and_a_reader_gone_end_live_like_ctrl_c(pulse, call, tmp_
         assert records == printed
     assert any(r["type"] == "speech" for r in records)
     assert all(r.get("end", r["t"]) <= summary["duration_s"] + 0.05 for r in records)
+
+
+def test_live_keeps_whispering_while_the_store_is_away_and_nothing_is_lost(
+        pulse, call, tmp_path):
+    """Another process takes the database's write lock once live has started and holds it
+    through the call: the hints are still whispered into the headset, the console says the
+    store is away, and the session ends failed with every record in a spool that ``recover``
+    puts back."""
+    site = tmp_path / "site.toml"
+    site.write_text("[store]\nlock_wait_s = 0.2\nretry_s = 0.5\n")
+    db = tmp_path / "live.sqlite3"
+    proc = start_live(pulse, tmp_path, "--headset-device", f"pulse:{HEADSET}",
+                      "--config", str(site))
+    deadline = time.monotonic() + 30
+    while not db.exists() or not sqlite3.connect(db).execute(
+            "SELECT COUNT(*) FROM sessions").fetchone()[0]:  # the session is stored: under way
+        assert time.monotonic() < deadline, (tmp_path / "err.txt").read_text()
+        time.sleep(0.05)
+    with lock_held(db), pulse.record(f"{HEADSET}.monitor", tmp_path / "headset.wav"):
+        play_call(pulse, call)
+        time.sleep(1.0)  # the last hangover and hint
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 2  # the store failed: an error, not an interruption
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    hints = of_type(records, "hint")
+    assert [(h["rule"], h["played"]) for h in hints] == [("interruption", True),
+                                                         ("dead_air", True)]
+    assert len(bursts(tmp_path / "headset.wav")) == len(hints)
+    err = (tmp_path / "err.txt").read_text()
+    assert "Traceback" not in err and "gives the database up" in err
+    [error] = [line for line in err.splitlines() if line.startswith("callmonitor: error:")]
+    spool = Path(error.rsplit("`callmonitor recover ", 1)[1].rstrip("`"))
+    assert spool.parent == tmp_path / "live-spool"
+    done = subprocess.run([*CLI, "recover", str(spool)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        stored = [json.loads(b) for (b,) in conn.execute("SELECT body FROM records ORDER BY seq")]
+        status = conn.execute("SELECT status FROM sessions").fetchone()[0]
+    assert stored == records and status == "interrupted"
 
 
 def test_devices_lists_pulseaudio_sources_and_sinks_by_typable_names(pulse):
