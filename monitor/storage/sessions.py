@@ -33,8 +33,10 @@ class SessionNotFound(CallmonitorError):
 
 
 @dataclass(frozen=True, slots=True)
-class SessionInfo:
-    id: int
+class SessionHeader:
+    """What a session row says from its start; enough to create it again elsewhere (from a
+    spool)."""
+
     started_at: str
     mode: str
     source: str
@@ -42,6 +44,17 @@ class SessionInfo:
     agent: str
     company: str
     asr_backend: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(SessionHeader)}
+
+    def columns(self) -> tuple[Any, ...]:
+        return tuple(self.as_dict().values())
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo(SessionHeader):
+    id: int
     status: str
     duration_s: float | None
     score: float | None

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import os
 from contextlib import suppress
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from monitor.errors import CallmonitorError
 from monitor.storage.database import Database, describe, is_postgres, open_database
+from monitor.storage.sessions import SessionHeader
 
 FORMAT = 1
 
@@ -42,22 +43,6 @@ class Row:
 
     def values(self, session_id: int) -> tuple[Any, ...]:
         return (session_id, self.seq, self.type, self.t, self.body)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionHeader:
-    """What a session row says before its end; enough to create it again elsewhere."""
-
-    started_at: str
-    mode: str
-    source: str
-    profile: str
-    agent: str
-    company: str
-    asr_backend: str | None
-
-    def columns(self) -> tuple[Any, ...]:
-        return astuple(self)
 
 
 def finish_session(db: Database, session_id: int, status: str,
@@ -96,8 +81,7 @@ class Spool:
                error: str) -> Spool:
         """A new spool file, beside the database if that folder takes it, else in the cache."""
         head = {"callmonitor_spool": FORMAT, "database": describe(location),
-                "session_id": session_id, "session": dict(zip(
-                    SessionHeader.__dataclass_fields__, header.columns(), strict=True)),
+                "session_id": session_id, "session": header.as_dict(),
                 "error": error}
         spool = cls(_spool_paths(location, session_id), head)
         spool.add([], None, None)

@@ -27,7 +27,8 @@ from typing import Any
 from monitor.config import StoreConfig, load_config
 from monitor.errors import CallmonitorError
 from monitor.storage.database import Database, DatabaseError, open_database
-from monitor.storage.spool import Row, SessionHeader, Spool, finish_session
+from monitor.storage.sessions import SessionHeader
+from monitor.storage.spool import Row, Spool, finish_session
 
 # Between two tries of a refused write: long enough not to hammer a restarting server.
 _RETRY_PAUSE_S = 0.5

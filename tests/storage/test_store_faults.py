@@ -52,13 +52,19 @@ def wait_stored(location, session_id: int, n: int, timeout: float = 20.0) -> Non
         time.sleep(0.05)
 
 
+def half_stored(location, cfg: StoreConfig, troubles: list[str]) -> SessionWriter:
+    """A writer that has stored the first half of the records: the call is under way."""
+    w = open_writer(location, cfg, troubles)
+    for r in records(0, N // 2):
+        w.add(r)
+    wait_stored(location, w.session_id, N // 2)
+    return w
+
+
 def test_a_lock_held_for_a_while_is_waited_out_and_nothing_is_lost(tmp_path):
     db = tmp_path / "s.sqlite3"
     troubles: list[str] = []
-    w = open_writer(db, store(lock_wait_s=0.2, retry_s=10.0), troubles)
-    for r in records(0, N // 2):
-        w.add(r)
-    wait_stored(db, w.session_id, N // 2)
+    w = half_stored(db, store(lock_wait_s=0.2, retry_s=10.0), troubles)
     with lock_held(db):
         for r in records(N // 2, N):
             w.add(r)
@@ -75,10 +81,7 @@ def test_a_lock_held_past_the_retry_time_fails_the_session_into_a_spool(tmp_path
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     db = tmp_path / "s.sqlite3"
     troubles: list[str] = []
-    w = open_writer(db, store(lock_wait_s=0.2, retry_s=1.0), troubles)
-    for r in records(0, N // 2):
-        w.add(r)
-    wait_stored(db, w.session_id, N // 2)
+    w = half_stored(db, store(lock_wait_s=0.2, retry_s=1.0), troubles)
     with lock_held(db):
         for r in records(N // 2, N):
             w.add(r)
@@ -169,10 +172,7 @@ def test_a_file_that_is_not_a_spool_is_one_line_naming_it(tmp_path, text):
 def test_postgresql_stopped_mid_call_and_started_again_loses_nothing(postgres_server):
     url = postgres_server.create_database(f"t{uuid.uuid4().hex[:12]}")
     troubles: list[str] = []
-    w = open_writer(url, store(retry_s=30.0), troubles)
-    for r in records(0, N // 2):
-        w.add(r)
-    wait_stored(url, w.session_id, N // 2)
+    w = half_stored(url, store(retry_s=30.0), troubles)
     postgres_server.pause()
     try:
         for r in records(N // 2, N):
@@ -191,10 +191,7 @@ def test_postgresql_down_past_the_retry_time_spools_to_the_cache(postgres_server
                                                                  monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     url = postgres_server.create_database(f"t{uuid.uuid4().hex[:12]}")
-    w = open_writer(url, store(retry_s=1.0, heartbeat_s=0.1, lost_after_s=0.5), [])
-    for r in records(0, N // 2):
-        w.add(r)
-    wait_stored(url, w.session_id, N // 2)
+    w = half_stored(url, store(retry_s=1.0, heartbeat_s=0.1, lost_after_s=0.5), [])
     postgres_server.pause()
     try:
         for r in records(N // 2, N):
