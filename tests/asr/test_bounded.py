@@ -148,6 +148,7 @@ def test_two_minutes_without_a_pause_give_their_words_while_they_are_spoken(
     assert first_t <= LEAD_S - CFG.asr.pad_s + MAX_PHRASE_S + FRAME_S
     # The greeting placed first lies within the first phrase: its words are all there.
     rates = clip_cer(placed, [u for _, u in utterances])
-    assert placed[0].end < first["end"] and rates[0] <= 0.35
-    # The others are cut anywhere (mid-word too); most of their words still come out.
-    assert sum(rates) / len(rates) <= 0.5
+    assert placed[0].end < first["end"] and rates[0] <= 0.3
+    # The others are cut anywhere, mid-word too (each cut costs a word or two); most of their
+    # words still come out (0.25 measured on 160 s of it; 0.12 decoded whole, unbounded).
+    assert sum(rates) / len(rates) <= 0.35
