@@ -133,8 +133,11 @@ def test_two_minutes_without_a_pause_give_their_words_while_they_are_spoken(
         whisper_zh: WhisperRecognizer, tmp_path: Path) -> None:
     wav = tmp_path / "continuous.wav"
     placed = write_continuous(wav, 120.0)
+    # The greeting names 小王: an agent called 李娜 has not given her name.
+    cfg = load_config("zh-CN", {"asr": {"max_phrase_s": MAX_PHRASE_S}, "company": "诚美",
+                                "agent_name": "李娜"})
     clock = AudioClock()
-    records = replay_records(wav, CFG, whisper_zh, sinks=[clock])
+    records = replay_records(wav, cfg, whisper_zh, sinks=[clock])
     # The VAD heard one segment, from the first clip to the last.
     [speech] = of_type(records, "speech")
     assert speech["start"] == pytest.approx(placed[0].start, abs=0.05)
@@ -146,6 +149,12 @@ def test_two_minutes_without_a_pause_give_their_words_while_they_are_spoken(
     # The first words come out at the first cut, two minutes before the segment ends.
     first_t, first = utterances[0]
     assert first_t <= LEAD_S - CFG.asr.pad_s + MAX_PHRASE_S + FRAME_S
+    # The greeting is judged once its window is over, not when the sound stops.
+    [(alert_t, alert)] = [(t, r) for t, r in clock.out
+                          if r["type"] == "alert" and r["rule"] == "greeting.incomplete"]
+    window = cfg.rules.greeting_incomplete.window_s
+    assert alert_t <= LEAD_S + window + cfg.asr.phrase_gap_s + 2 * FRAME_S < placed[-1].end
+    assert "agent_name" in alert["evidence"]["missing"]
     # The greeting placed first lies within the first phrase: its words are all there.
     rates = clip_cer(placed, [u for _, u in utterances])
     assert placed[0].end < first["end"] and rates[0] <= 0.3
