@@ -28,6 +28,13 @@ recognised; utterances still come out in the order their phrases ended, and carr
 times, so the rules judge them the same. A hypothesis is only started when the worker is idle:
 when recognition falls behind, the next one waits and then decodes the newest audio (stale
 partial work is dropped, never queued), while every phrase's final decode always runs.
+
+A phrase never holds more than ``max_phrase_s`` of audio, however long its sound goes on (music
+the VAD takes for speech, a caller who never pauses): once its audio reaches that while its
+channel is still speaking, it is finished there (its utterance ends at the cut) and the next
+phrase opens at once on the same sound, with the usual ``pad_s`` of audio before the cut. So
+every decoder's audio, and what the recognisers keep for it, is bounded, and words come out
+while the sound goes on instead of when it stops.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ class _Phrase:
     channel: Channel
     start: float
     decoder: SegmentDecoder
+    audio_start: float  # where the decoder's audio begins (the pad before ``start``)
     end: float | None = None  # end of the last finished segment
     speaking: bool = True
     agreement: LocalAgreement = field(default_factory=LocalAgreement)
@@ -107,18 +115,24 @@ class PhraseRecognition:
             return None
         if phrase is None:  # cannot happen: every segment starts with a SpeechStart
             return None
+        if phrase.end is None and ev.end <= phrase.start:  # cut in the segment's hangover:
+            del self._phrases[ev.channel]  # the phrase after the cut holds no speech
+            return None
         phrase.end, phrase.speaking = ev.end, False
         if phrase.end - phrase.start >= self._cfg.max_phrase_s:
             return self._single(self._finish(ev.channel))
         return None
 
     def poll(self, t: float) -> list[AsrEvent]:
-        """By audio time ``t``: the committed words of open phrases that grew, the phrases
-        whose pause has reached ``phrase_gap_s``, and (in the background) the recognition
-        that is ready, in order."""
+        """By audio time ``t``: the phrases cut at ``max_phrase_s``, the committed words of
+        open phrases that grew, the phrases whose pause has reached ``phrase_gap_s``, and (in
+        the background) the recognition that is ready, in order."""
+        out: list[AsrEvent] = []
+        for phrase in list(self._phrases.values()):
+            if phrase.speaking and t - phrase.audio_start + 1e-9 >= self._cfg.max_phrase_s:
+                out += self._cut(phrase, t)
         done = [c for c, p in self._phrases.items() if not p.speaking and p.end is not None
                 and t - p.end + 1e-9 >= self._cfg.phrase_gap_s]
-        out: list[AsrEvent] = []
         for phrase in list(self._phrases.values()):
             if phrase.channel not in done and self._hypothesis_due(phrase, t):
                 out += self._ask(phrase, t)
@@ -140,10 +154,21 @@ class PhraseRecognition:
         return out
 
     def _begin(self, ev: SpeechStart) -> None:
+        """Open a phrase at ``ev.t``; its decoder first hears the channel's audio from
+        ``pad_s`` before that."""
         frames = [f for f in self._history[ev.channel] if f.t >= ev.t - self._cfg.pad_s - 1e-9]
         decoder = self._recognizer.decoder(ev.channel, self._names)
         decoder.begin(frames[0].t, b"".join(f.pcm for f in frames))
-        self._phrases[ev.channel] = _Phrase(ev.channel, ev.t, decoder, asked_t=ev.t)
+        self._phrases[ev.channel] = _Phrase(ev.channel, ev.t, decoder, frames[0].t,
+                                            asked_t=ev.t)
+
+    def _cut(self, phrase: _Phrase, t: float) -> list[AsrEvent]:
+        """The phrase's audio has reached ``max_phrase_s`` while its channel still speaks:
+        recognise it up to ``t`` and go on with a new phrase from there."""
+        phrase.end = t
+        out = self._finish(phrase.channel)
+        self._begin(SpeechStart(phrase.channel, t))
+        return out
 
     def _hypothesis_due(self, phrase: _Phrase, t: float) -> bool:
         """A segment has ended since the last hypothesis (hear all of it now), or

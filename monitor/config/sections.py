@@ -127,6 +127,11 @@ class AsrConfig:
     phrase_gap_s: PositiveSeconds
     max_phrase_s: PositiveSeconds
 
+    def relations(self) -> Iterator[Relation]:
+        yield Relation(("max_phrase_s", "pad_s"), self.max_phrase_s > 2.0 * self.pad_s,
+                       "max_phrase_s above twice pad_s (a phrase cut while the sound goes on "
+                       "starts pad_s before the cut: most of the next one must be new audio)")
+
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:

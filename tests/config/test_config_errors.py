@@ -76,6 +76,7 @@ SITE_CASES: list[tuple[str, str, str]] = [
     ("hold confirmed after dead air", '[rules."hold.too_long"]\nconfirm_silence_s = 6.0',
      "confirm_silence_s"),
     ("phrase gap not under the turn gap", "[asr]\nphrase_gap_s = 2.0", "phrase_gap_s"),
+    ("phrase cut shorter than twice its pad", "[asr]\nmax_phrase_s = 0.4", "max_phrase_s"),
     ("slow limit above the fast one", '[rules."rate.too_slow"]\ntoo_slow_below = 200.0',
      "too_slow_below"),
     ("rate window shorter than its minimum", '[rules."rate.too_fast"]\nmin_window_s = 40.0',
