@@ -189,13 +189,11 @@ class Session:
         return nuclei
 
     def _vad_events(self, vad_events: list[SpeechStart | Speech]) -> list[EngineEvent]:
-        out: list[EngineEvent] = []
-        for ev in vad_events:
-            out.append(ev)
-            utterance = self._asr.on_vad(ev) if self._asr is not None else None
-            if utterance is not None:
-                out.append(utterance)
-        return out
+        """The VAD's events, for the engine, once recognition has heard them."""
+        if self._asr is not None:
+            for ev in vad_events:
+                self._asr.on_vad(ev)
+        return list(vad_events)
 
     def _close(self, summary_extra: dict[str, Any]) -> dict[str, Any]:
         events: list[EngineEvent] = list(self._tones.flush()) if self._tones else []

@@ -103,25 +103,21 @@ class PhraseRecognition:
         if phrase is not None:
             phrase.decoder.feed(frame.pcm)
 
-    def on_vad(self, ev: SpeechStart | Speech) -> Utterance | None:
-        """Open or extend a phrase; a phrase grown past ``max_phrase_s`` is recognised now
-        (in the background: handed to ``poll`` when done)."""
+    def on_vad(self, ev: SpeechStart | Speech) -> None:
+        """Open or extend a phrase (``poll`` cuts one that reaches ``max_phrase_s``)."""
         phrase = self._phrases.get(ev.channel)
         if isinstance(ev, SpeechStart):
             if phrase is None:
                 self._begin(ev)
             else:  # the next hypothesis after partial_every_s of the new speech
                 phrase.speaking, phrase.asked_t = True, max(phrase.asked_t, ev.t)
-            return None
+            return
         if phrase is None:  # cannot happen: every segment starts with a SpeechStart
-            return None
+            return
         if phrase.end is None and ev.end <= phrase.start:  # cut in the segment's hangover:
             del self._phrases[ev.channel]  # the phrase after the cut holds no speech
-            return None
+            return
         phrase.end, phrase.speaking = ev.end, False
-        if phrase.end - phrase.start >= self._cfg.max_phrase_s:
-            return self._single(self._finish(ev.channel))
-        return None
 
     def poll(self, t: float) -> list[AsrEvent]:
         """By audio time ``t``: the phrases cut at ``max_phrase_s``, the committed words of
@@ -218,7 +214,3 @@ class PhraseRecognition:
             return job()
         self._pending.append(self._worker.submit(job))
         return []
-
-    @staticmethod
-    def _single(events: list[AsrEvent]) -> Utterance | None:
-        return next((e for e in events if isinstance(e, Utterance)), None)

@@ -88,7 +88,7 @@ def test_a_segment_that_ends_in_the_hangover_after_a_cut_leaves_no_phrase(
         if frame.t <= LEAD_S < t:
             phrases.on_vad(SpeechStart("agent", LEAD_S))
         if frame.t <= cut + CFG.vad.hangover_s < t:  # speech "ended" just before the cut
-            assert phrases.on_vad(Speech("agent", LEAD_S, cut - FRAME_S)) is None
+            phrases.on_vad(Speech("agent", LEAD_S, cut - FRAME_S))
         out += [(t, ev) for ev in phrases.poll(t)]
         if t > cut + CFG.vad.hangover_s + CFG.asr.phrase_gap_s:
             break
