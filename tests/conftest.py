@@ -8,6 +8,7 @@ import pytest
 pytest_plugins = [
     "testkit.fixtures.asr",  # the speech models
     "testkit.fixtures.synth",  # scenario calls with known truth
+    "testkit.fixtures.required",  # a missing program: a skip, or an error under $CI
     "testkit.fixtures.web",  # private PostgreSQL server, headless Chromium
 ]
 

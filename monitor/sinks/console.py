@@ -50,15 +50,19 @@ class LiveConsole:
 
     def __init__(self, cfg: Config, header: str, overruns: Callable[[], int],
                  console: Console | None = None, refresh_per_s: float = 4.0,
-                 store_trouble: Callable[[], str | None] = lambda: None) -> None:
+                 store_trouble: Callable[[], str | None] = lambda: None,
+                 wall_clock: Callable[[], float] = time.monotonic) -> None:
         """``store_trouble``: what keeps the session database from taking the records, if
-        anything (the call is monitored and hints are whispered all the same)."""
+        anything (the call is monitored and hints are whispered all the same). ``wall_clock``
+        paces the redraws; a test hands it known times, so the pacing does not depend on how
+        fast the machine steps."""
         self._cfg = cfg
         self._store_trouble = store_trouble
         self._header = header
         self._overruns = overruns
         self._console = console or Console()
         self._refresh_every_s = 1.0 / refresh_per_s
+        self._wall_clock = wall_clock
         self._live: Live | None = None
         self._next_refresh = 0.0
         self._t = 0.0
@@ -121,7 +125,7 @@ class LiveConsole:
             self._live = Live(get_renderable=self.render, console=self._console,
                               auto_refresh=False, transient=False)
             self._live.start()
-        now = time.monotonic()
+        now = self._wall_clock()
         if now >= self._next_refresh:
             self._next_refresh = now + self._refresh_every_s
             self._live.refresh()

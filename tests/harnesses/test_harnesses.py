@@ -6,6 +6,7 @@ database test is about the code under test, not about its harness.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -221,3 +222,26 @@ def test_browser_stop_leaves_nothing_running(browser: Browser, site: str) -> Non
     with browser.page() as page:
         page.goto(f"{site}/index.html")
         assert page.text_content("#status") == "ready: 5"
+
+
+# -- a missing program: a skip, or an error under $CI ----------------------------------------
+
+PULSE_TEST = "tests/live/test_pulse.py::test_server_runs_null_sinks_and_stops_everything"
+
+
+@pytest.mark.parametrize(("ci", "outcome", "code"), [("1", "1 error", 1), (None, "1 skipped", 0)],
+                         ids=["CI", "no-CI"])
+def test_a_pulseaudio_test_without_pulseaudio_errors_under_ci_and_skips_elsewhere(
+        tmp_path: Path, ci: str | None, outcome: str, code: int) -> None:
+    """The PulseAudio tests run with a PATH on which no PulseAudio program is found (an empty
+    folder; this interpreter is named by its full path)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
+    env.update(PATH=str(tmp_path), PYTHONPATH=str(root), **({"CI": ci} if ci else {}))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-rs", PULSE_TEST], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == code, done.stdout + done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert outcome in last and "passed" not in last, done.stdout
+    assert "PulseAudio is not installed" in done.stdout

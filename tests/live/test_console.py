@@ -220,21 +220,37 @@ def test_close_without_steps_still_prints_once(zh):
     assert "session failed" in text and "QA score" not in text
 
 
-def test_refresh_is_throttled_by_the_wall_clock(zh):
-    """Frames really drawn on a terminal: many steps, few redraws, but the view stays live."""
-    rate = 20.0
+def redraws(zh, wall_times: list[float], rate: float) -> tuple[int, str]:
+    """Frames really drawn on a terminal by one step (20 ms of audio) at each wall time."""
     out = io.StringIO()
     console = Console(width=100, file=out, force_terminal=True)
-    view = LiveConsole(zh, HEADER, lambda: 0, console=console, refresh_per_s=rate)
-    steps = 0
-    began = time.monotonic()
-    while (elapsed := time.monotonic() - began) < 0.3:
-        view.step(steps * 0.02, NOBODY)
-        steps += 1
-    frames = out.getvalue().count(HEADER)
+    clock = iter(wall_times)
+    view = LiveConsole(zh, HEADER, lambda: 0, console=console, refresh_per_s=rate,
+                       wall_clock=lambda: next(clock))
+    for step in range(len(wall_times)):
+        view.step(step * 0.02, NOBODY)
+    drawn = out.getvalue()
     view.close("complete")
-    assert steps > 100
-    assert 2 <= frames <= elapsed * rate + 2
+    return drawn.count(HEADER), drawn
+
+
+@pytest.mark.parametrize(("steps_per_s", "wall_s", "rate", "frames"), [
+    (64, 4.0, 16.0, 64),  # four steps a frame: one frame every 1/16 s
+    (64, 4.0, 64.0, 256),  # as many frames as steps, never more
+    (8, 4.0, 16.0, 32),  # a slow pipeline: every step is drawn
+])
+def test_redraws_follow_the_wall_clock_not_the_steps(zh, steps_per_s, wall_s, rate, frames):
+    """Steps at known wall times (binary fractions, so the sums are exact): at most
+    ``rate`` redraws per wall-clock second, and at least one per step when steps are rarer."""
+    times = [k / steps_per_s for k in range(int(wall_s * steps_per_s))]
+    assert redraws(zh, times, rate)[0] == frames
+
+
+def test_a_fast_pipeline_draws_once_until_the_wall_clock_moves_and_then_the_latest_state(zh):
+    count, drawn = redraws(zh, [5.0] * 500 + [5.25], rate=4.0)
+    assert count == 2
+    assert drawn.rindex("00:10   speaking") > drawn.rindex(HEADER)  # 500 steps of 20 ms: 00:10
+    assert drawn.count("00:00   speaking") == 1
 
 
 def test_text_from_records_is_shown_verbatim_not_as_markup(en):

@@ -22,11 +22,10 @@ import pytest
 from monitor.config import load_config
 from testkit.faults import lock_held
 from testkit.harness import end_process
-from testkit.pulse import PulseServer, available
+from testkit.pulse import PulseServer
 from testkit.replay import of_type, replay_records
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not available(), reason="PulseAudio is not installed (scripts/setup.sh installs it)")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("pulseaudio")]
 
 CLI = [sys.executable, "-m", "monitor"]
 TOLERANCE_S = 0.15  # live alerts against replay's, once the start offset is taken out
