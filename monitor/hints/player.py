@@ -6,8 +6,8 @@ current hint or silence, and a new hint replaces the current one.
 
 If the headset disappears, PulseAudio would move the stream to the default device, which may
 be the call line: a hint must never reach the customer. So the stream is closed as soon as
-the device watch misses the headset, hints are dropped (and counted) while it is gone, and the
-stream is reopened when it is back.
+the device watch misses the headset (the hint sink checks at every step), hints are dropped
+(and counted) while it is gone, and the stream is reopened when it is back.
 """
 
 from __future__ import annotations
