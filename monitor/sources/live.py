@@ -16,8 +16,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,8 +46,7 @@ class DeviceInput:
     stream: Any = None
     last_block: float = 0.0  # wall clock of the last block received
     lost_at: float | None = None  # audio time the device went missing
-    dropped: int = 0  # samples lost to overruns, to be replaced by silence
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    dropped: int = 0  # samples lost to overruns since the last block queued (callback's own)
 
 
 class LiveSource(Source):
@@ -60,7 +59,8 @@ class LiveSource(Source):
         self._cfg = cfg
         self._watch_devices = watch
         self._block = SAMPLE_RATE_HZ * cfg.block_ms // 1000
-        self._queue: queue.Queue[tuple[int, np.ndarray]] = queue.Queue(
+        # (device index, samples lost just before the block, the block)
+        self._queue: queue.Queue[tuple[int, int, np.ndarray]] = queue.Queue(
             maxsize=max(1, round(cfg.queue_s * 1000 / cfg.block_ms)) * len(inputs))
         self._buffers: dict[Channel, list[np.ndarray]] = {c: [] for c in self.channels}
         self._buffered: dict[Channel, int] = {c: 0 for c in self.channels}
@@ -126,20 +126,29 @@ class LiveSource(Source):
 
     def _open(self, index: int, device: DeviceInput) -> None:
         width = max(device.channels.values()) + 1
+        device.dropped = 0  # a gap before a stream's loss is covered by the lost device's silence
+        device.stream = devices.open_stream(device.name, "input", SAMPLE_RATE_HZ, width,
+                                            self._block, self._capture(index, device))
+        device.last_block = time.monotonic()
+
+    def _capture(self, index: int, device: DeviceInput) -> Callable[..., None]:
+        """The stream's callback: it never waits (``put_nowait``). A block that finds the queue
+        full is dropped and counted, and the next block that gets in carries how many samples
+        were lost just before it, so the silence that replaces them takes their place in time,
+        after the blocks already queued."""
 
         def callback(indata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
             if status.input_overflow:
                 self.device_overflows += 1
             try:
-                self._queue.put_nowait((index, indata.copy()))
+                self._queue.put_nowait((index, device.dropped, indata.copy()))
             except queue.Full:
-                with device.lock:
-                    device.dropped += frames
+                device.dropped += frames
                 self.overruns += 1
+            else:
+                device.dropped = 0
 
-        device.stream = devices.open_stream(device.name, "input", SAMPLE_RATE_HZ, width,
-                                            self._block, callback)
-        device.last_block = time.monotonic()
+        return callback
 
     def _close(self, device: DeviceInput) -> None:
         if device.stream is not None:
@@ -151,16 +160,14 @@ class LiveSource(Source):
     def _receive(self) -> None:
         """Wait briefly for a block, then take every block that is there."""
         try:
-            item: tuple[int, np.ndarray] | None = self._queue.get(timeout=FRAME_S)
+            item: tuple[int, int, np.ndarray] | None = self._queue.get(timeout=FRAME_S)
         except queue.Empty:
             return
         while item is not None:
-            index, block = item
+            index, silence, block = item
             device = self._inputs[index]
             device.last_block = time.monotonic()
             if device.lost_at is None:
-                with device.lock:
-                    silence, device.dropped = device.dropped, 0
                 for channel, column in device.channels.items():
                     if silence:
                         self._append(channel, np.zeros(silence, dtype=PCM_DTYPE))

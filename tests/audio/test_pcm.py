@@ -63,7 +63,7 @@ def _live_frames(block: np.ndarray) -> list[tuple[Frame, ...]]:
     device = DeviceInput("test", {"agent": 0, "customer": 1}, stream=_OpenStream())
     cfg = dataclasses.replace(load_config().live, watch_s=3600.0)
     source = LiveSource([device], cfg, DeviceWatch([], cfg.watch_s))
-    source._queue.put_nowait((0, block))
+    source._queue.put_nowait((0, 0, block))
     frames = source.frames()
     try:
         return list(itertools.islice(frames, N_FRAMES))
