@@ -9,7 +9,6 @@ from monitor.engine.core import NO_WORDS_WHY, Engine
 from monitor.engine.rules import RULES
 from monitor.engine.turns import build_turns
 from monitor.frames import (
-    FRAME_S,
     Alert,
     CallEvent,
     PartialUtterance,
@@ -20,6 +19,7 @@ from monitor.frames import (
     Utterance,
     Word,
 )
+from testkit.engine_feed import feed, talk
 
 CONTRACT_KEYS = {
     "rings_before_pickup", "pickup_t", "greeting_ok", "apology_ok", "holds", "agent_rate_cpm",
@@ -30,31 +30,10 @@ CONTRACT_KEYS = {
 
 def run(events, t_end, channels=("agent", "customer"), profile="zh-CN", *, words=True,
         rules=RULES, **overrides):
-    """Feed events in time order with 20 ms ticks in between, like the pipeline does
-    (``words=False``: no recogniser, as with ``--asr none``)."""
-    engine = Engine(load_config(profile, overrides), channels, rules, words=words)
-    out, pending = [], sorted(events, key=_arrival)
-    step = 0
-    while step * FRAME_S < t_end - 1e-9:
-        t = (step + 1) * FRAME_S
-        while pending and _arrival(pending[0]) <= t + 1e-9:
-            out += engine.on_event(pending.pop(0))
-        out += engine.on_tick(t)
-        step += 1
-    out += engine.finish(t_end, {})
-    return out
-
-
-def _arrival(ev):
-    """When the pipeline would hand the event over: a segment after its hangover."""
-    return ev.end + 0.3 if isinstance(ev, Speech | Utterance) else ev.t
-
-
-def talk(channel, start, end, text=None):
-    evs = [SpeechStart(channel, start), Speech(channel, start, end)]
-    if text is not None:
-        evs.append(Utterance(channel, start, end, text))
-    return evs
+    """Feed events as the pipeline does (``words=False``: no recogniser, as with ``--asr
+    none``)."""
+    return feed(Engine(load_config(profile, overrides), channels, rules, words=words), events,
+                t_end)
 
 
 def test_dead_air_fires_when_the_silence_reaches_the_limit_and_records_its_length():

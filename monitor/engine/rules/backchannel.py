@@ -2,8 +2,9 @@
 
 The standard asks the agent to respond now and then while the customer talks. The rule keeps
 the time since the last sign of listening (the turn's start, or the agent's last backchannel)
-and fires when it reaches the limit while the customer's turn goes on; a backchannel starts
-the count again. The agent taking the floor ends the customer's turn.
+and fires when the customer's speech has certainly reached the limit (talking for exactly
+the limit is enough) while their turn goes on; a backchannel starts the count again. The
+agent taking the floor ends the customer's turn.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class BackchannelMissing(Rule):
         self._s = cfg.rules.backchannel_missing
         self._turn_gap_s = cfg.engine.turn_gap_s
         self._bc_max_s = cfg.engine.backchannel_max_s
+        self._hangover_s = cfg.vad.hangover_s
         self._listening_since: float | None = None  # None: no customer turn open
         self._open_gap: dict[str, float] | None = None
         self._gaps: list[dict[str, float]] = []
@@ -47,11 +49,11 @@ class BackchannelMissing(Rule):
             self._close_gap(agent_since)  # the agent has taken the floor
             self._listening_since = None
         since = self._listening_since
-        in_turn = "customer" in self.state.speaking or self._paused_briefly(t)
-        if since is None or self._open_gap is not None or not in_turn:
+        heard = self._heard_until(t)
+        if since is None or self._open_gap is not None or heard is None:
             return []
         limit = self._s.max_silent_listening_s
-        if t - since + 1e-9 < limit:
+        if heard - since + 1e-9 < limit:
             return []
         self._open_gap = {"start": round(since, 3)}
         return [self.alert(since + limit, {"start": round(since, 3), "limit_s": limit})]
@@ -63,6 +65,15 @@ class BackchannelMissing(Rule):
 
     def summary(self) -> dict[str, Any]:
         return {"backchannel_gaps": list(self._gaps)}
+
+    def _heard_until(self, t: float) -> float | None:
+        """How far the customer's turn is certain at ``t``, or None when no turn goes on: a
+        segment still open may have ended up to one VAD hangover ago, so a turn that stopped
+        just short of the limit is not taken for one that reached it."""
+        if "customer" in self.state.speaking:
+            return t - self._hangover_s
+        end = self.state.last_end_of["customer"]
+        return end if end is not None and self._paused_briefly(t) else None
 
     def _paused_briefly(self, t: float) -> bool:
         """The customer's last speech ended less than a turn gap before ``t``: a pause

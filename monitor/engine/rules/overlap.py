@@ -5,9 +5,13 @@ An agent segment that starts inside customer speech is a candidate, settled at t
   overlap is final (customer end - agent start);
 - the agent stops first: a segment no longer than a backchannel is one; otherwise the whole
   segment overlapped;
-- both still talk: once the agent has spoken longer than a backchannel can last, and the
-  overlap is certain (a customer whose segment is still open may have stopped up to one VAD
-  hangover ago), the alert fires without waiting for either to stop.
+- both still talk: once the agent has certainly spoken longer than a backchannel can last
+  and the overlap is certainly more than the threshold (a segment still open, the agent's or
+  the customer's, may have stopped up to one VAD hangover ago), the alert fires without
+  waiting for either to stop.
+
+The overlap must be *more than* ``min_overlap_s`` (README: "more than 0.5 s"): exactly the
+threshold is not an interruption.
 
 An agent turn that a short pause splits in two is still one interruption: an agent segment
 that starts inside the same customer turn it already interrupted, less than ``turn_gap_s``
@@ -64,10 +68,14 @@ class Interruption(Rule):
 
     def on_tick(self, t: float) -> list[Record]:
         a = self._candidate
-        if a is None or self._fired or t - a <= self._bc_max_s:
+        if a is None or self._fired:
             return []
+        # Either side's open segment may have ended up to one VAD hangover ago: only the speech
+        # until then is certain (an agent's 0.9 s 嗯 must not pass for an interruption).
         certain = t - self._hangover_s - a
-        return self._fire(certain) if certain >= self._s.min_overlap_s else []
+        if certain <= self._bc_max_s:
+            return []
+        return self._fire(certain) if certain > self._s.min_overlap_s else []
 
     def summary(self) -> dict[str, Any]:
         return {"interruptions": list(self._found)}
@@ -106,7 +114,7 @@ class Interruption(Rule):
         out: list[Record] = []
         if self._fired:  # (a segment that began as the customer stopped adds nothing)
             self._found[-1]["overlap_s"] = round(self._earlier_s + max(overlap_s, 0.0), 3)
-        elif overlap_s >= self._s.min_overlap_s:
+        elif overlap_s > self._s.min_overlap_s:  # "more than": exactly the limit is not
             out = self._fire(overlap_s)
         self._candidate = None
         return out

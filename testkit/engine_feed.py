@@ -1,0 +1,49 @@
+"""Feeding hand-made events to the engine as the pipeline would: shared by the engine tests.
+
+The pipeline hands a VAD segment (``Speech``) and its words (``Utterance``) over one hangover
+after the segment ends, everything else at its own time, and ticks the engine every 20 ms in
+between; tests that build events by hand feed them the same way, so what they see is what a
+replay of audio with those segments would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from monitor.engine.core import Engine
+from monitor.engine.rules.base import EngineEvent
+from monitor.frames import FRAME_S, Channel, Record, Speech, SpeechStart, Utterance
+
+HANDOVER_S = 0.3
+"""How long after a segment's end the pipeline hands it over (the VAD's hangover)."""
+
+
+def feed(engine: Engine, events: Iterable[EngineEvent], t_end: float) -> list[Record]:
+    """Every record ``engine`` gives for ``events`` (in order of arrival, with a tick every
+    20 ms) and for closing the session at ``t_end``, its summary last."""
+    out: list[Record] = []
+    pending = sorted(events, key=arrival)
+    step = 0
+    while step * FRAME_S < t_end - 1e-9:
+        t = (step + 1) * FRAME_S
+        while pending and arrival(pending[0]) <= t + 1e-9:
+            out += engine.on_event(pending.pop(0))
+        out += engine.on_tick(t)
+        step += 1
+    out += engine.finish(t_end, {})
+    return out
+
+
+def arrival(ev: EngineEvent) -> float:
+    """When the pipeline would hand the event over: a segment after its hangover."""
+    return ev.end + HANDOVER_S if isinstance(ev, Speech | Utterance) else ev.t
+
+
+def talk(channel: Channel, start: float, end: float, text: str | None = None,
+         level_dbfs: float | None = None) -> list[EngineEvent]:
+    """One speech segment as the engine hears it: its start, its end and, with ``text``, the
+    words recognised in it."""
+    evs: list[EngineEvent] = [SpeechStart(channel, start), Speech(channel, start, end, level_dbfs)]
+    if text is not None:
+        evs.append(Utterance(channel, start, end, text))
+    return evs
