@@ -25,7 +25,15 @@ A scenario may also say what the rules must report (``scenarios/rules/``), so th
 - ``[expect_summary]``: summary keys and their expected values; truth ``expect_summary``.
 
 The three truth keys are written only for scenarios that declare expectations, so the truth of
-the older scenarios (and the committed demo) stays byte-identical.
+the older scenarios stays byte-identical.
+
+A scenario may also state the limits its call is built around (``[limits]``, copied into truth
+``limits``): ``dead_air_s`` (both sides silent longer than this after pickup is dead air),
+``hangover_s`` (a pause longer than this ends a speech segment), ``turn_gap_s`` (a speaker's
+clips closer than this, with no clip of the other side between them, are one turn) and
+``rate_min_turn_s`` (shorter agent turns do not count for the speaking rate). The tests derive
+their expected dead air, segments and pace from these and the placed clips, never from
+``monitor``'s configuration, so a changed threshold there is noticed.
 
 CLI (``main``, run through ``scripts/synth_calls.py``): ``synth_calls.py SCENARIO.toml [...]
 --out DIR``; ``synth_calls.py --demo`` rebuilds ``demo/demo_call.wav`` and
@@ -105,10 +113,12 @@ EVENT_ANCHORS = ("start", "end", "during")
 CALL_END = "call_end"
 
 _TOP_KEYS = {"name", "description", "language", "sample_rate_hz", "seed", "noise_dbfs",
-             "tail_s", "ringback", "events", "expect", "expect_none", "expect_summary"}
+             "tail_s", "ringback", "events", "expect", "expect_none", "expect_summary",
+             "limits"}
 _RING_KEYS = {"country", "rings", "start_s", "answer_after_s", "level_dbfs"}
 _EVENT_KEYS = {"channel", "clip", "say", "click", "at", "after", "gain_db", "tempo"}
 _EXPECT_KEYS = {"rule", "t", "at_event", "at", "offset_s", "severity"}
+LIMIT_KEYS = ("dead_air_s", "hangover_s", "turn_gap_s", "rate_min_turn_s")
 
 
 @dataclass(frozen=True)
@@ -180,6 +190,7 @@ def validate_scenario(raw: dict[str, Any]) -> dict[str, Any]:
     scenario["expect_none"] = _validate_expect_none(raw.get("expect_none", []),
                                                     scenario["expect"])
     scenario["expect_summary"] = _validate_expect_summary(raw.get("expect_summary", {}))
+    scenario["limits"] = _validate_limits(raw.get("limits", {}))
     if scenario["sample_rate_hz"] % 100:
         raise ValueError("sample_rate_hz must be a multiple of 100 (10 ms island frames)")
     if scenario["ringback"] and not any(e["channel"] == "agent" and not e["click"]
@@ -288,6 +299,15 @@ def _validate_expect_summary(raw: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, bool | int | float | str):
             raise ValueError(f"expect_summary: {key} must be a plain value, not {value!r}")
     return dict(raw)
+
+
+def _validate_limits(raw: dict[str, Any]) -> dict[str, float]:
+    """``[limits]``: the scenario's own thresholds, each a positive number of seconds."""
+    _check_keys("limits", raw, set(LIMIT_KEYS), set())
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValueError(f"limits: {key} must be a positive number of seconds, not {value!r}")
+    return {key: float(value) for key, value in raw.items()}
 
 
 def _check_rule(where: str, rule: Any) -> None:
@@ -592,6 +612,8 @@ def build_truth(scenario: dict[str, Any], placed: list[Placed],
         truth["expect"] = resolve_expectations(scenario, placed, clean.shape[1])
         truth["expect_none"] = [e["rule"] for e in scenario["expect_none"]]
         truth["expect_summary"] = dict(scenario["expect_summary"])
+    if scenario["limits"]:
+        truth["limits"] = dict(scenario["limits"])
     return truth
 
 

@@ -103,7 +103,7 @@ def loud_runs(x: np.ndarray, rate: int, threshold_dbfs: float) -> list[tuple[flo
 def test_truth_layout_matches_the_audio(synth_call, name: str) -> None:
     result = synth_call(name)
     truth = result.truth
-    assert set(truth) == TRUTH_KEYS
+    assert set(truth) == TRUTH_KEYS | {"limits"}  # these calls state the limits they are judged by
     assert json.loads(Path(result.wav).with_name(f"{name}.truth.json").read_text()) == truth
     pcm, rate = read_pcm(result.wav)
     assert rate == truth["sample_rate_hz"] == 16000
@@ -437,11 +437,21 @@ def test_truth_has_expectation_keys_only_when_the_scenario_declares_some(tmp_pat
     assert (near["expect"], near["expect_none"], near["expect_summary"]) == ([], ["dead_air"], {})
 
 
+def test_the_scenarios_limits_pass_through_to_the_truth_only_when_stated(tmp_path: Path) -> None:
+    """The tests take dead air, segment and pace limits from here, so they must arrive as given."""
+    limits = {"dead_air_s": 5, "hangover_s": 0.3, "turn_gap_s": 1.5, "rate_min_turn_s": 2.0}
+    truth = synth.synthesize(expecting(limits=limits), tmp_path / "stated").truth
+    assert set(truth) == TRUTH_KEYS | {"limits"}
+    assert truth["limits"] == limits
+    assert "limits" not in synth.synthesize(expecting(), tmp_path / "plain").truth
+
+
 def test_validated_expectations_validate_again() -> None:
     """``synthesize`` validates what ``load_scenario`` already validated: it must be idempotent."""
     scenario = synth.validate_scenario(expecting(
         [{"rule": "dead_air", "at_event": 0, "at": "end", "offset_s": 5.0}],
-        expect_none=[{"rule": "interruption"}], expect_summary={"greeting_ok": True}))
+        expect_none=[{"rule": "interruption"}], expect_summary={"greeting_ok": True},
+        limits={"dead_air_s": 5.0}))
     assert synth.validate_scenario(scenario) == scenario
 
 
@@ -466,6 +476,10 @@ def test_validated_expectations_validate_again() -> None:
     ({"expect": [{"rule": "dead_air", "at": "end", "at_event": 1, "offset_s": 30.0}]},
      "falls outside the call"),
     ({"expect": [{"rule": "dead_air", "t": -1.0}]}, "falls outside the call"),
+    ({"limits": {"dead_air": 5.0}}, "unknown keys"),
+    ({"limits": {"dead_air_s": 0}}, "positive number"),
+    ({"limits": {"hangover_s": "0.3"}}, "positive number"),
+    ({"limits": {"turn_gap_s": True}}, "positive number"),
 ])
 def test_bad_expectations_fail_loudly(tmp_path: Path, change: dict[str, Any],
                                       message: str) -> None:
