@@ -1,9 +1,11 @@
 """The pipeline without recognition against synthesised calls whose timing is known exactly.
 
-The truth is each channel's speech islands, measured on the clean clips before mixing. The
-VAD closes a segment after ``hangover_s`` of silence, so a pause well longer than that must
-split a segment and a pause well shorter must not; pauses within ``AMBIGUOUS_S`` of the
-hangover may go either way, and the boundaries around them are optional.
+The truth is each channel's speech islands, measured on the clean clips before mixing, and the
+limits the scenario file states (``[limits]``, copied into the truth), never ``monitor``'s
+configuration: a changed threshold there must fail here. The VAD closes a segment after
+``hangover_s`` of silence, so a pause well longer than that must split a segment and a pause
+well shorter must not; pauses within ``AMBIGUOUS_S`` of the hangover may go either way, and the
+boundaries around them are optional.
 """
 
 from __future__ import annotations
@@ -53,11 +55,12 @@ def near(t, candidates):
 @pytest.mark.parametrize("variant", [1, 2], ids=["16k", "8k-mulaw"])
 @pytest.mark.parametrize("name", SCENARIOS)
 @pytest.mark.parametrize("channel", ["agent", "customer"])
-def test_speech_segments_match_the_truth_within_150_ms(timelines, cfg, name, variant, channel):
+def test_speech_segments_match_the_truth_within_150_ms(timelines, name, variant, channel):
     truth, records = timelines[name][0], timelines[name][variant]
     islands = truth["islands"][channel]
     found = of_type(records, "speech", channel=channel)
-    must_start, must_end, may_start, may_end = truth_boundaries(islands, cfg.vad.hangover_s)
+    must_start, must_end, may_start, may_end = truth_boundaries(islands,
+                                                                truth["limits"]["hangover_s"])
     starts = [r["start"] for r in found]
     ends = [r["end"] for r in found]
     assert [t for t in must_start if not near(t, starts)] == []
@@ -78,7 +81,9 @@ def test_pickup_and_rings_before_it(timelines, name, variant):
         assert ring["end"] == pytest.approx(expected["end"], abs=0.1)
 
 
-def expected_dead_air(truth, limit_s):
+def expected_dead_air(truth):
+    """Silences on both sides after pickup longer than the scenario's dead-air limit."""
+    limit_s = truth["limits"]["dead_air_s"]
     both = merge(truth["islands"]["agent"] + truth["islands"]["customer"], 0.0)
     after_pickup = [s for s in both if s[1] > truth["pickup_t"]]
     return [(a[1], b[0]) for a, b in itertools.pairwise(after_pickup)
@@ -87,9 +92,9 @@ def expected_dead_air(truth, limit_s):
 
 @pytest.mark.parametrize("variant", [1, 2], ids=["16k", "8k-mulaw"])
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_dead_air_is_found_where_both_sides_are_silent_too_long(timelines, cfg, name, variant):
+def test_dead_air_is_found_where_both_sides_are_silent_too_long(timelines, name, variant):
     truth, records = timelines[name][0], timelines[name][variant]
-    expected = expected_dead_air(truth, cfg.rules.dead_air.limit_s)
+    expected = expected_dead_air(truth)
     found = records[-1]["dead_air"]
     assert len(found) == len(expected)
     for gap, (start, end) in zip(found, expected, strict=True):
@@ -97,19 +102,20 @@ def test_dead_air_is_found_where_both_sides_are_silent_too_long(timelines, cfg, 
         assert gap["end"] == pytest.approx(end, abs=0.3)
     alerts = of_type(records, "alert", rule="dead_air")
     assert [a["t"] for a in alerts] == pytest.approx(
-        [start + cfg.rules.dead_air.limit_s for start, _ in expected], abs=0.3)
+        [start + truth["limits"]["dead_air_s"] for start, _ in expected], abs=0.3)
 
 
-def test_the_dead_air_scenario_really_has_dead_air(timelines, cfg):
+def test_the_dead_air_scenario_really_has_dead_air(timelines):
     """Guards the test above against a scenario that stopped containing what it is named for."""
-    assert len(expected_dead_air(timelines["dead_air"][0], cfg.rules.dead_air.limit_s)) == 1
+    assert len(expected_dead_air(timelines["dead_air"][0])) == 1
 
 
 @pytest.mark.parametrize("variant", [1, 2], ids=["16k", "8k-mulaw"])
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_talk_ratio_within_5_points(timelines, cfg, name, variant):
+def test_talk_ratio_within_5_points(timelines, name, variant):
     truth, records = timelines[name][0], timelines[name][variant]
-    talk = {c: sum(e - s for s, e in merge(truth["islands"][c], cfg.vad.hangover_s))
+    hangover_s = truth["limits"]["hangover_s"]
+    talk = {c: sum(e - s for s, e in merge(truth["islands"][c], hangover_s))
             for c in ("agent", "customer")}
     expected = talk["agent"] / (talk["agent"] + talk["customer"])
     assert records[-1]["talk_ratio_agent"] == pytest.approx(expected, abs=0.05)
