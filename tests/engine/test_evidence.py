@@ -17,11 +17,14 @@ CFG = load_config("zh-CN")
 RULES = CFG.rules
 
 
+def records(events, t_end):
+    return feed(Engine(CFG, ("agent", "customer")), events, t_end)
+
+
 def evidence(events, t_end, rule):
     """The evidence of each alert of ``rule``, after checking every alert of the call carries
     exactly the keys its rule promises."""
-    out = [r for r in feed(Engine(CFG, ("agent", "customer")), events, t_end)
-           if isinstance(r, Alert)]
+    out = [r for r in records(events, t_end) if isinstance(r, Alert)]
     for a in out:
         assert set(a.evidence) == set(ALERT_EVIDENCE[a.rule]), a.rule
     return [a.evidence for a in out if a.rule == rule]
@@ -30,10 +33,13 @@ def evidence(events, t_end, rule):
 def test_an_interruption_carries_its_start_and_the_whole_overlap():
     # The customer talks 0-5 s, the agent cuts in at `start` and talks on past them.
     start = 4.12345
-    got = evidence([*talk("customer", 0.0, 5.0), *talk("agent", start, 8.0)], 9.0,
-                   "interruption")
+    events = [*talk("customer", 0.0, 5.0), *talk("agent", start, 8.0)]
+    got = evidence(events, 9.0, "interruption")
     assert got == [{"start": round(start, 3), "overlap_s": round(5.0 - start, 3),
                     "min_overlap_s": RULES.interruption.min_overlap_s}]
+    # and the call's summary lists it the same way
+    assert records(events, 9.0)[-1].fields["interruptions"] == [
+        {"t": round(start, 3), "overlap_s": round(5.0 - start, 3)}]
 
 
 def test_dead_air_carries_when_the_silence_began():

@@ -1,0 +1,48 @@
+"""Holds the softphone reports (``CallEvent`` hold and resume) on exact engine events.
+
+Added from mutation testing (docs/mutants.md): no fast test had an unannounced hold reported
+by the softphone, a stray resume, or a softphone hold over a silence already heard as an
+announced hold.
+"""
+
+from __future__ import annotations
+
+from monitor.config import load_config
+from monitor.engine.core import Engine
+from monitor.frames import Alert, CallEvent
+from testkit.engine_feed import feed, talk
+
+CFG = load_config("zh-CN")
+
+
+def run(events, t_end):
+    return feed(Engine(CFG, ("agent", "customer")), events, t_end)
+
+
+def test_an_unannounced_softphone_hold_is_flagged_at_its_resume():
+    # Nothing announced: the softphone's hold at `start` and resume at `end` are the whole
+    # evidence (no phrase; duration to the tenth of a second, start to the millisecond).
+    start, end = 4.12345, 14.56789
+    out = run([*talk("agent", 0.0, 3.0, "好的"), CallEvent(start, "hold"),
+               CallEvent(end, "resume"), *talk("agent", end + 0.5, end + 2.0, "您好")],
+              end + 3.0)
+    got = [(a.t, a.evidence) for a in out if isinstance(a, Alert) and a.rule == "hold.unannounced"]
+    assert got == [(round(end, 3), {"start": round(start, 3), "phrase": "-",
+                                    "duration_s": round(end - start, 1)})]
+
+
+def test_a_resume_without_a_hold_changes_nothing():
+    out = run([*talk("agent", 0.0, 3.0, "好的"), CallEvent(4.0, "resume")], 6.0)
+    assert out[-1].fields["holds"] == []
+    assert not [a for a in out if isinstance(a, Alert) and a.rule.startswith("hold.")]
+
+
+def test_a_softphone_hold_over_an_announced_silence_ends_only_at_its_resume():
+    # 请您稍等, the caller agrees, silence from 4.5 s (an announced hold); the softphone then
+    # reports the hold, so the agent's few words at 10 s (to a colleague, muted to the
+    # caller) do not end it: the resume does.
+    events = [*talk("agent", 0.0, 3.0, "请您稍等"), *talk("customer", 3.5, 4.5, "好的"),
+              CallEvent(8.0, "hold"), *talk("agent", 10.0, 10.5), CallEvent(20.0, "resume"),
+              *talk("agent", 20.5, 22.0, "让您久等了")]
+    holds = run(events, 23.0)[-1].fields["holds"]
+    assert [(h["start"], h["end"], h["announced"]) for h in holds] == [(4.5, 20.0, True)]
