@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from monitor.config import ALERT_EVIDENCE, load_config
 from monitor.engine.core import Engine
-from monitor.frames import Alert
+from monitor.frames import Alert, Filler
 from testkit.engine_feed import feed, talk
 
 CFG = load_config("zh-CN")
@@ -89,3 +89,17 @@ def test_a_taboo_carries_what_was_heard_where_and_what_to_say_instead():
                       "suggestion": CFG.phrases[family].suggestion,
                       "word_start": round(start, 3), "word_end": round(end, 3)}
     assert got[0]["phrase"] in {str(p) for p in CFG.phrases[family].patterns}
+
+
+def test_too_many_fillers_carry_the_count_the_rate_and_the_last_fillers_end():
+    # The agent talks talk_s, then says one filler (嗯, heard in the sound, so no words) more
+    # than max_per_min a minute of that talk allows.
+    rule = RULES.filler_excess
+    talk_s = rule.min_talk_s * 1.5
+    count = int(rule.max_per_min * talk_s / 60.0) + 1
+    start = talk_s + 1.01234
+    fillers = [Filler("agent", start + i, start + i + 0.4) for i in range(count)]
+    got = evidence([*talk("agent", 0.0, talk_s), *fillers], start + count + 1.0, "filler.excess")
+    assert got == [{"count": count, "per_min": round(60.0 * count / talk_s, 1),
+                    "max_per_min": rule.max_per_min, "tokens": "",
+                    "word_end": round(fillers[-1].end, 3)}]

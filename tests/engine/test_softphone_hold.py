@@ -29,6 +29,9 @@ def test_an_unannounced_softphone_hold_is_flagged_at_its_resume():
     got = [(a.t, a.evidence) for a in out if isinstance(a, Alert) and a.rule == "hold.unannounced"]
     assert got == [(round(end, 3), {"start": round(start, 3), "phrase": "-",
                                     "duration_s": round(end - start, 1)})]
+    # 您好 is no thanks for waiting: flagged where those words end
+    got = [(a.t, a.evidence) for a in out if isinstance(a, Alert) and a.rule == "hold.no_thanks"]
+    assert got == [(round(end + 2.0, 3), {"start": round(start, 3)})]
 
 
 def test_a_resume_without_a_hold_changes_nothing():
