@@ -7,12 +7,15 @@ announced hold.
 
 from __future__ import annotations
 
+import pytest
+
 from monitor.config import load_config
 from monitor.engine.core import Engine
-from monitor.frames import Alert, CallEvent
+from monitor.frames import FRAME_S, Alert, CallEvent, HoldEnd, HoldStart
 from testkit.engine_feed import feed, talk
 
 CFG = load_config("zh-CN")
+HOLD = CFG.rules.hold_too_long
 
 
 def run(events, t_end):
@@ -29,6 +32,13 @@ def test_an_unannounced_softphone_hold_is_flagged_at_its_resume():
     got = [(a.t, a.evidence) for a in out if isinstance(a, Alert) and a.rule == "hold.unannounced"]
     assert got == [(round(end, 3), {"start": round(start, 3), "phrase": "-",
                                     "duration_s": round(end - start, 1)})]
+    # the hold's records, to the millisecond
+    assert [r for r in out if isinstance(r, HoldStart | HoldEnd)] == [
+        HoldStart(round(start, 3), announced=False, transfer=False),
+        HoldEnd(round(end, 3), round(start, 3))]
+    assert out[-1].fields["holds"] == [
+        {"start": round(start, 3), "end": round(end, 3), "duration": round(end - start, 3),
+         "announced": False, "thanked": False, "transfer": False}]
     # 您好 is no thanks for waiting: flagged where those words end
     got = [(a.t, a.evidence) for a in out if isinstance(a, Alert) and a.rule == "hold.no_thanks"]
     assert got == [(round(end + 2.0, 3), {"start": round(start, 3)})]
@@ -49,3 +59,19 @@ def test_a_softphone_hold_over_an_announced_silence_ends_only_at_its_resume():
               *talk("agent", 20.5, 22.0, "让您久等了")]
     holds = run(events, 23.0)[-1].fields["holds"]
     assert [(h["start"], h["end"], h["announced"]) for h in holds] == [(4.5, 20.0, True)]
+
+
+@pytest.mark.parametrize("d", [-FRAME_S, 0.0, FRAME_S])
+def test_a_softphone_hold_is_announced_by_words_up_to_the_window_before_it(d):
+    # The agent announces a transfer (words ending at 3 s), the caller answers until just
+    # before the softphone's hold, announce_window_s + d after the words. Up to the window's
+    # end (inclusive) the hold is announced, and a transfer as the words said; later, neither.
+    hold_at = 3.0 + HOLD.announce_window_s + d
+    events = [*talk("agent", 0.0, 3.0, "我帮您转接到技术部，请您稍等"),
+              *talk("customer", 3.5, hold_at - 0.5, "好的好的"), CallEvent(hold_at, "hold"),
+              CallEvent(hold_at + 8.0, "resume"),
+              *talk("agent", hold_at + 8.5, hold_at + 10.0, "让您久等了")]
+    out = run(events, hold_at + 11.0)
+    announced = d <= 0
+    assert [r for r in out if isinstance(r, HoldStart)] == [
+        HoldStart(round(hold_at, 3), announced=announced, transfer=announced)]
