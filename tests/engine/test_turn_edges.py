@@ -1,0 +1,49 @@
+"""Where a turn ends and where a filler is the agent listening, at the exact edges.
+
+Added from mutation testing (docs/mutants.md): the fast tests never put a pause of exactly
+``turn_gap_s`` inside a turn, a floor-taking segment starting exactly as the speaker resumes,
+or an agent filler starting exactly as the caller stops.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.config import load_config
+from monitor.engine.core import Engine
+from monitor.engine.turns import build_turns
+from monitor.frames import FRAME_S, Filler, Speech
+from testkit.engine_feed import feed, talk
+
+CFG = load_config("zh-CN")
+GAP = CFG.engine.turn_gap_s
+BACKCHANNEL = CFG.engine.backchannel_max_s
+
+
+@pytest.mark.parametrize("d", [-FRAME_S, 0.0, FRAME_S])
+def test_a_pause_of_turn_gap_s_or_more_ends_the_turn(d):
+    own = [Speech("customer", 0.0, 2.0), Speech("customer", 2.0 + GAP + d, 5.0 + GAP)]
+    turns = build_turns(own, [], GAP, BACKCHANNEL)
+    assert len(turns) == (2 if d >= 0 else 1)
+
+
+@pytest.mark.parametrize(("taker_start", "turns"), [(2.5, 2), (3.0, 1)])
+def test_the_other_side_takes_the_floor_only_if_it_starts_before_the_speaker_resumes(
+        taker_start, turns):
+    # The customer pauses 2.0-3.0 s (shorter than turn_gap_s); the agent starts a long
+    # segment in the pause (it takes the floor: two turns) or exactly as the customer
+    # resumes (it does not: one turn, the agent talks over them).
+    assert GAP > 1.0
+    own = [Speech("customer", 0.0, 2.0), Speech("customer", 3.0, 6.0)]
+    other = [Speech("agent", taker_start, taker_start + BACKCHANNEL + 1.0)]
+    assert len(build_turns(own, other, GAP, BACKCHANNEL)) == turns
+
+
+@pytest.mark.parametrize("d", [-FRAME_S, 0.0, FRAME_S])
+def test_an_agent_filler_starting_before_the_caller_stops_is_listening(d):
+    # The caller talks 3.5-5.0 s; an agent 嗯 heard in the sound from 5.0 + d. Starting while
+    # the caller still talks it is a backchannel (not counted); from their end on, a filler.
+    out = feed(Engine(CFG, ("agent", "customer")),
+               [*talk("agent", 0.0, 3.0), *talk("customer", 3.5, 5.0),
+                Filler("agent", 5.0 + d, 5.6)], 7.0)
+    assert out[-1].fields["filler_count"] == (1 if d >= 0 else 0)
