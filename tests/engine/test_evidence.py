@@ -81,7 +81,8 @@ def test_a_fast_pace_carries_the_rate_the_limit_and_the_target():
 
 def test_a_taboo_carries_what_was_heard_where_and_what_to_say_instead():
     start, end, said = 1.23456, 3.45678, "这个我不知道"
-    got = evidence(talk("agent", start, end, said), end + 1.0, "forbidden_phrase")
+    events = talk("agent", start, end, said)
+    got = evidence(events, end + 1.0, "forbidden_phrase")
     assert len(got) == 1
     family = got[0]["family"]
     assert family.startswith("taboo.")
@@ -89,6 +90,10 @@ def test_a_taboo_carries_what_was_heard_where_and_what_to_say_instead():
                       "suggestion": CFG.phrases[family].suggestion,
                       "word_start": round(start, 3), "word_end": round(end, 3)}
     assert got[0]["phrase"] in {str(p) for p in CFG.phrases[family].patterns}
+    # and the call's summary lists it with the same words
+    assert records(events, end + 1.0)[-1].fields["forbidden"] == [
+        {"t": round(end, 3), "family": family, "phrase": got[0]["phrase"], "heard": said,
+         "suggestion": CFG.phrases[family].suggestion}]
 
 
 def test_too_many_fillers_carry_the_count_the_rate_and_the_last_fillers_end():

@@ -1,8 +1,10 @@
-"""Where a turn ends and where a filler is the agent listening, at the exact edges.
+"""Where a turn ends, where a filler is the agent listening and where the opening ends, at
+the exact edges.
 
 Added from mutation testing (docs/mutants.md): the fast tests never put a pause of exactly
 ``turn_gap_s`` inside a turn, a floor-taking segment starting exactly as the speaker resumes,
-or an agent filler starting exactly as the caller stops.
+an agent filler starting exactly as the caller stops, or a bad opening word after exactly
+``opening_units`` units.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import pytest
 from monitor.config import load_config
 from monitor.engine.core import Engine
 from monitor.engine.turns import build_turns
-from monitor.frames import FRAME_S, Filler, Speech
+from monitor.frames import FRAME_S, Filler, Speech, SpeechStart, Utterance
+from monitor.text import count_units, word_units
 from testkit.engine_feed import feed, talk
 
 CFG = load_config("zh-CN")
@@ -47,3 +50,17 @@ def test_an_agent_filler_starting_before_the_caller_stops_is_listening(d):
                [*talk("agent", 0.0, 3.0), *talk("customer", 3.5, 5.0),
                 Filler("agent", 5.0 + d, 5.6)], 7.0)
     assert out[-1].fields["filler_count"] == (1 if d >= 0 else 0)
+
+
+@pytest.mark.parametrize("before", [-1, 0])
+def test_a_bad_opening_word_counts_only_within_the_first_opening_units(before):
+    # The agent's first words: `units` characters, then 喂 (a bad opening at a clause start),
+    # each unit 0.25 s with its own word time. After fewer than opening_units units 喂 is
+    # still the opening; after opening_units of them it is not.
+    units = CFG.rules.greeting_incomplete.opening_units + before
+    text = "好" * units + "，喂，您好"
+    start, end = 1.0, 1.0 + 0.25 * count_units(text, "zh")
+    said = Utterance("agent", start, end, text, tuple(word_units(text, start, end, 0.9, "zh")))
+    out = feed(Engine(CFG, ("agent", "customer")),
+               [SpeechStart("agent", start), Speech("agent", start, end), said], end + 10.0)
+    assert out[-1].fields["greeting"]["bad_opening"] == ("喂" if before < 0 else None)
