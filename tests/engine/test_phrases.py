@@ -367,3 +367,15 @@ def test_an_english_word_whose_sound_code_is_two_edits_away_is_another_word():
     # account / amount: AKKNT / AMNT, two edits in five: a different word, no match.
     assert pm(["please cancel my account now"], "en").find(
         en("please cancel my amount now")) == []
+
+
+def test_a_name_spelled_alike_is_excused_only_inside_an_exclusion():
+    # "at me" spelled like Acme is a spelling match (free: the spelling threshold is the
+    # whole test); an exclusion covering exactly those words excuses it, one elsewhere does
+    # not.
+    said = en("Thank you for calling at me support")
+    [m] = pm(["Acme"], "en", min_spelling_similarity=0.75).find(said)
+    assert (m.text, m.by, m.cost) == ("at me", "spelling", 0.0)
+    assert pm(["Acme"], "en", min_spelling_similarity=0.75, exclusions=["at me"]).find(said) == []
+    assert found(pm(["Acme"], "en", min_spelling_similarity=0.75, exclusions=["thank you"]),
+                 said) == [("Acme", "at me", "spelling")]
