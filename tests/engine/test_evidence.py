@@ -108,3 +108,16 @@ def test_too_many_fillers_carry_the_count_the_rate_and_the_last_fillers_end():
     assert got == [{"count": count, "per_min": round(60.0 * count / talk_s, 1),
                     "max_per_min": rule.max_per_min, "tokens": "",
                     "word_end": round(fillers[-1].end, 3)}]
+
+
+def test_a_silence_ended_with_thanks_carries_its_start_the_thanks_and_its_length():
+    # Nobody announced a hold; both are silent from `quiet` until the agent comes back
+    # thanking the caller for waiting, past the unannounced minimum.
+    quiet = 4.51234
+    back = quiet + RULES.hold_unannounced.unannounced_min_s + 1.23456
+    thanks = "感谢您的耐心等待"
+    events = [*talk("agent", 0.0, 3.0, "好的，我看一下"), *talk("customer", 3.5, quiet, "好的"),
+              *talk("agent", back, back + 2.0, thanks)]
+    got = evidence(events, back + 3.0, "hold.unannounced")
+    assert got == [{"start": round(quiet, 3), "phrase": thanks,
+                    "duration_s": round(back - quiet, 1)}]
