@@ -14,7 +14,7 @@ import pytest
 from monitor.config import load_config
 from monitor.engine.core import Engine
 from monitor.engine.turns import build_turns
-from monitor.frames import FRAME_S, Filler, Speech, SpeechStart, Utterance
+from monitor.frames import FRAME_S, Alert, Filler, Speech, SpeechStart, Utterance
 from monitor.text import count_units, word_units
 from testkit.engine_feed import feed, talk
 
@@ -64,3 +64,19 @@ def test_a_bad_opening_word_counts_only_within_the_first_opening_units(before):
     out = feed(Engine(CFG, ("agent", "customer")),
                [SpeechStart("agent", start), Speech("agent", start, end), said], end + 10.0)
     assert out[-1].fields["greeting"]["bad_opening"] == ("喂" if before < 0 else None)
+
+
+@pytest.mark.parametrize("d", [-FRAME_S, 0.0, FRAME_S])
+def test_a_caller_pause_of_turn_gap_s_or_more_restarts_the_listening_time(d):
+    # The caller talks 0-10 s, pauses turn_gap_s + d, then talks on for longer than
+    # max_silent_listening_s; the agent says nothing. A shorter pause is inside one turn
+    # (alerted at the limit from 0 s); from turn_gap_s on, the second turn is timed alone.
+    limit = CFG.rules.backchannel_missing.max_silent_listening_s
+    again = 10.0 + GAP + d
+    out = feed(Engine(CFG, ("agent", "customer")),
+               [*talk("customer", 0.0, 10.0), *talk("customer", again, again + limit + 1.0)],
+               again + limit + 2.0)
+    got = [(a.t, a.evidence["start"]) for a in out
+           if isinstance(a, Alert) and a.rule == "backchannel.missing"]
+    start = 0.0 if d < 0 else round(again, 3)
+    assert got == [(pytest.approx(start + limit), start)]
