@@ -348,3 +348,34 @@ def test_english_words_split_by_the_recogniser_are_joined_when_spelled_alike():
         ("i will transfer you", "I will trans fur you", "phonetic")]
     # "who do" sounds like "what" (WT) but is not spelled like it.
     assert pm(["what do you want"], "en").find(en("who do you want")) == []
+
+
+@pytest.mark.parametrize(("phrase", "said"), [
+    ("please read our policy", "please read our polish"),  # PLS / PLX: 3 letters, 1 edit
+    ("we cannot refund this order", "we cannot refine this order"),  # RFNT / RFN
+])
+def test_an_english_word_whose_sound_code_is_one_edit_away_costs_twice_a_homophone(phrase,
+                                                                                   said):
+    # Metaphone codes of 3 letters or more, one edit apart: 2 x phonetic_cost (here exactly
+    # the budget of these phrases, max_cost_per_unit a word).
+    [m] = pm([phrase], "en").find(en(said))
+    assert (m.text, m.by) == (said, "phonetic")
+    assert m.cost == pytest.approx(2 * TOL.phonetic_cost)
+
+
+def test_an_english_word_whose_sound_code_is_two_edits_away_is_another_word():
+    # account / amount: AKKNT / AMNT, two edits in five: a different word, no match.
+    assert pm(["please cancel my account now"], "en").find(
+        en("please cancel my amount now")) == []
+
+
+def test_a_name_spelled_alike_is_excused_only_inside_an_exclusion():
+    # "at me" spelled like Acme is a spelling match (free: the spelling threshold is the
+    # whole test); an exclusion covering exactly those words excuses it, one elsewhere does
+    # not.
+    said = en("Thank you for calling at me support")
+    [m] = pm(["Acme"], "en", min_spelling_similarity=0.75).find(said)
+    assert (m.text, m.by, m.cost) == ("at me", "spelling", 0.0)
+    assert pm(["Acme"], "en", min_spelling_similarity=0.75, exclusions=["at me"]).find(said) == []
+    assert found(pm(["Acme"], "en", min_spelling_similarity=0.75, exclusions=["thank you"]),
+                 said) == [("Acme", "at me", "spelling")]

@@ -1,0 +1,71 @@
+"""The mutation score of ``monitor/engine`` from the last ``mutmut run`` (``make mutants``).
+
+Prints, per module and in total, how many mutants the fast engine tests killed out of those
+checked, how many are still unchecked (an interrupted run gives a partial score, and says so),
+and lists the survivors by module, so each one can be killed by a test or explained as
+equivalent in docs/mutants.md.
+
+    .venv/bin/python scripts/mutation_score.py [--mutants-dir mutants]
+
+Reads mutmut's per-file results (``mutants/<path>.meta``); the meaning of each exit code is
+mutmut's own table, so this follows the pinned version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from mutmut.stats import status_by_exit_code
+
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+UNCHECKED = {"not checked", "check was interrupted by user"}
+
+
+def module_results(meta: Path) -> dict[str, str]:
+    """Mutant name -> status, for one mutated file."""
+    codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    return {name: status_by_exit_code[code] for name, code in codes.items()}
+
+
+def summary(statuses: dict[str, str]) -> tuple[int, int, int]:
+    """(killed, checked, unchecked) of one module's statuses."""
+    counts = Counter(statuses.values())
+    killed = sum(counts[s] for s in KILLED)
+    unchecked = sum(counts[s] for s in UNCHECKED)
+    return killed, len(statuses) - unchecked, unchecked
+
+
+def score_line(name: str, killed: int, checked: int, unchecked: int) -> str:
+    pct = f"{100.0 * killed / checked:5.1f} %" if checked else "    - "
+    rest = f", {unchecked} not checked" if unchecked else ""
+    return f"{name:<40} {pct}  ({killed}/{checked} killed{rest})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mutants-dir", type=Path, default=Path("mutants"))
+    args = parser.parse_args()
+    metas = sorted((args.mutants_dir / "monitor" / "engine").rglob("*.py.meta"))
+    results = {str(m.relative_to(args.mutants_dir))[: -len(".meta")]: module_results(m)
+               for m in metas}
+    totals = [0, 0, 0]
+    for module, statuses in results.items():
+        if not statuses:
+            continue
+        counts = summary(statuses)
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        print(score_line(module, *counts))
+    print(score_line("monitor/engine (total)", *totals)
+          + ("  PARTIAL: run `make mutants` again to finish" if totals[2] else ""))
+    for module, statuses in results.items():
+        survivors = sorted(n for n, s in statuses.items() if s not in KILLED | UNCHECKED)
+        if survivors:
+            print(f"\n{module}: {len(survivors)} not killed")
+            print("\n".join(f"  {name} ({statuses[name]})" for name in survivors))
+
+
+if __name__ == "__main__":
+    main()
