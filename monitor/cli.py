@@ -220,7 +220,7 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
     cfg = _config(profile, company, agent_name, asr_backend, site)
     source = WavSource(file, agent_side=cfg.audio.agent_side, swap_channels=swap_channels)
     for warning in source.info.warnings:
-        click.echo(f"callmonitor: warning: {warning}", err=True)
+        _warn(warning)
     setup = _setup("replay", str(file), cfg, asr_backend, db, keep_audio)
     out: Sink = (JsonlSink(stdout) if as_json
                  else TimelineSink(stdout, setup.header("replay", source),
@@ -455,16 +455,11 @@ def _heartbeat(info: SessionInfo) -> str:
               help="Where to put the session (default: the database the spool names).")
 def recover(spool: Path, db: str | None) -> None:
     """Load a spool file, which a failing database left behind, into the session store."""
-    from monitor.storage.spool import read_spool
     from monitor.storage.spool import recover as load_spool
 
-    location = _location(db) if db is not None else read_spool(spool).header["database"]
-    if "***" in location:
-        raise CallmonitorError(f"{spool} names a database by a URL without its password",
-                               "give the database with --db")
-    done = load_spool(location, spool)
+    done = load_spool(_location(db) if db is not None else None, spool)
     torn = "; its cut-off last line was skipped" if done.torn else ""
-    click.echo(f"session {done.session_id} ({done.status}) in {describe(location)}: "
+    click.echo(f"session {done.session_id} ({done.status}) in {done.database}: "
                f"{done.added} records added, {done.already} were already there{torn}")
 
 

@@ -60,6 +60,19 @@ def finish_session(db: Database, session_id: int, status: str,
         [(session_id, rule, int(n)) for rule, n in alerts.items()])
 
 
+def store_rows(db: Database, session_id: int, rows: list[Row]) -> None:
+    """Insert the rows; those the session already holds (a commit whose answer was lost, a
+    spool loaded twice) are kept as they are, not doubled."""
+    db.executemany(
+        "INSERT INTO records (session_id, seq, type, t, body) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (session_id, seq) DO NOTHING",
+        [row.values(session_id) for row in rows])
+
+
+def _json(item: dict[str, Any]) -> str:
+    return json.dumps(item, ensure_ascii=False)
+
+
 class Spool:
     """The spool of one session; ``add`` appends what it has not written yet. A place that
     stops taking lines (its disk filled up too) is left for the next, which gets the whole
@@ -93,12 +106,12 @@ class Spool:
         while self.error is None:
             if self._stream is None and not self._open_next():
                 return
-            lines: list[dict[str, Any]] = [{"seq": r.seq, "record": json.loads(r.body)}
-                                           for r in rows[self.records:]]
+            # A row's body is its record's JSON already: written as it is, not parsed again.
+            lines = [f'{{"seq": {r.seq}, "record": {r.body}}}' for r in rows[self.records:]]
             if audio is not None and audio != self._audio:
-                lines.append({"audio": audio})
+                lines.append(_json({"audio": audio}))
             if status is not None:
-                lines.append({"status": status})
+                lines.append(_json({"status": status}))
             if self._write(lines):
                 self.records, self._audio = len(rows), audio
                 break
@@ -115,17 +128,17 @@ class Spool:
                 self._problems.append(f"{path.parent}: {exc.strerror}")
                 continue
             self.records, self._audio = 0, None
-            if self._write([self._head]):
+            if self._write([_json(self._head)]):
                 return True
         self.path, self.error = None, "; ".join(self._problems)
         return False
 
-    def _write(self, lines: list[dict[str, Any]]) -> bool:
+    def _write(self, lines: list[str]) -> bool:
         """Append and flush to the disk; a place that refuses is closed and removed (a spool
         cut short there would only mislead)."""
         assert self._stream is not None and self.path is not None
         try:
-            self._stream.write("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+            self._stream.write("".join(line + "\n" for line in lines))
             self._stream.flush()
             os.fsync(self._stream.fileno())
         except OSError as exc:
@@ -152,6 +165,8 @@ def _spool_paths(location: str, session_id: int) -> list[Path]:
 
 @dataclass(frozen=True, slots=True)
 class Recovered:
+    database: str
+    """Where the session went, for messages (a URL without its password)."""
     session_id: int
     added: int
     already: int
@@ -207,12 +222,17 @@ def _take(content: _SpoolContent, item: dict[str, Any], first: bool) -> None:
         content.status = str(item["status"])
 
 
-def recover(location: str | Path, path: Path) -> Recovered:
-    """Load a spool into the store at ``location``: into its own session if that is still
-    there (records it already holds are kept, not doubled), else into a new session (and a new
-    store where there is none: the spool may be all that is left). Running it twice changes
-    nothing the second time."""
+def recover(location: str | Path | None, path: Path) -> Recovered:
+    """Load a spool into the store at ``location`` (None: the database the spool names):
+    into its own session if that is still there (records it already holds are kept, not
+    doubled), else into a new session (and a new store where there is none: the spool may be
+    all that is left). Running it twice changes nothing the second time."""
     spool = read_spool(path)
+    if location is None:
+        location = str(spool.header["database"])
+        if "***" in location:  # the header keeps a URL as describe() prints it
+            raise CallmonitorError(f"{path} names a database by a URL without its password",
+                                   "give the database with --db")
     header = SessionHeader(**spool.header["session"])
     # A writer that died before its end was cut off: the same as a Ctrl-C.
     status = spool.status or "interrupted"
@@ -221,15 +241,13 @@ def recover(location: str | Path, path: Path) -> Recovered:
     with open_database(location, create=True) as db, db.transaction():
         session_id = _session_for(db, int(spool.header["session_id"]), header)
         before = _count(db, session_id)
-        db.executemany(
-            "INSERT INTO records (session_id, seq, type, t, body) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (session_id, seq) DO NOTHING",
-            [row.values(session_id) for row in spool.rows])
+        store_rows(db, session_id, spool.rows)
         added = _count(db, session_id) - before
         if spool.audio is not None:
             db.execute("UPDATE sessions SET audio = ? WHERE id = ?", (spool.audio, session_id))
         finish_session(db, session_id, status, summary)
-    return Recovered(session_id, added, len(spool.rows) - added, status, spool.torn)
+    return Recovered(describe(location), session_id, added, len(spool.rows) - added, status,
+                     spool.torn)
 
 
 def _session_for(db: Database, session_id: int, header: SessionHeader) -> int:

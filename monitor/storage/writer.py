@@ -28,7 +28,7 @@ from monitor.config import StoreConfig, load_config
 from monitor.errors import CallmonitorError
 from monitor.storage.database import Database, DatabaseError, open_database
 from monitor.storage.sessions import SessionHeader
-from monitor.storage.spool import Row, Spool, finish_session
+from monitor.storage.spool import Row, Spool, finish_session, store_rows
 
 # Between two tries of a refused write: long enough not to hammer a restarting server.
 _RETRY_PAUSE_S = 0.5
@@ -89,6 +89,7 @@ class SessionWriter:
         self._rows: list[Row] = []  # every row of the session: a spool starts with all of them
         self._stored = 0  # self._rows[:_stored] are in the database
         self._audio: str | None = None
+        self._audio_stored = False
         self._summary: dict[str, Any] | None = None
         self._spool: Spool | None = None
         self._error: str | None = None
@@ -101,9 +102,9 @@ class SessionWriter:
         if self._error is None:
             return None
         spool = self._spool
-        kept = spool.records if spool is not None and spool.error is None else 0
-        return StoreFailure(self._error, spool.path if spool and not spool.error else None,
-                            kept, len(self._rows) - kept)
+        assert spool is not None  # given up: a spool was tried
+        kept = spool.records if spool.error is None else 0
+        return StoreFailure(self._error, spool.path, kept, len(self._rows) - kept)
 
     def keep_audio(self, name: str) -> None:
         """Record that this session's audio is kept, as ``name`` in the audio folder."""
@@ -186,12 +187,9 @@ class SessionWriter:
         db = self._db
         with db.transaction():
             if rows:
-                db.executemany(
-                    "INSERT INTO records (session_id, seq, type, t, body) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (session_id, seq) DO NOTHING",
-                    [row.values(self.session_id) for row in rows])
-            if self._audio is not None:
-                db.execute("UPDATE sessions SET audio = ? WHERE id = ? AND audio IS NULL",
+                store_rows(db, self.session_id, rows)
+            if self._audio is not None and not self._audio_stored:
+                db.execute("UPDATE sessions SET audio = ? WHERE id = ?",
                            (self._audio, self.session_id))
             if status is not None:
                 finish_session(db, self.session_id, status, self._summary)
@@ -200,6 +198,7 @@ class SessionWriter:
                            (utc_now(), max((r.t for r in self._rows), default=0.0),
                             self.session_id))
         self._stored = len(self._rows)
+        self._audio_stored = self._audio is not None
 
     def _reconnect(self) -> None:
         """A lost PostgreSQL connection stays lost: the next try needs a new one."""

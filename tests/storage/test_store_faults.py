@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import StoreConfig, load_config
+from monitor.errors import CallmonitorError
 from monitor.storage.sessions import get_session, session_records
 from monitor.storage.spool import read_spool, recover
 from monitor.storage.writer import SessionWriter
@@ -207,3 +208,18 @@ def test_postgresql_down_past_the_retry_time_spools_to_the_cache(postgres_server
     done = recover(url, failure.spool)
     assert (done.added, done.already, done.status) == (N // 2, N // 2, "interrupted")
     assert stored(url, w.session_id) == records(0, N)
+
+
+def test_a_spool_naming_a_url_without_its_password_needs_the_database_given(tmp_path):
+    """The header keeps a URL as messages print it, password masked: recover cannot go
+    there by itself."""
+    path = tmp_path / "s.jsonl"
+    header = {"callmonitor_spool": 1, "database": "postgresql://cm:***@db.example/calls",
+              "session_id": 1, "error": "x",
+              "session": {"started_at": "2026-01-01T00:00:00+00:00", "mode": "live",
+                          "source": "pulse:mic", "profile": "zh-CN", "agent": "a",
+                          "company": "c", "asr_backend": None}}
+    path.write_text(json.dumps(header) + "\n")
+    with pytest.raises(CallmonitorError, match=r"without its password.*--db"):
+        recover(None, path)
+    assert recover(tmp_path / "new.sqlite3", path).added == 0
