@@ -201,25 +201,30 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @session_options
 @click.option("--swap-channels", is_flag=True, help="Agent on the right channel.")
+@click.option("--channels", "layout",
+              type=click.Choice(["agent-left", "agent-right", "mixed", "agent-only"]),
+              default=None, help="How the recording carries the sides (default: config [audio] "
+                                 "channels, agent-left): mixed = both in one channel.")
 @click.option("--realtime", is_flag=True, help="Pace the replay at the recording's speed.")
 @click.option("--call-events", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The softphone's events for this call (JSON lines: ring, answer, hold, "
                    "resume, hangup), in the recording's time.")
 def replay(file: Path, profile: str, company: str | None, agent_name: str | None,
            asr_backend: str | None, as_json: bool, db: str | None, site: Path | None,
-           keep_audio: bool, swap_channels: bool, realtime: bool,
+           keep_audio: bool, swap_channels: bool, layout: str | None, realtime: bool,
            call_events: Path | None) -> None:
-    """Replay a recorded call (WAV) and print its timeline."""
+    """Replay a recorded call (WAV, FLAC, Ogg Vorbis/Opus, MP3) and print its timeline."""
     from monitor.pipeline import Session
     from monitor.sources.call_events import read_call_events
     from monitor.sources.pacing import Paced
-    from monitor.sources.wavfile import WavSource
+    from monitor.sources.recording import open_recording
 
     stdout = _stdout()
     events = read_call_events(call_events) if call_events else []
     cfg = _config(profile, company, agent_name, asr_backend, site)
-    source = WavSource(file, agent_side=cfg.audio.agent_side, swap_channels=swap_channels)
-    for warning in source.info.warnings:
+    source = open_recording(file, cfg.audio.agent_side, swap_channels,
+                            layout or cfg.audio.channels or None)  # type: ignore[arg-type]
+    for warning in source.warnings:
         _warn(warning)
     setup = _setup("replay", str(file), cfg, asr_backend, db, keep_audio)
     out: Sink = (JsonlSink(stdout) if as_json
