@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import click
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from monitor.pipeline import Session
     from monitor.sinks.audio import AudioKeeper
     from monitor.sources.live import DeviceInput
+    from monitor.sources.recorded import ChannelLayout
 
 EXIT_USAGE = 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -223,7 +224,7 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
     events = read_call_events(call_events) if call_events else []
     cfg = _config(profile, company, agent_name, asr_backend, site)
     source = open_recording(file, cfg.audio.agent_side, swap_channels,
-                            layout or cfg.audio.channels or None)  # type: ignore[arg-type]
+                            cast("ChannelLayout | None", layout or cfg.audio.channels or None))
     for warning in source.warnings:
         _warn(warning)
     setup = _setup("replay", str(file), cfg, asr_backend, db, keep_audio)

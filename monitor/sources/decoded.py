@@ -2,10 +2,11 @@
 and MP3, as the same frames a WAV of the call gives.
 
 Read through PyAV (FFmpeg's decoders) rather than libsndfile via ``soundfile``: its wheels
-carry the decoders themselves, so no system library has to be the right version (libsndfile
-reads MP3 only from 1.1 and Opus only when built with it), it reports the exact sample count
-of an MP3 where libsndfile estimates, and the same package encodes the test recordings. The
-file is decoded packet by packet and handed on in blocks, so a long call never has to fit in
+carry the decoders themselves, so no system library has to be of a version built with MP3 and
+Opus; FFmpeg drops the encoders' delay and padding (the MP3 LAME header, Opus pre-skip), so a
+decoded call is as long as the WAV it was made from, sample for sample; and the same package
+encodes the test recordings with the real encoders (testkit/encode.py). The file is decoded
+packet by packet and handed on in blocks, so a long call never has to fit in
 memory; resampling and framing are the WAV source's (``recorded.py``). Which format a file
 is comes from its content (``recording.py``), and the container must agree: an Ogg file must
 hold Vorbis or Opus, and so on.
@@ -28,6 +29,7 @@ from monitor.sources.recorded import (
     error,
     layout_columns,
     regular_file_size,
+    unreadable,
 )
 
 Container = Literal["flac", "ogg", "mp3"]
@@ -75,13 +77,15 @@ def _stream(container: av.container.InputContainer, path: Path,
 def probe(path: Path, kind: Container) -> DecodedInfo:
     """Open the file and decode its first frame, so an unreadable header, an unknown codec or
     a damaged start is one line before any processing starts."""
-    regular_file_size(path)
     try:
+        regular_file_size(path)
         with av.open(str(path), "r") as container:
             stream = _stream(container, path, kind)
             first = next(container.decode(stream), None)
             duration = (float(stream.duration * stream.time_base)
                         if stream.duration and stream.time_base else None)
+    except OSError as exc:  # before FFmpeg's errors: its "permission denied" is one too
+        raise unreadable(path, exc) from None
     except av.FFmpegError as exc:
         raise error(path, f"not a readable {kind.upper()} file ({_reason(exc)})",
                     _convert(path, "it may be damaged or of another format")) from None

@@ -35,6 +35,12 @@ def error(path: Path, problem: str, fix: str) -> CallmonitorError:
     return CallmonitorError(f"{path}: {problem}", fix)
 
 
+def unreadable(path: Path, exc: OSError) -> CallmonitorError:
+    """A file the system would not let us read (permissions, a name too long, a disk error)."""
+    return error(path, f"cannot be read ({exc.strerror})",
+                 "check the file's permissions, its folders' and the disk")
+
+
 def regular_file_size(path: Path) -> int:
     """The file's size, once it is known to be a non-empty regular file. A path that cannot be
     looked at (a folder without search permission, a name too long) raises ``OSError``."""
@@ -177,4 +183,4 @@ class RecordedSource(Source):
 
 
 __all__ = ["CHANNEL_LAYOUTS", "MAX_RATE_HZ", "MIN_RATE_HZ", "ChannelLayout", "RecordedSource",
-           "Resampler", "check_shape", "error", "layout_columns", "regular_file_size"]
+           "Resampler", "check_shape", "error", "layout_columns", "regular_file_size", "unreadable"]

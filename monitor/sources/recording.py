@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Literal
 
 from monitor.sources.decoded import Container, DecodedSource
-from monitor.sources.recorded import ChannelLayout, RecordedSource, error, regular_file_size
+from monitor.sources.recorded import (
+    ChannelLayout,
+    RecordedSource,
+    error,
+    regular_file_size,
+    unreadable,
+)
 from monitor.sources.wavfile import WavSource
 
 Kind = Literal["wav"] | Container
@@ -40,16 +46,18 @@ def open_recording(path: Path | str, agent_side: Literal["left", "right"] = "lef
 
     Every problem the user can fix (no such file, an empty or unknown one, a codec not read
     here, a layout the file cannot have) raises ``CallmonitorError`` here, before any frame.
+    Content that is no recording at all in a file named ``.wav`` is reported as a bad WAV.
     """
     path = Path(path)
-    regular_file_size(path)
     try:
+        regular_file_size(path)
         with path.open("rb") as fh:
             head = fh.read(12)
     except OSError as exc:
-        raise error(path, f"cannot be read ({exc.strerror})",
-                    "check the file's permissions, its folders' and the disk") from None
+        raise unreadable(path, exc) from None
     kind = sniff(head)
+    if kind is None and path.suffix.lower() == ".wav":
+        kind = "wav"  # what is wrong with it, in the WAV reader's words ("no RIFF header")
     if kind is None:
         named = f" (named {path.suffix})" if path.suffix else ""
         raise error(path, f"not a recording callmonitor reads{named}: its content is not "

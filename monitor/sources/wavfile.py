@@ -26,6 +26,7 @@ from monitor.sources.recorded import (
     error,
     layout_columns,
     regular_file_size,
+    unreadable,
 )
 
 SampleFormat = Literal["pcm_u8", "pcm_s16", "pcm_s32", "float32", "mulaw", "alaw"]
@@ -186,8 +187,7 @@ def _open_checked(path: Path) -> tuple[WavInfo, _Layout]:
             _read_riff_header(fh, path)
             fmt, data_offset, data_size, fmt_count = _walk_chunks(fh, path, file_size)
     except OSError as exc:
-        raise error(path, f"cannot be read ({exc.strerror})",
-                    "check the file's permissions, its folders' and the disk") from None
+        raise unreadable(path, exc) from None
     if len(fmt) < 16:
         raise _not_a_wav(path, f"'fmt ' chunk is {len(fmt)} bytes, at least 16 needed")
     channels, rate = struct.unpack("<HI", fmt[2:8])
