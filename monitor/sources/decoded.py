@@ -105,19 +105,22 @@ def _reason(exc: av.FFmpegError) -> str:
     return str(exc.strerror or exc).strip().rstrip(".")
 
 
-def to_float(frame: av.AudioFrame) -> np.ndarray:
-    """A decoded frame as float32 in [-1, 1], shape (n, channels), whatever the decoder's
-    sample format (FLAC: s16/s32, Vorbis/MP3: fltp, Opus: flt)."""
+def planar(frame: av.AudioFrame) -> np.ndarray:
+    """A decoded frame's samples as the decoder gave them, shape (channels, n)."""
     x = frame.to_ndarray()
-    fmt = frame.format
-    channels = frame.layout.nb_channels
-    x = x if fmt.is_planar else x.reshape(-1, channels).T
-    base = fmt.name.rstrip("p")
-    y = np.asarray(x, np.float64)
+    return x if frame.format.is_planar else x.reshape(-1, frame.layout.nb_channels).T
+
+
+def to_float(x: np.ndarray, sample_format: str) -> np.ndarray:
+    """Planar samples of an FFmpeg ``sample_format`` (FLAC: s16/s32, Vorbis/MP3: fltp, Opus:
+    flt) as float32 in [-1, 1], shape (n, channels). Done per block, not per frame: an Opus
+    frame is 20 ms, and numpy's per-call cost would outweigh the decoding."""
+    base = sample_format.rstrip("p")
     if base in _SCALE:  # integers at the scale of ``pcm.int16_to_float`` (exact: powers of 2)
-        y = (y - (128.0 if base == "u8" else 0.0)) / _SCALE[base]
-    else:
-        y = np.clip(np.nan_to_num(y), -1.0, 1.0)
+        y = (x.astype(np.float64) - (128.0 if base == "u8" else 0.0)) / _SCALE[base]
+    else:  # a fresh float array (the block's concatenation): cleaned in place
+        y = np.nan_to_num(x.astype(np.float32, copy=False), copy=False)
+        np.clip(y, -1.0, 1.0, out=y)
     return np.ascontiguousarray(y.T, dtype=np.float32)
 
 
@@ -149,7 +152,7 @@ class DecodedSource(RecordedSource):
         """Float32 blocks of about ``block_s`` seconds. A file that breaks off or turns to
         garbage mid-stream ends where the decoder stops, as a truncated WAV ends at its cut."""
         pending: list[np.ndarray] = []
-        held = 0
+        held, sample_format = 0, ""
         with av.open(str(self.path), "r") as container:
             frames = container.decode(container.streams.audio[0])
             while True:
@@ -159,13 +162,15 @@ class DecodedSource(RecordedSource):
                     frame = None
                 if frame is None:
                     break
-                pending.append(to_float(frame))
+                sample_format = frame.format.name
+                pending.append(planar(frame))
                 held += frame.samples
                 if held >= self._block_samples:
-                    yield np.concatenate(pending)
+                    yield to_float(np.concatenate(pending, axis=1), sample_format)
                     pending, held = [], 0
         if pending:
-            yield np.concatenate(pending)
+            yield to_float(np.concatenate(pending, axis=1), sample_format)
 
 
-__all__ = ["CODECS", "Container", "DecodedInfo", "DecodedSource", "probe", "to_float"]
+__all__ = ["CODECS", "Container", "DecodedInfo", "DecodedSource", "planar", "probe",
+           "to_float"]
