@@ -33,7 +33,7 @@ class Codec:
 CODECS = {
     "flac": Codec("flac", "flac", ".flac", "s16"),
     "vorbis": Codec("vorbis", "ogg", ".ogg", "fltp", 96_000),
-    "opus": Codec("libopus", "ogg", ".opus", "flt", 48_000, 48_000),
+    "opus": Codec("libopus", "ogg", ".opus", "flt", 64_000, 48_000),
     "mp3": Codec("libmp3lame", "mp3", ".mp3", "s16p", 64_000),
 }
 

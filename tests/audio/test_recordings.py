@@ -20,6 +20,7 @@ from monitor.errors import CallmonitorError
 from monitor.sources.decoded import DecodedSource
 from monitor.sources.recording import open_recording
 from monitor.sources.wavfile import WavSource
+from monitor.text import error_rate
 from testkit.encode import CODECS, encode_samples, encode_wav
 from testkit.replay import of_type, replay_records
 
@@ -300,3 +301,26 @@ def test_garbage_mid_stream_still_completes(calls, cfg, out_dir, codec):
     bad.write_bytes(bytes(data))
     records = replay_records(bad, cfg)  # raises unless the session completed
     assert records[-1]["duration_s"] > 0.3 * replay_records(good, cfg)[-1]["duration_s"]
+
+
+# --- words: lossy codecs must not cost the recogniser more than they cost a listener -------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("codec", ["opus", "mp3"])
+def test_the_words_of_a_lossy_copy_are_the_wavs(synth_call, cfg, out_dir, whisper_zh, codec):
+    """Whisper on the Opus and MP3 copies (64 kbit/s for both sides) of a call with a known
+    script: the character error rate against the script within 5 points of the WAV's."""
+    call = synth_call("rules/greeting_short")
+    copy = encode_wav(call.wav, codec, out_dir)
+    for channel in ("agent", "customer"):
+        script = "".join(u["text"] for u in call.truth["utterances"] if u["channel"] == channel)
+        if not script:
+            continue
+        heard = {}
+        for name, path in (("wav", call.wav), (codec, copy)):
+            records = replay_records(path, cfg, whisper_zh)
+            heard[name] = error_rate(script, "".join(
+                u["text"] for u in of_type(records, "utterance", channel=channel)), "zh")
+        assert heard[codec] <= heard["wav"] + 0.05, (channel, heard)
+        assert heard["wav"] <= 0.25, (channel, heard)
