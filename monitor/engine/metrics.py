@@ -64,7 +64,8 @@ class CallMetrics:
         state = self._state
         talk = {c: round(s, 3) for c, s in state.talk_s.items()}
         out: dict[str, Any] = {
-            # The rings are heard on the customer channel or reported by the softphone.
+            # The rings are heard on the customer channel (the one channel of a mixed recording)
+            # or reported by the softphone.
             "rings_before_pickup": (state.rings if "customer" in self._channels or self._mixed
                                     or state.signalled_rings else None),
             "pickup_t": state.pickup_t,
