@@ -1,0 +1,287 @@
+"""`callmonitor report DIR` on batch outputs built by hand (tables written with pyarrow as
+the batch schema says), whose numbers are known: three calls of 0.75 h, 0.5 h and 0.25 h of
+talk, three dead-air alerts among them (2.0 per hour of talk), and so on; the limits the
+values sit around are read from the profile's configuration, as the report reads them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from monitor.config import RULE_IDS, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+CFG = load_config("zh-CN")
+BAND = CFG.rules.rate_too_fast, CFG.rules.rate_too_slow
+MAX_RINGS = CFG.rules.ring_late_pickup.max_rings
+HOLD_LIMIT = CFG.rules.hold_too_long.limit_s
+
+CALL_TYPES: dict[str, pa.DataType] = {
+    "path": pa.string(), "sha256": pa.string(), "config_hash": pa.string(),
+    "status": pa.string(), "error": pa.string(), "elapsed_s": pa.float64(),
+    "duration_s": pa.float64(), "profile": pa.string(), "language": pa.string(),
+    "company": pa.string(), "agent_name": pa.string(), "asr_backend": pa.string(),
+    "asr_model": pa.string(), "rate_unit": pa.string(), "rings_before_pickup": pa.int64(),
+    "pickup_t": pa.float64(), "agent_rate_cpm": pa.float64(), "score": pa.float64(),
+    "talk_s.agent": pa.float64(), "talk_s.customer": pa.float64(), "holds": pa.string(),
+    "dead_air": pa.string(), "holds.count": pa.int64(), "holds.total_s": pa.float64(),
+    "dead_air.count": pa.int64(), "dead_air.total_s": pa.float64(),
+    **{f"alerts.{rule}": pa.int64() for rule in RULE_IDS}}
+ALERT_TYPES: dict[str, pa.DataType] = {
+    "path": pa.string(), "sha256": pa.string(), "t": pa.float64(), "rule": pa.string(),
+    "severity": pa.string(), "message": pa.string(), "say": pa.string(),
+    "start": pa.float64(), "evidence": pa.string()}
+
+
+def call(name: str, *, agent: str | None, talk: tuple[float, float], score: float,
+         pace: float | None, rings: int, holds: list[float], dead_air: list[float],
+         alerts: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One complete call's row and its alert rows."""
+    path = f"/calls/{name}.wav"
+    row: dict[str, Any] = {
+        "path": path, "sha256": name * 8, "config_hash": "c0ffee", "status": "complete",
+        "duration_s": sum(talk), "profile": "zh-CN", "language": "zh", "agent_name": agent,
+        "asr_backend": "whisper", "asr_model": "base", "rate_unit": "cpm",
+        "rings_before_pickup": rings, "agent_rate_cpm": pace, "score": score,
+        "talk_s.agent": talk[0], "talk_s.customer": talk[1],
+        "holds": json.dumps([{"start": 10.0, "end": 10.0 + d, "duration": d} for d in holds]),
+        "dead_air": json.dumps([{"start": 1.0, "end": 1.0 + d} for d in dead_air]),
+        "holds.count": len(holds), "holds.total_s": sum(holds),
+        "dead_air.count": len(dead_air), "dead_air.total_s": sum(dead_air),
+        **{f"alerts.{rule}": alerts.count(rule) for rule in RULE_IDS}}
+    return row, [{"path": path, "sha256": row["sha256"], "t": 5.0 + i, "rule": rule,
+                  "severity": "warn", "message": rule, "say": "", "start": 5.0 + i,
+                  "evidence": "{}"} for i, rule in enumerate(alerts)]
+
+
+def failed(name: str, error: str) -> dict[str, Any]:
+    return {"path": f"/calls/{name}.wav", "sha256": name * 8, "status": "failed",
+            "error": error}
+
+
+def write_batch(folder: Path, calls: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+                failures: list[dict[str, Any]] = ()) -> Path:  # type: ignore[assignment]
+    """A batch output folder: calls.parquet, alerts.parquet and run.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [c[0] for c in calls] + list(failures)
+    alerts = [a for c in calls for a in c[1]]
+    pq.write_table(pa.Table.from_pylist(rows, pa.schema(CALL_TYPES)), folder / "calls.parquet")
+    pq.write_table(pa.Table.from_pylist(alerts, pa.schema(ALERT_TYPES)),
+                   folder / "alerts.parquet")
+    statuses = {"complete": len(calls), "failed": len(failures)}
+    (folder / "run.json").write_text(json.dumps({
+        "version": "0.1.0", "config_hash": "c0ffee", "engine": "local", "jobs": 2,
+        "models": {"backend": "whisper", "model": "base", "path": "/models/base"},
+        "inputs": len(rows), "status_counts": statuses, "started_at": "2026-12-05T06:00:00Z",
+        "ended_at": "2026-12-05T06:01:00Z", "argv": ["batch"]}))
+    return folder
+
+
+def three_calls() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    fast, slow = BAND
+    return [
+        call("a", agent="小王", talk=(1800.0, 900.0), score=85.0, pace=fast.target_per_min + 10,
+             rings=0, holds=[HOLD_LIMIT - 10, HOLD_LIMIT + 10], dead_air=[6.0],
+             alerts=["dead_air"]),
+        call("b", agent="小王", talk=(900.0, 900.0), score=55.0, pace=fast.too_fast_above + 10,
+             rings=MAX_RINGS + 2, holds=[], dead_air=[6.0, 8.0],
+             alerts=["ring.late_pickup", "dead_air", "dead_air", "rate.too_fast"]),
+        call("c", agent=None, talk=(450.0, 450.0), score=95.0, pace=slow.too_slow_below - 10,
+             rings=MAX_RINGS - 1, holds=[], dead_air=[], alerts=["rate.too_slow"]),
+    ]
+
+
+class Tables(HTMLParser):
+    """Every <table id=...> of a page as rows of cell texts, every <img> and note."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.images: list[dict[str, str]] = []
+        self.notes: list[str] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self._note = False
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "table":
+            self._table = a["id"]
+            self.tables[a["id"]] = []
+        elif tag == "tr" and self._table:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th") and self._table:
+            self._cell = []
+        elif tag == "img":
+            self.images.append(a)
+        elif tag == "p" and a.get("class") == "note":
+            self._note = True
+            self.notes.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._table = None
+        elif tag in ("td", "th") and self._table and self._cell is not None:
+            self.tables[self._table][-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "p":
+            self._note = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._note:
+            self.notes[-1] += data
+
+    def rows(self, key: str) -> dict[str, list[str]]:
+        """A table's body rows by their first cell."""
+        return {r[0]: r[1:] for r in self.tables[key][1:]}
+
+
+def report(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", "report", str(folder), *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Tables]:
+    folder = write_batch(tmp_path_factory.mktemp("batch"), three_calls(),
+                         [failed("d", "d.wav: not a WAV file (RIFF header missing)")])
+    done = report(folder)
+    assert done.returncode == 0, done.stderr
+    index = folder / "report" / "index.html"
+    assert str(index) in done.stdout
+    return index, Tables(index.read_text(encoding="utf-8"))
+
+
+def test_alert_rates_are_per_hour_of_agent_plus_customer_talk(page):
+    rates = page[1].rows("alert-rates")
+    assert set(rates) == set(RULE_IDS)  # every rule of the run, fired or not
+    # 1.5 h of talk: 3 dead-air alerts in 2 calls is 2.0 an hour; 1 late pickup 0.667.
+    assert rates["dead_air"] == ["3", "2", "2"]
+    assert rates["ring.late_pickup"] == ["1", "1", "0.667"]
+    assert rates["interruption"] == ["0", "0", "0"]
+    assert any("talk_s.agent + talk_s.customer" in n for n in page[1].notes)
+
+
+def test_scores_and_agents(page):
+    scores = page[1].tables["scores"][1:]
+    assert [int(r[2]) for r in scores] == [0, 0, 0, 0, 0, 1, 0, 0, 1, 1]
+    agents = page[1].rows("agents")
+    # agent: calls, talk h, alerts, per hour, mean score, mean pace
+    fast = BAND[0]
+    assert agents["小王"][:5] == ["2", "1.25", "5", "4", "70"]
+    assert float(agents["小王"][5]) == pytest.approx(
+        (fast.target_per_min + fast.too_fast_above + 20) / 2)
+    assert agents["(no name)"][:5] == ["1", "0.25", "1", "4", "95"]
+
+
+def test_pace_against_the_profile_band_and_rings_against_its_limit(page):
+    band = page[1].tables["pace-band-zh-CN"][1:]
+    assert [r[1] for r in band] == ["1", "1", "1"]  # below, inside, above
+    assert f"target {BAND[0].target_per_min:g}" in band[1][0]
+    paces = page[1].tables["pace-zh-CN"][1:]
+    assert sum(int(r[2]) for r in paces) == 3
+    rings = page[1].rows("rings-zh-CN")
+    assert {int(k): int(v[0]) for k, v in rings.items() if v[0] != "0"} == {
+        0: 1, MAX_RINGS - 1: 1, MAX_RINGS + 2: 1}
+    assert [int(k) for k, v in rings.items() if v[1] == "yes"] == list(
+        range(MAX_RINGS + 1, MAX_RINGS + 3))
+
+
+def test_holds_and_dead_air(page):
+    holds = page[1].rows("holds")
+    assert holds["holds"] == ["2"] and holds["calls with a hold"] == ["1"]
+    assert float(holds["total s"][0]) == pytest.approx(2 * HOLD_LIMIT)
+    assert float(holds["longest s"][0]) == pytest.approx(HOLD_LIMIT + 10)
+    assert holds[f"longer than the limit of {HOLD_LIMIT:g} s"] == ["1"]
+    assert sum(int(r[2]) for r in page[1].tables["hold-durations"][1:]) == 2
+    dead = page[1].rows("dead-air")
+    assert dead["dead air spells"] == ["3"] and dead["calls with dead air"] == ["2"]
+    assert dead["total s"] == ["20"] and dead["spells per hour of talk"] == ["2"]
+
+
+def test_the_header_has_the_run_and_the_failed_calls(page):
+    run = page[1].rows("run")
+    assert run["callmonitor version"] == ["0.1.0"]
+    assert run["calls complete"] == ["3"] and run["calls failed"] == ["1"]
+    assert run["audio hours"] == ["1.5"]  # 2700 + 1800 + 900 s
+    assert "base" in run["models"][0]
+    assert page[1].rows("failed") == {
+        "/calls/d.wav": ["d.wav: not a WAV file (RIFF header missing)"]}
+
+
+def test_every_chart_is_embedded_and_written_beside_the_page(page):
+    index, tables = page
+    charts = {img["id"].removeprefix("chart-"): img["src"] for img in tables.images}
+    assert set(charts) == {"alert-rates", "scores", "agents", "pace-zh-CN", "rings-zh-CN",
+                           "hold-durations"}
+    for name, src in charts.items():
+        assert name in tables.tables  # its numbers are a table on the page
+        png = base64.b64decode(src.removeprefix("data:image/png;base64,"))
+        assert png.startswith(b"\x89PNG") and (index.parent / f"{name}.png").read_bytes() == png
+
+
+def test_a_run_where_every_call_failed_still_gives_a_page_that_says_so(tmp_path):
+    folder = write_batch(tmp_path / "b", [], [failed("x", "x.wav: empty file"),
+                                              failed("y", "y.wav: empty file")])
+    out = tmp_path / "elsewhere" / "r.html"
+    assert report(folder, "--out", str(out)).returncode == 0
+    tables = Tables(out.read_text(encoding="utf-8"))
+    assert tables.images == []
+    assert any("No call was analysed" in n for n in tables.notes)
+    assert set(tables.rows("failed")) == {"/calls/x.wav", "/calls/y.wav"}
+
+
+def test_one_call_without_alerts_pace_or_name(tmp_path):
+    row = call("s", agent=None, talk=(60.0, 30.0), score=100.0, pace=None, rings=1,
+               holds=[], dead_air=[], alerts=[])
+    tables = Tables(report_page(write_batch(tmp_path / "b", [row])))
+    assert {r[0] for r in tables.tables["alert-rates"][1:]} == set(RULE_IDS)
+    assert all(r[1] == "0" for r in tables.tables["alert-rates"][1:])
+    assert list(tables.rows("agents")) == ["(no name)"]
+    for said in ("No alerts", "No call has an agent name", "No call has a speaking rate",
+                 "No holds", "No dead air"):
+        assert any(said in n for n in tables.notes), said
+    assert {i["id"] for i in tables.images} == {"chart-scores", "chart-agents",
+                                                "chart-rings-zh-CN"}
+
+
+def report_page(folder: Path) -> str:
+    done = report(folder)
+    assert done.returncode == 0, done.stderr
+    return (folder / "report" / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_folder_without_a_batch_output_is_a_one_line_error(tmp_path):
+    done = report(tmp_path)
+    assert done.returncode == 2
+    assert "no calls.parquet" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_every_chart_loads_in_chromium_without_console_errors(page, browser):
+    index, tables = page
+    errors: list[str] = []
+    with browser.page() as tab:
+        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.goto(index.as_uri())
+        tab.wait_for_load_state("load")
+        images = tab.eval_on_selector_all(
+            "img", "imgs => imgs.map(i => [i.id, i.complete, i.naturalWidth, i.naturalHeight])")
+    assert [i[0] for i in images] == [img["id"] for img in tables.images]
+    assert len(images) == 6
+    assert all(done and width > 0 and height > 0 for _, done, width, height in images), images
+    assert errors == []
