@@ -242,5 +242,5 @@ def _text(value: Any) -> str:
 
 def failed_calls(calls: pd.DataFrame) -> Table:
     failed = calls[calls["status"] == "failed"]
-    rows = tuple((str(p), str(e)) for p, e in zip(failed["path"], failed["error"], strict=True))
+    rows = tuple((str(p), _text(e)) for p, e in zip(failed["path"], failed["error"], strict=True))
     return Table("failed", "Failed calls", ("path", "error"), rows)

@@ -10,7 +10,7 @@ import base64
 import json
 import subprocess
 import sys
-from html.parser import HTMLParser
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from monitor.config import RULE_IDS, load_config
+from testkit.html_tables import Tables
 
 REPO = Path(__file__).resolve().parents[2]
 CFG = load_config("zh-CN")
@@ -70,7 +71,7 @@ def failed(name: str, error: str) -> dict[str, Any]:
 
 
 def write_batch(folder: Path, calls: list[tuple[dict[str, Any], list[dict[str, Any]]]],
-                failures: list[dict[str, Any]] = ()) -> Path:  # type: ignore[assignment]
+                failures: Sequence[dict[str, Any]] = ()) -> Path:
     """A batch output folder: calls.parquet, alerts.parquet and run.json."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = [c[0] for c in calls] + list(failures)
@@ -99,54 +100,6 @@ def three_calls() -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         call("c", agent=None, talk=(450.0, 450.0), score=95.0, pace=slow.too_slow_below - 10,
              rings=MAX_RINGS - 1, holds=[], dead_air=[], alerts=["rate.too_slow"]),
     ]
-
-
-class Tables(HTMLParser):
-    """Every <table id=...> of a page as rows of cell texts, every <img> and note."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.images: list[dict[str, str]] = []
-        self.notes: list[str] = []
-        self._table: str | None = None
-        self._cell: list[str] | None = None
-        self._note = False
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "table":
-            self._table = a["id"]
-            self.tables[a["id"]] = []
-        elif tag == "tr" and self._table:
-            self.tables[self._table].append([])
-        elif tag in ("td", "th") and self._table:
-            self._cell = []
-        elif tag == "img":
-            self.images.append(a)
-        elif tag == "p" and a.get("class") == "note":
-            self._note = True
-            self.notes.append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "table":
-            self._table = None
-        elif tag in ("td", "th") and self._table and self._cell is not None:
-            self.tables[self._table][-1].append("".join(self._cell))
-            self._cell = None
-        elif tag == "p":
-            self._note = False
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-        elif self._note:
-            self.notes[-1] += data
-
-    def rows(self, key: str) -> dict[str, list[str]]:
-        """A table's body rows by their first cell."""
-        return {r[0]: r[1:] for r in self.tables[key][1:]}
 
 
 def report(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
