@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -77,7 +78,9 @@ def histogram_chart(name: str, title: str, hist: Histogram, xlabel: str,
         axes = figure.add_subplot()
         if band is not None:
             axes.axvspan(band[0], band[1], color=BAND_COLOUR, alpha=0.15, label=band[2])
-        axes.stairs(hist.counts, hist.edges, fill=True, color=BAR_COLOUR)
+        lefts, widths = hist.edges[:-1], np.diff(hist.edges)
+        axes.bar(lefts, hist.counts, width=widths, align="edge", color=BAR_COLOUR,
+                 edgecolor="white")
         for mark in marks:
             axes.axvline(mark.x, color=TARGET_COLOUR if mark.target else LIMIT_COLOUR,
                          linestyle="-" if mark.target else "--", label=mark.label)

@@ -25,6 +25,8 @@ SCORE_EDGES = tuple(float(x) for x in range(0, 101, 10))
 """The QA score is out of 100: ten bins of ten points."""
 PACE_BIN = 10.0
 """Width of a pace bin, in the profile's unit (characters or words a minute)."""
+HOLD_BINS_PER_LIMIT = 6
+"""Hold durations are counted in bins of a sixth of the hold limit (5 s for 30 s)."""
 SECONDS_PER_HOUR = 3600.0
 
 Cell = str | int | float | None
@@ -147,8 +149,8 @@ def _mean(values: pd.Series) -> float | None:
 
 def pace_edges(values: Sequence[float], band: Band) -> list[float]:
     """Bins of ``PACE_BIN`` wide enough for every call and the whole band."""
-    low = math.floor(min(*values, band.slow_below) / PACE_BIN) * PACE_BIN
-    high = (math.floor(max(*values, band.fast_above) / PACE_BIN) + 1) * PACE_BIN
+    low = math.floor(min([*values, band.slow_below]) / PACE_BIN) * PACE_BIN
+    high = (math.floor(max([*values, band.fast_above]) / PACE_BIN) + 1) * PACE_BIN
     return [low + PACE_BIN * i for i in range(round((high - low) / PACE_BIN) + 1)]
 
 
@@ -186,9 +188,11 @@ def hold_durations(calls: pd.DataFrame) -> list[float]:
 
 
 def hold_edges(durations: Sequence[float], limits: Sequence[float]) -> list[float]:
-    """Numpy's automatic bins from 0 over the durations and the hold limits."""
-    edges = np.histogram_bin_edges(np.asarray([*durations, *limits, 0.0]), bins="auto")
-    return [float(e) for e in edges]
+    """Bins from 0 of a ``HOLD_BINS_PER_LIMIT``th of the shortest limit, so that a bin edge
+    falls on the limit, far enough for the longest hold and every limit."""
+    width = min(limits) / HOLD_BINS_PER_LIMIT
+    count = math.floor(max([*durations, *limits]) / width) + 1
+    return [width * i for i in range(count + 1)]
 
 
 def holds_table(calls: pd.DataFrame, durations: Sequence[float],

@@ -46,13 +46,16 @@ ALERT_TYPES: dict[str, pa.DataType] = {
 
 def call(name: str, *, agent: str | None, talk: tuple[float, float], score: float,
          pace: float | None, rings: int, holds: list[float], dead_air: list[float],
-         alerts: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+         alerts: list[str], profile: str = "zh-CN",
+         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One complete call's row and its alert rows."""
     path = f"/calls/{name}.wav"
+    cfg = load_config(profile)
     row: dict[str, Any] = {
         "path": path, "sha256": name * 8, "config_hash": "c0ffee", "status": "complete",
-        "duration_s": sum(talk), "profile": "zh-CN", "language": "zh", "agent_name": agent,
-        "asr_backend": "whisper", "asr_model": "base", "rate_unit": "cpm",
+        "duration_s": sum(talk), "profile": profile, "language": cfg.language,
+        "agent_name": agent, "asr_backend": "whisper", "asr_model": "base",
+        "rate_unit": cfg.rate_unit,
         "rings_before_pickup": rings, "agent_rate_cpm": pace, "score": score,
         "talk_s.agent": talk[0], "talk_s.customer": talk[1],
         "holds": json.dumps([{"start": 10.0, "end": 10.0 + d, "duration": d} for d in holds]),
@@ -211,8 +214,32 @@ def test_one_call_without_alerts_pace_or_name(tmp_path):
                                                 "chart-rings-zh-CN"}
 
 
-def report_page(folder: Path) -> str:
-    done = report(folder)
+def test_each_profile_has_its_band_and_limits_with_the_site_file_over_them(tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text(f'[rules."ring.late_pickup"]\nmax_rings = {MAX_RINGS + 2}\n'
+                    f'[rules."rate.too_slow"]\ntoo_slow_below = {BAND[1].too_slow_below - 20}\n')
+    en = load_config("en-US", site=site).rules
+    rows = [call("z", agent="小王", talk=(60.0, 60.0), score=90.0,
+                 pace=BAND[1].too_slow_below - 10, rings=MAX_RINGS + 1, holds=[],
+                 dead_air=[], alerts=[]),
+            call("e", agent="Anna", talk=(60.0, 60.0), score=80.0,
+                 pace=en.rate_too_slow.too_slow_below + 5, rings=0, holds=[], dead_air=[],
+                 alerts=[], profile="en-US")]
+    tables = Tables(report_page(write_batch(tmp_path / "b", rows), "--config", str(site)))
+    # Without the site file the zh-CN call would be too slow and its pickup late.
+    assert [r[1] for r in tables.tables["pace-band-zh-CN"][1:]] == ["0", "1", "0"]
+    assert [r[1] for r in tables.tables["pace-band-en-US"][1:]] == ["0", "1", "0"]
+    assert "wpm" in tables.tables["pace-band-en-US"][2][0]
+    assert f"below {en.rate_too_slow.too_slow_below:g}" in tables.tables["pace-band-en-US"][1][0]
+    zh_rings = tables.rows("rings-zh-CN")
+    assert max(int(k) for k in zh_rings) == MAX_RINGS + 3
+    assert not [k for k, v in zh_rings.items() if v[1] == "yes" and v[0] != "0"]
+    assert [k for k, v in zh_rings.items() if v[1] == "yes"] == [str(MAX_RINGS + 3)]
+    assert tables.rows("rings-en-US")["0"][0] == "1"
+
+
+def report_page(folder: Path, *args: str) -> str:
+    done = report(folder, *args)
     assert done.returncode == 0, done.stderr
     return (folder / "report" / "index.html").read_text(encoding="utf-8")
 
