@@ -469,6 +469,19 @@ def recover(spool: Path, db: str | None) -> None:
                f"{done.added} records added, {done.already} were already there{torn}")
 
 
+@main.command()
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="The HTML page (default: DIR/report/index.html); the "
+                                   "charts' PNG files go beside it.")
+@config_option
+def report(folder: Path, out: Path | None, site: Path | None) -> None:
+    """Write an HTML report (with PNG charts) of a `callmonitor batch` output folder."""
+    from monitor.batch.report import write_report
+
+    click.echo(f"report written to {write_report(folder, out, site)}")
+
+
 @main.group()
 def users() -> None:
     """Who may sign in to the review app (`callmonitor serve`)."""
