@@ -27,6 +27,7 @@ import json
 import sys
 from pathlib import Path
 
+from monitor.batch.scoring import DEFAULT_TOLERANCE_S, format_report, score
 from monitor.errors import CallmonitorError
 from testkit.phrase_set import (
     LANGUAGES,
@@ -36,7 +37,6 @@ from testkit.phrase_set import (
     score_phrases,
 )
 from testkit.scenarios import run
-from testkit.scoring import DEFAULT_TOLERANCE_S, format_report, score
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "eval"
 ASR_CHOICES = ("auto", "vosk", "whisper", "none")

@@ -1,7 +1,7 @@
 """Running the scenario set through the real pipeline: each scenario is synthesised into a
 cache directory (again only when an input is newer) and replayed with the profile of its
 language and the names its clips say (诚美 / 小王, Acme / Anna), giving the ``Call`` that
-``testkit.scoring`` scores."""
+``monitor.batch.scoring`` scores."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from monitor.asr import load_recognizer
+from monitor.batch.scoring import Call
 from monitor.config import load_config
 from testkit import synth
 from testkit.replay import of_type, replay_records
-from testkit.scoring import Call
 
 # Profile and the names the greeting must contain, per scenario language: the names the clips
 # and the espeak-ng lines actually say.

@@ -1,0 +1,1 @@
+"""Many recorded calls at once, for researchers: batch analysis, reports and evaluation."""
