@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +67,22 @@ def run(paths: Sequence[Path], asr: str, cache_dir: Path) -> list[Call]:
         calls.append(Call(truth["name"], truth, alerts, summary,
                           time.perf_counter() - started))
     return calls
+
+
+def truth_labels(truth: dict[str, Any], wav: Path) -> dict[str, Any]:
+    """A synthesised call's truth as one line of a labels file (docs/evaluate.md): its
+    expected alerts, near misses, summary values, and what each channel says, in time order."""
+    said: dict[str, list[str]] = {}
+    for utterance in sorted(truth["utterances"], key=lambda u: u["start"]):
+        said.setdefault(utterance["channel"], []).append(utterance["text"])
+    return {"path": str(wav), "name": truth["name"], "alerts": truth.get("expect", []),
+            "must_not_fire": truth.get("expect_none", []),
+            "summary": truth.get("expect_summary", {}),
+            "transcripts": {channel: " ".join(texts) for channel, texts in said.items()}}
+
+
+def write_labels(labels: Iterable[dict[str, Any]], path: Path) -> Path:
+    """The labels as JSON lines, the file ``callmonitor evaluate`` reads."""
+    path.write_text("".join(json.dumps(label, ensure_ascii=False) + "\n" for label in labels),
+                    encoding="utf-8")
+    return path

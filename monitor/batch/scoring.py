@@ -257,9 +257,12 @@ def format_report(report: Report) -> str:
     lines += ["", "unscored alerts (rules the labels say nothing about):"]
     lines += [f"  {u['call']:<24} {u['rule']:<20} x{u['count']}"
               for u in report.unscored] or ["  none"]
-    if report.not_checked:
-        lines += ["", f"not checked (the call's rules_skipped, or no recognition), not scored: "
-                      f"{len(report.not_checked)} labels"]
+    rules = sum("rule" in n for n in report.not_checked)
+    if rules:
+        lines += ["", f"not checked (the call's rules_skipped), not scored: {rules} rules"]
+    if len(report.not_checked) > rules:
+        lines += ["", "transcripts not checked (the call was analysed without recognition): "
+                      f"{len(report.not_checked) - rules}"]
     ok = sum(c["ok"] for c in report.summary_checks)
     lines += ["", f"summary checks: {ok}/{len(report.summary_checks)} as expected"]
     lines += [f"  {c['call']:<24} {c['key']:<20} expected {c['expected']!r}, "

@@ -11,6 +11,8 @@ import pytest
 
 from monitor.batch.labels import CallLabels, LabelError, read_labels
 from monitor.errors import CallmonitorError
+from testkit.scenarios import synthesize_cached, truth_labels, write_labels
+from testkit.synth import SCENARIOS_DIR
 
 
 def jsonl(path: Path, *calls: Any) -> Path:
@@ -123,3 +125,20 @@ def test_a_call_labelled_twice_or_no_call_at_all_is_an_error(tmp_path: Path) -> 
         read_labels(jsonl(tmp_path / "empty.jsonl", ""))
     with pytest.raises(CallmonitorError, match="cannot read the labels file"):
         read_labels(tmp_path / "missing.jsonl")
+
+
+@pytest.mark.parametrize("name", ["forbidden_a", "ring_late_no_apology", "hold_too_long"])
+def test_a_scenario_truth_becomes_labels_that_read_back_as_the_same_truth(
+        tmp_path: Path, name: str) -> None:
+    """What scripts/evaluate.py hands `callmonitor evaluate`: the truth's expectations
+    unchanged (windows and severities too) and each channel's words in time order."""
+    wav, truth = synthesize_cached(SCENARIOS_DIR / "rules" / f"{name}.toml", tmp_path)
+    [label] = read_labels(write_labels([truth_labels(truth, wav)], tmp_path / "labels.jsonl"))
+    back = label.truth(truth["duration_s"])
+    for key in ("expect", "expect_none", "expect_summary", "duration_s"):
+        assert back[key] == truth[key], key
+    assert (label.name, label.resolved) == (name, wav)
+    for channel in ("agent", "customer"):
+        texts = [u["text"] for u in sorted(truth["utterances"], key=lambda u: u["start"])
+                 if u["channel"] == channel]
+        assert back["transcripts"][channel] == " ".join(texts) and texts

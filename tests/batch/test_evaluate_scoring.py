@@ -97,8 +97,8 @@ def test_a_rule_the_call_did_not_check_is_neither_missed_nor_scored() -> None:
     report = scoring.score([c])
     assert set(rows(report)) == {"dead_air"} and report.misses == []
     assert report.not_checked == [{"call": "call", "rule": "greeting.incomplete"}]
-    assert ("not checked (the call's rules_skipped, or no recognition), not scored: 1 labels"
-            in scoring.format_report(report))
+    assert "not checked (the call's rules_skipped), not scored: 1 rules" in (
+        scoring.format_report(report))
 
 
 def test_a_rule_with_nothing_expected_or_found_has_no_ratios() -> None:
@@ -160,3 +160,6 @@ def test_a_call_analysed_without_recognition_has_its_transcripts_not_checked() -
     report = scoring.score([heard_call("none", "zh", {"agent": "您好"}, None)])
     assert report.transcripts == []
     assert report.not_checked == [{"call": "none", "transcript": "agent"}]
+    text = scoring.format_report(report)
+    assert "transcripts not checked (the call was analysed without recognition): 1" in text
+    assert "rules_skipped" not in text
