@@ -3,7 +3,8 @@
 Every scenario (``scenarios/rules/*.toml`` and ``scenarios/*.toml``) is synthesised into a cache
 directory and replayed through the real pipeline (``monitor.pipeline.Session``, the code behind
 ``callmonitor replay``), with the profile of its language and the names its clips say (诚美 /
-小王, Acme / Anna). Its alerts are then compared with the truth the scenario declares:
+小王, Acme / Anna). Its alerts are then scored against the truth the scenario declares by
+``monitor.batch.scoring``, the scoring of ``callmonitor evaluate`` (docs/evaluate.md):
 
 - an expected alert (``expect``) is matched by an alert of the same rule (and severity, when the
   expectation names one) within ``--tolerance`` seconds; one alert matches one expectation;
