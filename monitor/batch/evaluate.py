@@ -37,9 +37,9 @@ def evaluate(labels_path: Path, batch_dir: Path, tolerance_s: float) -> Report:
     an error before anything is scored), then the batch output."""
     labels = read_labels(labels_path)
     batch = read_batch(batch_dir)
-    scored, not_analysed = [], []
+    index, scored, not_analysed = CallIndex(batch.calls), [], []
     for label in labels:
-        row = find_call(label, batch.calls)
+        row = index.find(label)
         if row is None or row.get("status") != "complete":
             not_analysed.append(_not_analysed(label, row))
         else:
@@ -72,16 +72,27 @@ def _by_path(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def find_call(label: CallLabels, calls: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The batch's row of a labelled call: by content hash when the label gives one (the
-    recording may have moved since), else by path, else by a file name only one call has."""
-    if label.sha256 is not None:
-        return next((c for c in calls if c.get("sha256") == label.sha256), None)
-    found = next((c for c in calls if Path(c["path"]).resolve() == label.resolved), None)
-    if found is not None:
-        return found
-    named = [c for c in calls if Path(c["path"]).name == label.resolved.name]
-    return named[0] if len(named) == 1 else None
+class CallIndex:
+    """The batch's calls by content hash, by path and by file name, built once: a corpus of
+    ten thousand labelled calls is not searched call by call."""
+
+    def __init__(self, calls: list[dict[str, Any]]) -> None:
+        self.by_sha256 = {c["sha256"]: c for c in calls if c.get("sha256")}
+        self.by_path = {Path(c["path"]).resolve(): c for c in calls}
+        self.by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for call in calls:
+            self.by_name[Path(call["path"]).name].append(call)
+
+    def find(self, label: CallLabels) -> dict[str, Any] | None:
+        """The row of a labelled call: by content hash when the label gives one (the
+        recording may have moved since), else by path, else by a file name only one call has."""
+        if label.sha256 is not None:
+            return self.by_sha256.get(label.sha256)
+        found = self.by_path.get(label.resolved)
+        if found is not None:
+            return found
+        named = self.by_name.get(label.resolved.name, [])
+        return named[0] if len(named) == 1 else None
 
 
 def _not_analysed(label: CallLabels, row: dict[str, Any] | None) -> dict[str, Any]:
