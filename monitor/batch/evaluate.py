@@ -114,7 +114,7 @@ def _call(label: CallLabels, row: dict[str, Any], batch: BatchOutput) -> Call:
     if row.get("asr_backend"):
         heard = {}
         for u in sorted(batch.utterances.get(path, []), key=lambda u: u["start"]):
-            heard[u["channel"]] = f"{heard.get(u['channel'], '')} {u['text']}".strip()
+            heard[u["channel"]] = f"{heard.get(u['channel'], '')} {u['text'] or ''}".strip()
     return Call(label.name, label.truth(row.get("duration_s") or 0.0), alerts, summary,
                 row.get("elapsed_s") or 0.0, row["language"], heard)
 

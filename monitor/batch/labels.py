@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.engine.rules import RULES
+from monitor.config.rules import RULE_IDS
 from monitor.errors import CallmonitorError
 
-RULE_IDS = frozenset(r for cls in RULES for r in cls.rule_ids())
 SEVERITIES = ("info", "warn", "violation")
 CHANNELS = ("agent", "customer")
 CALL_KEYS = {"path", "sha256", "name", "alerts", "must_not_fire", "summary", "transcripts"}

@@ -38,7 +38,7 @@ def alert_row(path: Path, sha256: str, rule: str, t: float,
             "message": rule, "say": rule, "start": t, "evidence": "{}"}
 
 
-def utterance_row(path: Path, channel: str, start: float, text: str) -> dict[str, Any]:
+def utterance_row(path: Path, channel: str, start: float, text: str | None) -> dict[str, Any]:
     return {"path": str(path), "sha256": SHA_A, "channel": channel, "start": start,
             "end": start + 1.0, "text": text, "words": "[]"}
 
@@ -185,7 +185,8 @@ def test_transcripts_are_scored_on_the_utterances_of_their_channel(tmp_path: Pat
         [call_row(heard, SHA_A, asr_backend="whisper"), call_row(deaf, SHA_B)], [],
         [utterance_row(heard, "agent", 9.0, "城美小王为您服务。"),
          utterance_row(heard, "agent", 1.0, "您好，"),
-         utterance_row(heard, "customer", 3.0, "你好")])
+         utterance_row(heard, "customer", 3.0, "你好"),
+         utterance_row(heard, "customer", 2.0, None)])  # a phrase heard as nothing
     labels = labels_file(tmp_path / "labels.jsonl",
                          {"path": "heard.wav", "transcripts": {"agent": "您好，诚美小王为您服务",
                                                                "customer": "你好啊"}},
