@@ -4,6 +4,7 @@ bad label is one error naming the file, the line and the fix, before anything is
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,17 @@ def test_a_scenario_truth_becomes_labels_that_read_back_as_the_same_truth(
         texts = [u["text"] for u in sorted(truth["utterances"], key=lambda u: u["start"])
                  if u["channel"] == channel]
         assert back["transcripts"][channel] == " ".join(texts) and texts
+
+
+def test_the_examples_of_docs_evaluate_md_read_as_documented(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "evaluate.md").read_text("utf-8")
+    blocks = dict(re.findall(r"```(json|csv)\n(.*?)```", doc, flags=re.S))
+    (tmp_path / "labels.jsonl").write_text(blocks["json"], encoding="utf-8")
+    (tmp_path / "alerts.csv").write_text(blocks["csv"], encoding="utf-8")
+    first, second = read_labels(tmp_path / "labels.jsonl")
+    assert [a["rule"] for a in first.alerts] == ["dead_air", "hold.too_long"]
+    assert (second.name, second.alerts[0]["earliest"], set(second.transcripts)) == (
+        "angry customer", 61.0, {"agent", "customer"})
+    [csv_call] = read_labels(tmp_path / "alerts.csv")
+    assert csv_call.resolved == first.resolved
+    assert csv_call.alerts == first.alerts
