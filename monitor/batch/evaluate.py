@@ -59,9 +59,11 @@ def read_batch(batch_dir: Path) -> BatchOutput:
         try:
             rows[table] = pq.read_table(path).to_pylist()
         except (OSError, ValueError) as exc:
-            raise CallmonitorError(f"cannot read {path} ({exc})",
-                                   "give the folder `callmonitor batch --out` wrote, once it "
-                                   "has finished (or finish it with --resume)") from None
+            problem = (f"cannot read {path} ({exc})" if path.exists()
+                       else f"{batch_dir} has no {path.name}")
+            raise CallmonitorError(problem, "give the folder `callmonitor batch --out` wrote, "
+                                            "once it has finished (or finish it with --resume)"
+                                   ) from None
     return BatchOutput(rows["calls"], _by_path(rows["alerts"]), _by_path(rows["utterances"]))
 
 

@@ -207,8 +207,12 @@ def test_a_folder_without_batch_tables_is_one_error_line(tmp_path: Path) -> None
     (tmp_path / "empty").mkdir()
     code, out = evaluate(labels, tmp_path / "empty")
     assert code == 2
-    assert out.startswith("callmonitor: error: cannot read ")
-    assert "calls.parquet" in out and "give the folder `callmonitor batch --out` wrote" in out
+    assert out.startswith(f"callmonitor: error: {tmp_path / 'empty'} has no calls.parquet; "
+                          "give the folder `callmonitor batch --out` wrote")
+    assert out.count("\n") == 1
+    (tmp_path / "empty" / "calls.parquet").write_bytes(b"PAR1 torn")
+    code, out = evaluate(labels, tmp_path / "empty")
+    assert code == 2 and out.startswith(f"callmonitor: error: cannot read {tmp_path}")
     assert out.count("\n") == 1
 
 
