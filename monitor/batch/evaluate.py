@@ -20,7 +20,11 @@ from monitor.batch.labels import CallLabels, read_labels
 from monitor.batch.scoring import Call, Report, score
 from monitor.errors import CallmonitorError
 
-TABLES = ("calls", "alerts", "utterances")
+TABLES: dict[str, list[str] | None] = {
+    "calls": None, "alerts": ["path", "t", "rule", "severity"],
+    "utterances": ["path", "channel", "start", "text"]}
+"""The tables read and their columns read (None: all, a summary value may be labelled): the
+words of every utterance of a large corpus stay on disk."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,10 @@ def read_batch(batch_dir: Path) -> BatchOutput:
     import pyarrow.parquet as pq
 
     rows = {}
-    for table in TABLES:
+    for table, columns in TABLES.items():
         path = batch_dir / f"{table}.parquet"
         try:
-            rows[table] = pq.read_table(path).to_pylist()
+            rows[table] = pq.read_table(path, columns=columns).to_pylist()
         except (OSError, ValueError) as exc:
             problem = (f"cannot read {path} ({exc})" if path.exists()
                        else f"{batch_dir} has no {path.name}")
