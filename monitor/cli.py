@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import click
 
+from monitor.batch.scoring import DEFAULT_TOLERANCE_S
 from monitor.config import PROFILES, Config, load_config
 from monitor.errors import CallmonitorError
 from monitor.sinks.base import Sink
@@ -480,6 +481,29 @@ def report(folder: Path, out: Path | None, site: Path | None) -> None:
     from monitor.batch.report import write_report
 
     click.echo(f"report written to {write_report(folder, out, site)}")
+
+
+@main.command()
+@click.argument("labels", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("batch_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE_S,
+              show_default=True, help="Seconds an alert may be off its labelled time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as JSON to this file.")
+def evaluate(labels: Path, batch_dir: Path, tolerance: float, as_json: bool,
+             out: Path | None) -> None:
+    """Score a batch output (`callmonitor batch --out DIR`) against labels: per-rule
+    precision, recall, timing error, and transcripts' error rate (docs/evaluate.md)."""
+    from monitor.batch.evaluate import evaluate as run_evaluation
+    from monitor.batch.evaluate import write_report
+    from monitor.batch.scoring import format_report
+
+    report = run_evaluation(labels, batch_dir, tolerance)
+    if out is not None:
+        write_report(report, out)
+    click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json
+               else format_report(report))
 
 
 @main.group()
