@@ -324,7 +324,7 @@ def batch(inputs: tuple[str, ...], out: Path, jobs: int | None, profile: str,
     tasks = expand_inputs(inputs, defaults)
     target = BatchDir(out)
     target.prepare(resume)
-    meta = {"version": __version__, "config_hash": config_hash(cfg, models, defaults),
+    meta = {"version": __version__, "config_hash": config_hash(defaults, run, models),
             "models": models, "argv": sys.argv}
     end = run_batch(tasks, run, target, jobs or os.cpu_count() or 1, resume, meta)
     click.echo(end.line, err=True)

@@ -11,6 +11,7 @@ every call the process analyses.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -97,14 +98,28 @@ def file_sha256(path: Path) -> str:
 
 
 def call_config(task: CallTask, run: RunOptions) -> Config:
-    """The call's configuration, made exactly as ``callmonitor replay`` makes it."""
+    """The call's configuration, made exactly as ``callmonitor replay`` makes it; made once
+    per process for each combination of options (a corpus has few), as loading it (phrase
+    patterns, pinyin costs) costs about as much as analysing a short call."""
+    return _configured(task.profile, task.company, task.agent_name, run.asr, run.site,
+                       run.whisper_threads)[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _configured(profile: str, company: str | None, agent_name: str | None, asr: str | None,
+                site: Path | None, whisper_threads: int | None) -> tuple[Config, str]:
+    """A configuration and the digest of everything in it but the speed settings."""
     from monitor.cli import _config
 
-    cfg = _config(task.profile, task.company, task.agent_name, run.asr, run.site)
-    if run.whisper_threads is not None:
+    cfg = _config(profile, company, agent_name, asr, site)
+    if whisper_threads is not None:
         cfg = dataclasses.replace(cfg, asr=dataclasses.replace(
-            cfg.asr, whisper_threads=run.whisper_threads))
-    return cfg
+            cfg.asr, whisper_threads=whisper_threads))
+    # Whisper's thread count sets the speed only: a --jobs 2 run (one thread per process)
+    # must find the parts of a --jobs 1 run.
+    speedless = dataclasses.replace(cfg, asr=dataclasses.replace(cfg.asr, whisper_threads=0))
+    text = json.dumps(_plain(speedless), sort_keys=True, ensure_ascii=False)
+    return cfg, hashlib.sha256(text.encode()).hexdigest()
 
 
 def call_recognizer(cfg: Config, run: RunOptions) -> Recognizer | None:
@@ -143,20 +158,19 @@ def planned_models(cfg: Config, run: RunOptions) -> dict[str, str | None]:
     return model_identity(backend, model)
 
 
-def config_hash(cfg: Config, models: dict[str, str | None], task: CallTask) -> str:
+def config_hash(task: CallTask, run: RunOptions, models: dict[str, str | None]) -> str:
     """What decides a call's output besides its audio: its whole configuration, how its
     recording is read (channels), the softphone's events (by content), the recogniser and
-    the callmonitor version. Whisper's thread count is left out: it sets the speed, and a
-    ``--jobs 2`` run (one thread per process) must find the parts of a ``--jobs 1`` run."""
-    speedless = dataclasses.replace(cfg, asr=dataclasses.replace(cfg.asr, whisper_threads=0))
+    the callmonitor version."""
+    config = _configured(task.profile, task.company, task.agent_name, run.asr, run.site,
+                         run.whisper_threads)[1]
     # A missing file is left to read_call_events, whose error names it as call events.
     events = (file_sha256(task.call_events) if task.call_events and task.call_events.is_file()
               else None)
     call = {"swap_channels": task.swap_channels, "channels": task.channels,
             "call_events": events}
-    ident = {"config": _plain(speedless), "call": call, "models": models,
-             "version": __version__}
-    text = json.dumps(ident, sort_keys=True, ensure_ascii=False, default=str)
+    ident = {"config": config, "call": call, "models": models, "version": __version__}
+    text = json.dumps(ident, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -224,7 +238,7 @@ def _run(result: CallResult, run: RunOptions, done: Done | None) -> CallResult |
     recognizer = call_recognizer(cfg, run)
     models = (model_identity(recognizer.backend, recognizer.model_name) if recognizer
               else model_identity(None, None))
-    result.config_hash = config_hash(cfg, models, task)
+    result.config_hash = config_hash(task, run, models)
     earlier = done(result) if done is not None else None
     if earlier is not None:
         return dataclasses.replace(earlier, task=task, skipped=True)
