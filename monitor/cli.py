@@ -293,7 +293,7 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the tables (Parquet and CSV), run.json and the part files.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: one per core).")
+              help="Worker processes (default: one per core this process may use).")
 @click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True)
 @click.option("--asr", "asr_backend", type=click.Choice(["auto", "vosk", "whisper", "none"]),
               default=None, help="Speech recogniser (default: config; none = timing only).")
@@ -326,7 +326,7 @@ def batch(inputs: tuple[str, ...], out: Path, jobs: int | None, profile: str,
     target.prepare(resume)
     meta = {"version": __version__, "config_hash": config_hash(defaults, run, models),
             "models": models, "argv": sys.argv}
-    end = run_batch(tasks, run, target, jobs or os.cpu_count() or 1, resume, meta)
+    end = run_batch(tasks, run, target, jobs or len(os.sched_getaffinity(0)), resume, meta)
     click.echo(end.line, err=True)
     sys.exit(end.code)
 

@@ -119,6 +119,7 @@ class ProgressView:
     def __init__(self, total: int) -> None:
         self._started = time.monotonic()
         self._audio_s = 0.0
+        self._analysed_s = 0.0
         self._progress: Any = None
         if sys.stderr.isatty():
             self._progress = _rich_progress()
@@ -126,11 +127,14 @@ class ProgressView:
             self._task = self._progress.add_task("batch", total=total, hours=0.0, speed=0.0)
 
     def done(self, outcome: Outcome) -> None:
+        """One more call done; the speed counts only the calls analysed in this run (not
+        those ``--resume`` found done)."""
         self._audio_s += outcome.duration_s
+        self._analysed_s += 0.0 if outcome.skipped else outcome.duration_s
         if self._progress is not None:
             wall = max(time.monotonic() - self._started, 1e-9)
             self._progress.update(self._task, advance=1, hours=self._audio_s / 3600,
-                                  speed=self._audio_s / wall)
+                                  speed=self._analysed_s / wall)
 
     def say(self, text: str) -> None:
         """A line on stderr above the bar (or plain, without one)."""

@@ -47,3 +47,8 @@ def straight_api(corpus, tmp_path_factory):
     done = batch(corpus.ring, "--out", out, "--asr", "none", "--jobs", 1)
     assert done.returncode == 0, done.stderr
     return out
+
+
+def test_a_missing_call_events_file_is_the_calls_error(corpus, tmp_path):
+    with pytest.raises(CallmonitorError, match=r"call events file .*not found"):
+        monitor.analyse(corpus.hold, asr="none", call_events=tmp_path / "gone.jsonl")
