@@ -172,10 +172,19 @@ class BatchEnd:
     line: str
 
 
+Runner = Callable[[list[CallTask], RunOptions, BatchDir, int, bool, Callable[[Outcome], None]],
+                  list[Outcome]]
+"""An engine: runs every call (``process_call``, which writes its part), tells ``on_done`` of
+each as it finishes, returns the outcomes in input order, raises ``Interrupted`` when stopped
+(``run_local``'s signature)."""
+
+
 def run_batch(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, resume: bool,
-              meta: dict[str, Any]) -> BatchEnd:
-    """Run every call on ``jobs`` workers, then merge the tables and write run.json; a signal
-    stops it with the parts written so far and no tables (exit 128 + the signal)."""
+              meta: dict[str, Any], engine: str = "local", runner: Runner = run_local,
+              ) -> BatchEnd:
+    """Run every call with ``runner`` (``engine`` names it in run.json), then merge the
+    tables and write run.json; a signal stops it with the parts written so far and no tables
+    (exit 128 + the signal)."""
     view = ProgressView(len(tasks))
     bugs: set[str] = set()
 
@@ -188,13 +197,13 @@ def run_batch(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, 
 
     started = utc_now()
     try:
-        outcomes = run_local(tasks, run, out, jobs, resume, done)
+        outcomes = runner(tasks, run, out, jobs, resume, done)
     except Interrupted as stop:
         return BatchEnd(128 + stop.signum, "callmonitor: batch interrupted; the calls done so "
                         f"far are kept in {out.parts}: run it again with --resume to complete it")
     finally:
         view.close()
-    finish_run(out, outcomes, {**meta, "engine": "local", "jobs": jobs, "started_at": started})
+    finish_run(out, outcomes, {**meta, "engine": engine, "jobs": jobs, "started_at": started})
     return BatchEnd(0, count_line(outcomes))
 
 
