@@ -86,14 +86,18 @@ def run_local(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, 
     ctx = multiprocessing.get_context("forkserver")
     # The server imports the pipeline once; each worker it forks starts with it loaded.
     ctx.set_forkserver_preload([__name__])
-    with ctx.Pool(jobs, _init_worker, (setup,)) as pool, _raise_on_signals():
-        try:
+    pool = ctx.Pool(jobs, _init_worker, (setup,))
+    try:
+        with _raise_on_signals():
             for index, outcome in pool.imap_unordered(_work, enumerate(tasks)):
                 outcomes[index] = outcome
                 on_done(outcome)
-        except BaseException:
-            pool.terminate()
-            raise
+        pool.close()  # all done: the workers exit on their own, releasing what they hold
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
     return [o for o in outcomes if o is not None]
 
 
