@@ -49,8 +49,16 @@ class FillerDetector:
         self._cfg = cfg
         self._channel = channel
         self._spectrum = _Spectrum(cfg)
-        self._buf = np.zeros(_WINDOW)
+        # The last three frames: the newest window is the last two, the window before it the
+        # first two (kept, so a frame passed over can still be analysed once it is needed).
+        self._buf = np.zeros(FRAME_SAMPLES + _WINDOW)
+        self._window, self._window_before = self._buf[FRAME_SAMPLES:], self._buf[:_WINDOW]
         self._prev: tuple[float, np.ndarray] | None = None  # (semitones, cepstra) if voiced
+        self._prev_unanalysed = False  # the frame before was loud but not analysed
+        # A run cannot outlast the pause that would move ``_pause_end`` (it ends at its
+        # unsteady frames first), so a run starting too long after the last pause can never
+        # be a filler: frames that could only start such a run need no analysis.
+        self._skips = not cfg.max_unsteady_frames * FRAME_S >= cfg.min_pause_s - 1e-9
         self._quiet_frames = 0
         self._pause_end: float | None = None  # where the latest long enough pause ended
         self._run: list[float] | None = None  # [start, end] of the steady run
@@ -60,29 +68,40 @@ class FillerDetector:
 
     def process(self, samples: np.ndarray, t: float) -> list[Filler]:
         """Take the 20 ms frame starting at ``t`` (int16 samples as float64)."""
-        self._buf[:FRAME_SAMPLES] = self._buf[FRAME_SAMPLES:]
-        self._buf[FRAME_SAMPLES:] = samples
-        power = float(self._buf.dot(self._buf)) / _WINDOW
+        self._buf[:_WINDOW] = self._buf[FRAME_SAMPLES:]
+        self._buf[_WINDOW:] = samples
+        power = float(self._window.dot(self._window)) / _WINDOW
         quiet = 10.0 * math.log10(power / FULL_SCALE**2 + 1e-20) < self._cfg.quiet_dbfs
-        steady = False if quiet else self._steady()
         if quiet:
-            self._prev = None
+            steady, self._prev, self._prev_unanalysed = False, None, False
+        elif self._matters(t):
+            steady = self._steady()
+        else:
+            steady, self._prev, self._prev_unanalysed = False, None, True
         self._track_run(steady, t)
         if steady and self._prev is not None and self._run is not None:
             pitch = self._prev[0]
             self._pitch_span = (min(self._pitch_span[0], pitch), max(self._pitch_span[1], pitch))
         return self._track_pause(quiet, t)
 
+    def _matters(self, t: float) -> bool:
+        """Whether this frame's steadiness can change what is reported: it can while a run
+        goes on, or where a run starting now would follow the last pause closely enough."""
+        if self._run is not None or not self._skips:
+            return True
+        start = t - FRAME_S - FRAME_S / 2.0  # as ``_track_run`` starts a run and judges it
+        return self._pause_end is not None and start - self._pause_end <= self._cfg.pause_within_s
+
     def _steady(self) -> bool:
         """Voiced, and its pitch and envelope close to the previous frame's."""
         cfg = self._cfg
-        semitones, cepstra = self._spectrum.analyse(self._buf)
-        prev = self._prev
-        self._prev = None if semitones is None else (semitones, cepstra)
-        if semitones is None or prev is None:
+        prev = self._spectrum.analyse(self._window_before) if self._prev_unanalysed else self._prev
+        self._prev = current = self._spectrum.analyse(self._window)
+        self._prev_unanalysed = False
+        if current is None or prev is None:
             return False
-        step_db = math.sqrt(float(np.mean((cepstra - prev[1]) ** 2)))
-        return (abs(semitones - prev[0]) <= cfg.max_pitch_step_st
+        step_db = math.sqrt(float(np.mean((current[1] - prev[1]) ** 2)))
+        return (abs(current[0] - prev[0]) <= cfg.max_pitch_step_st
                 and step_db <= cfg.max_spectral_step_db)
 
     def _track_run(self, steady: bool, t: float) -> None:
@@ -142,12 +161,15 @@ class _Spectrum:
         k = np.arange(1, cfg.cepstra + 1)
         self._dct = np.cos(np.pi / bands * (np.arange(bands)[:, None] + 0.5) * k) * (2.0 / bands)
 
-    def analyse(self, window: np.ndarray) -> tuple[float | None, np.ndarray]:
-        """(pitch in semitones above 100 Hz, or None when unvoiced; cepstra in dB)."""
+    def analyse(self, window: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """(pitch in semitones above 100 Hz, cepstra in dB); None when unvoiced (then nothing
+        reads the cepstra)."""
+        semitones = self._pitch(window)
+        if semitones is None:
+            return None
         spectrum = np.fft.rfft(window * self._taper, self._nfft)
         power = spectrum.real**2 + spectrum.imag**2
-        cepstra = (10.0 * np.log10(power @ self._mel + _FLOOR)) @ self._dct
-        return self._pitch(window), cepstra
+        return semitones, (10.0 * np.log10(power @ self._mel + _FLOOR)) @ self._dct
 
     def _pitch(self, window: np.ndarray) -> float | None:
         """YIN: the first dip of the normalised difference under ``max_aperiodicity``."""
