@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -118,10 +118,12 @@ class Session:
         try:
             for opener in [s for s in self._sinks if isinstance(s, OpeningSink)]:
                 self._deliver(opener, opener.open)
-            for frames in self._source.frames():
-                if self._stopping:
-                    break
-                self._step(frames)
+            for steps in self._blocks():
+                decoded = self._decode(steps)
+                for frames, frames_decoded in zip(steps, decoded, strict=True):
+                    if self._stopping:
+                        break
+                    self._step(frames, frames_decoded)
             status = self._end_status()
         except KeyboardInterrupt:
             status = "interrupted"
@@ -136,13 +138,31 @@ class Session:
             return "interrupted" if self.broken.errno == errno.EPIPE else "failed"
         return "interrupted" if self._stopping else "complete"
 
-    def _step(self, frames: tuple[Frame, ...]) -> None:
+    def _blocks(self) -> Iterator[list[tuple[Frame, ...]]]:
+        """The source's steps, as many together as it lets the session read ahead (a
+        recording: a block; a live capture: each step as it comes), so that the analysis
+        that only depends on the audio is done for all of them at once."""
+        block: list[tuple[Frame, ...]] = []
+        for frames in self._source.frames():
+            block.append(frames)
+            if len(block) >= self._source.read_ahead_steps:
+                yield block
+                block = []
+        if block:
+            yield block
+
+    def _decode(self, steps: list[tuple[Frame, ...]]) -> list[tuple[DecodedFrame, ...]]:
+        """Each step's frames decoded once: tones, VAD, syllable counter and filler detector
+        all read the samples or level; per channel, a block's frames in one go."""
+        by_channel = [DecodedFrame.decode_all([frames[j] for frames in steps])[1]
+                      for j in range(len(self._source.channels))]
+        return list(zip(*by_channel, strict=True))
+
+    def _step(self, frames: tuple[Frame, ...], decoded_frames: tuple[DecodedFrame, ...]) -> None:
         for keeper in self._frame_sinks:
             keeper.frames(frames)
         events: list[EngineEvent] = []
-        for frame in frames:
-            # Decoded once here: tones, VAD and syllable counter all read the samples or level.
-            decoded = DecodedFrame.decode(frame)
+        for frame, decoded in zip(frames, decoded_frames, strict=True):
             masked = False
             if self._tones is not None and frame.channel == "customer":
                 masked, rings = self._tones.process(decoded)

@@ -24,6 +24,7 @@ agent listens.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -49,10 +50,11 @@ class FillerDetector:
         self._cfg = cfg
         self._channel = channel
         self._spectrum = _Spectrum(cfg)
-        # The last three frames: the newest window is the last two, the window before it the
-        # first two (kept, so a frame passed over can still be analysed once it is needed).
-        self._buf = np.zeros(FRAME_SAMPLES + _WINDOW)
-        self._window, self._window_before = self._buf[FRAME_SAMPLES:], self._buf[:_WINDOW]
+        # The last three frames, oldest first: the newest window is the last two, the window
+        # before it the first two (kept, so a frame passed over can still be analysed once it
+        # is needed). Joined only for an analysis: most frames are never analysed.
+        self._frames = deque([np.zeros(FRAME_SAMPLES)] * 3, maxlen=3)
+        self._energy = 0.0  # the newest frame's sum of squares
         self._prev: tuple[float, np.ndarray] | None = None  # (semitones, cepstra) if voiced
         self._prev_unanalysed = False  # the frame before was loud but not analysed
         # A run cannot outlast the pause that would move ``_pause_end`` (it ends at its
@@ -68,9 +70,12 @@ class FillerDetector:
 
     def process(self, samples: np.ndarray, t: float) -> list[Filler]:
         """Take the 20 ms frame starting at ``t`` (int16 samples as float64)."""
-        self._buf[:_WINDOW] = self._buf[FRAME_SAMPLES:]
-        self._buf[_WINDOW:] = samples
-        power = float(self._window.dot(self._window)) / _WINDOW
+        self._frames.append(samples)
+        # Sums of squares of int16 values are exact in float64 (below 2**53): the window's is
+        # the sum of its two frames', in any order.
+        energy = float(samples.dot(samples))
+        power = (self._energy + energy) / _WINDOW
+        self._energy = energy
         quiet = 10.0 * math.log10(power / FULL_SCALE**2 + 1e-20) < self._cfg.quiet_dbfs
         if quiet:
             steady, self._prev, self._prev_unanalysed = False, None, False
@@ -95,8 +100,10 @@ class FillerDetector:
     def _steady(self) -> bool:
         """Voiced, and its pitch and envelope close to the previous frame's."""
         cfg = self._cfg
-        prev = self._spectrum.analyse(self._window_before) if self._prev_unanalysed else self._prev
-        self._prev = current = self._spectrum.analyse(self._window)
+        oldest, before, newest = self._frames
+        prev = (self._spectrum.analyse(np.concatenate((oldest, before)))
+                if self._prev_unanalysed else self._prev)
+        self._prev = current = self._spectrum.analyse(np.concatenate((before, newest)))
         self._prev_unanalysed = False
         if current is None or prev is None:
             return False

@@ -269,6 +269,8 @@ class _Resampler:
 class WavSource(Source):
     """A recorded call: left = agent and right = customer by default, mono = agent only."""
 
+    read_ahead_steps = 50
+
     def __init__(self, path: Path | str, agent_side: Literal["left", "right"] = "left",
                  swap_channels: bool = False, block_s: float = 2.0) -> None:
         if agent_side not in ("left", "right"):
