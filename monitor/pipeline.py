@@ -154,8 +154,12 @@ class Session:
     def _decode(self, steps: list[tuple[Frame, ...]]) -> list[tuple[DecodedFrame, ...]]:
         """Each step's frames decoded once: tones, VAD, syllable counter and filler detector
         all read the samples or level; per channel, a block's frames in one go."""
-        by_channel = [DecodedFrame.decode_all([frames[j] for frames in steps])[1]
-                      for j in range(len(self._source.channels))]
+        by_channel = []
+        for j, channel in enumerate(self._source.channels):
+            samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
+            if channel == "agent":
+                self._fillers.prepare(samples)
+            by_channel.append(decoded)
         return list(zip(*by_channel, strict=True))
 
     def _step(self, frames: tuple[Frame, ...], decoded_frames: tuple[DecodedFrame, ...]) -> None:
