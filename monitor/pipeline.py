@@ -159,6 +159,7 @@ class Session:
             samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
             if channel == "agent":
                 self._fillers.prepare(samples)
+                self._syllables.prepare(samples, steps[0][j].t)
             by_channel.append(decoded)
         return list(zip(*by_channel, strict=True))
 

@@ -35,6 +35,8 @@ from monitor.pcm import FULL_SCALE
 
 _FLOOR_POWER = 1e-12
 """Band power relative to full scale that stands for silence (-120 dB): log10 needs no zero."""
+_NEAR = FRAME_S / 4.0
+"""Frame times closer than this are the same time (they are multiples of FRAME_S)."""
 
 
 class SyllableCounter:
@@ -61,9 +63,20 @@ class SyllableCounter:
         # are made once: a frame's work on them is then in-place operations alone. On arrays
         # this small, allocating results and slicing cost more than the arithmetic.
         keep = win - hop
+        self._keep, self._hops, self._hop, self._win = keep, hops, hop, win
         self._buf = np.zeros(keep + FRAME_SAMPLES)  # the last window's worth of audio
-        self._buf_kept, self._buf_moved = self._buf[:keep], self._buf[FRAME_SAMPLES:]
-        self._buf_newest = self._buf[keep:]
+        self._buf_kept, self._buf_newest = self._buf[:keep], self._buf[keep:]
+        # The frames taken last (their audio is what the next frame's windows reach back
+        # into), and how many of them in a row each followed the one before.
+        self._recent = deque([np.zeros(FRAME_SAMPLES)] * math.ceil(keep / FRAME_SAMPLES),
+                             maxlen=math.ceil(keep / FRAME_SAMPLES))
+        self._last_t = -math.inf
+        self._in_a_row = 0
+        # Band powers made ahead by ``prepare``: per frame from ``_ahead_t`` on, valid from
+        # row ``_ahead_first`` (row 0 only if the audio before it was known).
+        self._ahead = np.zeros((0, hops, 2))
+        self._ahead_t, self._ahead_first = 0.0, 0
+        self._ahead_tail: np.ndarray | None = None  # the audio just before the next block
         # The windows ending at each hop of the newest frame: a view that follows the buffer.
         self._windows = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop]
         self._tapered = np.empty(self._windows.shape)
@@ -90,25 +103,63 @@ class SyllableCounter:
         self._valley_db = math.inf
         self._loudest = (-math.inf, 0.0)  # (level dB, time s) of the loudest voiced peak
 
+    def prepare(self, frames: np.ndarray, t: float) -> None:
+        """The channel's frames from ``t`` on (rows of samples), where the caller has them at
+        hand (a recording): the band powers of all of them are made at once, as they come
+        out for a frame taken right after the one before it, and ``process`` takes them for
+        such frames (most are: only a segment's first frame follows an older one). Each row
+        comes out as alone: row-wise FFTs, one matrix product a frame (``matmul`` over a
+        stack)."""
+        tail = self._ahead_tail
+        follows = tail is not None and abs(t - self._ahead_t - len(self._ahead) * FRAME_S) < _NEAR
+        audio = np.concatenate((tail if follows and tail is not None else np.zeros(self._keep),
+                                frames.ravel()))
+        windows = np.lib.stride_tricks.sliding_window_view(audio, self._win)[::self._hop]
+        spectra = np.fft.rfft(windows * self._taper, axis=1)
+        squares = np.square(spectra[:, self._bins].view(np.float64))
+        self._ahead = np.matmul(squares.reshape(len(frames), self._hops, -1), self._bands)
+        self._ahead_t, self._ahead_first = t, 0 if follows else 1
+        self._ahead_tail = audio[len(audio) - self._keep:]
+
     def process(self, samples: np.ndarray, t: float, voiced: bool) -> list[float]:
         """Take the 20 ms frame starting at ``t`` (its int16 samples as float64, as
         ``DecodedFrame`` has them); return the nucleus times it confirmed."""
         self._frames.append((t, voiced))
+        powers = self._prepared(t)
+        if powers is None:
+            powers = self._powers_of(samples)
+        self._in_a_row = self._in_a_row + 1 if abs(t - FRAME_S - self._last_t) < _NEAR else 1
+        self._last_t = t
+        self._recent.append(samples)
         nuclei = []
-        for level, offset in zip(self._envelope(samples), self._offsets_s, strict=True):
+        for level, offset in zip(self._envelope(powers), self._offsets_s, strict=True):
             nucleus = self._track(level, t + offset)
             if nucleus is not None:
                 nuclei.append(nucleus)
         return nuclei
 
-    def _envelope(self, samples: np.ndarray) -> list[float]:
-        """Smoothed two-band level in dBFS at each hop of the frame, ``lag_s`` behind it."""
-        self._buf_kept[:] = self._buf_moved
+    def _prepared(self, t: float) -> list[list[float]] | None:
+        """The band powers ``prepare`` made for the frame at ``t``, if it follows the frames
+        taken before it closely enough that its windows reach back into the same audio."""
+        row = round((t - self._ahead_t) / FRAME_S)
+        if (not self._ahead_first <= row < len(self._ahead)
+                or abs(t - FRAME_S - self._last_t) >= _NEAR
+                or self._in_a_row < len(self._recent)):
+            return None
+        return self._ahead[row].tolist()
+
+    def _powers_of(self, samples: np.ndarray) -> list[list[float]]:
+        """The low and high band powers at each hop of the frame, from the frames taken."""
+        self._buf_kept[:] = (self._recent[-1] if len(self._recent) == 1
+                             else np.concatenate(self._recent))[-self._keep:]
         self._buf_newest[:] = samples
         np.multiply(self._windows, self._taper, out=self._tapered)
         np.fft.rfft(self._tapered, out=self._spectra)
         np.square(self._band_parts, out=self._squares)
-        band_powers = np.matmul(self._squares, self._bands, out=self._band_powers).tolist()
+        return np.matmul(self._squares, self._bands, out=self._band_powers).tolist()
+
+    def _envelope(self, band_powers: list[list[float]]) -> list[float]:
+        """Smoothed two-band level in dBFS at each hop of the frame, ``lag_s`` behind it."""
         # Two band powers a hop: from here on plain floats cost less than numpy calls, and
         # their sums come out the same whatever BLAS the machine has.
         gap_db = self._cfg.max_band_gap_db
