@@ -185,11 +185,17 @@ class Session:
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)
-        events += self._due_call_events(self.t)
+        if self._call_events:
+            events += self._due_call_events(self.t)
         for ev in events:
             self._emit(self._engine.on_event(ev))
-        self._emit(self._engine.on_tick(self.t))
-        self._emit(list(self._source.notices()))
+        # Most steps have nothing to emit: the empty lists are not handed on.
+        ticked = self._engine.on_tick(self.t)
+        if ticked:
+            self._emit(ticked)
+        notices = self._source.notices()
+        if notices:
+            self._emit(list(notices))
         if self._steppers:
             speaking = {c: vad.speaking for c, vad in self._vads.items()}
             for stepper in list(self._steppers):

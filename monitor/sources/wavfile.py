@@ -20,7 +20,15 @@ import numpy as np
 import soxr
 
 from monitor.errors import CallmonitorError
-from monitor.frames import CHANNELS, FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Channel, Frame
+from monitor.frames import (
+    CHANNELS,
+    FRAME_BYTES,
+    FRAME_S,
+    FRAME_SAMPLES,
+    SAMPLE_RATE_HZ,
+    Channel,
+    Frame,
+)
 from monitor.pcm import PCM_DTYPE, float_to_int16, int16_to_float
 from monitor.sources.base import Source
 
@@ -323,18 +331,22 @@ class WavSource(Source):
         for chunk in self._pcm16k():
             pending = [np.concatenate((p, c)) for p, c in zip(pending, chunk, strict=True)]
             n = min(len(p) for p in pending) // FRAME_SAMPLES
-            for k in range(n):
-                yield self._step(i, pending, k * FRAME_SAMPLES)
-                i += 1
+            yield from self._steps(i, [p[:n * FRAME_SAMPLES] for p in pending])
+            i += n
             pending = [p[n * FRAME_SAMPLES:] for p in pending]
         if max(len(p) for p in pending) > 0:
-            padded = [np.pad(p, (0, FRAME_SAMPLES - len(p))) for p in pending]
-            yield self._step(i, padded, 0)
+            yield from self._steps(i, [np.pad(p, (0, FRAME_SAMPLES - len(p))) for p in pending])
 
-    def _step(self, i: int, pcm: list[np.ndarray], at: int) -> tuple[Frame, ...]:
-        t = i * FRAME_S
-        return tuple(Frame(ch, t, pcm[j][at:at + FRAME_SAMPLES].tobytes())
-                     for j, ch in enumerate(self.channels))
+    def _steps(self, i: int, pcm: list[np.ndarray]) -> Iterator[tuple[Frame, ...]]:
+        """The steps of whole frames of ``pcm`` (one array per channel), the first at step
+        ``i``: each channel's bytes are taken once and cut, cheaper than a numpy slice and
+        its bytes per frame."""
+        raw = [p.tobytes() for p in pcm]
+        for k in range(len(pcm[0]) // FRAME_SAMPLES):
+            t = (i + k) * FRAME_S
+            at = k * FRAME_BYTES
+            yield tuple(Frame(ch, t, b[at:at + FRAME_BYTES])
+                        for ch, b in zip(self.channels, raw, strict=True))
 
 
 __all__ = ["ALAW_TO_INT16", "MULAW_TO_INT16", "WavInfo", "WavSource", "decode"]
