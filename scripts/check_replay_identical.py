@@ -3,7 +3,10 @@
 Speed work on the pipeline (monitor/analysis, monitor/engine, monitor/frames.py ...) must not
 change a single record. This replays the same calls with the code of a base revision and with
 the working tree, each through ``callmonitor replay CALL --asr none --json`` (the real command,
-in a child process per code tree), and compares the JSON lines byte for byte.
+in a child process per code tree), and compares the JSON lines byte for byte, and the events
+the engine was fed (every VAD onset, syllable nucleus, filler, ring ..., written with ``repr``:
+floats to the last bit), since a timing-only replay's records leave some of them out (the
+nuclei only count for the speaking rate, which needs words).
 
 The calls: the 10-minute benchmark call of ``scripts/bench_replay.py`` and every scenario
 (``scenarios/rules/*.toml``, ``scenarios/*.toml``), each as synthesised (16 kHz PCM) and as a
@@ -30,6 +33,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 OUT_DIR = REPO_DIR / "var" / "replay_check"
@@ -58,16 +62,28 @@ def calls(minutes: float) -> list[tuple[str, list[str]]]:
 
 
 def emit(out_dir: Path, jobs: list[tuple[str, list[str]]]) -> None:
-    """In the child: replay every call with the ``monitor`` on PYTHONPATH, one file each."""
+    """In the child: replay every call with the ``monitor`` on PYTHONPATH, one file of
+    records and one of the engine's input events each."""
     from monitor.cli import main
+    from monitor.engine.core import Engine
 
+    fed: list[str] = []
+    on_event = Engine.on_event
+
+    def logged(self: Engine, ev: Any) -> Any:
+        fed.append(repr(ev))
+        return on_event(self, ev)
+
+    Engine.on_event = logged  # type: ignore[method-assign]
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, args in jobs:
+        fed.clear()
         with tempfile.TemporaryDirectory() as tmp, \
                 (out_dir / f"{name}.jsonl").open("w", encoding="utf-8") as fh, \
                 contextlib.redirect_stdout(fh):
             argv = ["replay", *args, "--asr", "none", "--json", "--db", f"{tmp}/s.sqlite3"]
             main.main(argv, prog_name="callmonitor", standalone_mode=False)
+        (out_dir / f"{name}.events").write_text("".join(f"{e}\n" for e in fed), encoding="utf-8")
 
 
 def replay_all(code_dir: Path, out_dir: Path, jobs: list[tuple[str, list[str]]]) -> None:
@@ -82,7 +98,7 @@ def base_output(rev: str, jobs: list[tuple[str, list[str]]]) -> Path:
     commit = subprocess.run(["git", "rev-parse", rev], cwd=REPO_DIR, check=True,
                             capture_output=True, text=True).stdout.strip()
     out_dir = OUT_DIR / commit
-    missing = [(n, a) for n, a in jobs if not (out_dir / f"{n}.jsonl").exists()]
+    missing = [(n, a) for n, a in jobs if not (out_dir / f"{n}.events").exists()]
     if missing:
         with tempfile.TemporaryDirectory() as tmp:
             archive = subprocess.run(["git", "archive", commit, "monitor", "config"],
@@ -115,16 +131,19 @@ def main() -> int:
     base_dir = base_output(args.base, jobs)
     with tempfile.TemporaryDirectory() as tmp:
         replay_all(REPO_DIR, Path(tmp), jobs)
-        differ = 0
+        differ = set()
         for name, _ in jobs:
-            base = (base_dir / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-            new = (Path(tmp) / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
-            if base != new:
-                differ += 1
-                print(f"DIFFERS {name}: {first_difference(base, new)}")
-    records = sum(1 for _ in (base_dir / f"{jobs[0][0]}.jsonl").open())
-    print(f"{len(jobs) - differ} of {len(jobs)} calls identical to {args.base} "
-          f"({base_dir.name[:12]}); the benchmark call has {records} records")
+            for kind in ("jsonl", "events"):
+                base = (base_dir / f"{name}.{kind}").read_text(encoding="utf-8").splitlines()
+                new = (Path(tmp) / f"{name}.{kind}").read_text(encoding="utf-8").splitlines()
+                if base != new:
+                    differ.add(name)
+                    print(f"DIFFERS {name}.{kind}: {first_difference(base, new)}")
+    records, events = (sum(1 for _ in (base_dir / f"{jobs[0][0]}.{kind}").open())
+                       for kind in ("jsonl", "events"))
+    print(f"{len(jobs) - len(differ)} of {len(jobs)} calls identical to {args.base} "
+          f"({base_dir.name[:12]}), records and engine input; the benchmark call has "
+          f"{records} records from {events} events")
     return 1 if differ else 0
 
 
