@@ -119,11 +119,9 @@ class Session:
             for opener in [s for s in self._sinks if isinstance(s, OpeningSink)]:
                 self._deliver(opener, opener.open)
             for steps in self._blocks():
-                decoded = self._decode(steps)
-                for frames, frames_decoded in zip(steps, decoded, strict=True):
-                    if self._stopping:
-                        break
-                    self._step(frames, frames_decoded)
+                self._run_block(steps)
+                if self._stopping:
+                    break
             status = self._end_status()
         except KeyboardInterrupt:
             status = "interrupted"
@@ -151,13 +149,20 @@ class Session:
         if block:
             yield block
 
+    def _run_block(self, steps: list[tuple[Frame, ...]]) -> None:
+        """Step through a block, up to the end of the step where the session was stopped."""
+        for frames, decoded in zip(steps, self._decode(steps), strict=True):
+            if self._stopping:
+                return
+            self._step(frames, decoded)
+
     def _decode(self, steps: list[tuple[Frame, ...]]) -> list[tuple[DecodedFrame, ...]]:
         """Each step's frames decoded once: tones, VAD, syllable counter and filler detector
         all read the samples or level; per channel, a block's frames in one go."""
         by_channel = []
         for j, channel in enumerate(self._source.channels):
             samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
-            if channel == "agent":
+            if channel == "agent" and len(steps) > 1:  # frames ahead to work on together
                 self._fillers.prepare(samples)
                 self._syllables.prepare(samples, steps[0][j].t)
             by_channel.append(decoded)

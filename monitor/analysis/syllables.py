@@ -65,20 +65,7 @@ class SyllableCounter:
         self._keep, self._hops, self._hop, self._win = keep, hops, hop, win
         self._buf = np.zeros(keep + FRAME_SAMPLES)  # the last window's worth of audio
         self._buf_kept, self._buf_newest = self._buf[:keep], self._buf[keep:]
-        # The frames taken last (their audio is what the next frame's windows reach back
-        # into), and how many of them in a row each followed the one before.
-        self._recent = deque([np.zeros(FRAME_SAMPLES)] * math.ceil(keep / FRAME_SAMPLES),
-                             maxlen=math.ceil(keep / FRAME_SAMPLES))
-        self._last_t = -math.inf
-        self._in_a_row = 0
-        # Band powers made ahead by ``prepare``: per frame from ``_ahead_t`` on, valid from
-        # row ``_ahead_first`` (row 0 only if the audio before it was known).
-        # Levels and envelope made ahead by ``prepare``: per frame from ``_ahead_t`` on, valid
-        # from row ``_ahead_first`` (the first rows only if the audio before them was known).
-        self._ahead_levels: list[list[float]] = []
-        self._ahead_envelope: list[list[float]] = []
-        self._ahead_t, self._ahead_first = 0.0, 0
-        self._ahead_tail: tuple[np.ndarray, list[float]] | None = None  # audio, levels before
+        self._start_ahead(keep)
         # The windows ending at each hop of the newest frame: a view that follows the buffer.
         self._windows = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop]
         self._tapered = np.empty(self._windows.shape)
@@ -107,6 +94,21 @@ class SyllableCounter:
         self._valley_db = math.inf
         self._loudest = (-math.inf, 0.0)  # (level dB, time s) of the loudest voiced peak
 
+    def _start_ahead(self, keep: int) -> None:
+        """What tells whether a frame may take what ``prepare`` made for it."""
+        # The frames taken last (their audio is what the next frame's windows reach back
+        # into), and how many of them in a row each followed the one before.
+        self._recent = deque([np.zeros(FRAME_SAMPLES)] * math.ceil(keep / FRAME_SAMPLES),
+                             maxlen=math.ceil(keep / FRAME_SAMPLES))
+        self._last_t = -math.inf
+        self._in_a_row = 0
+        # Levels and envelope made ahead by ``prepare``: per frame from ``_ahead_t`` on, valid
+        # from row ``_ahead_first`` (the first rows only if the audio before them was known).
+        self._ahead_levels: list[list[float]] = []
+        self._ahead_envelope: list[list[float]] = []
+        self._ahead_t, self._ahead_first = 0.0, 0
+        self._ahead_tail: tuple[np.ndarray, list[float]] | None = None  # audio, levels before
+
     def prepare(self, frames: np.ndarray, t: float) -> None:
         """The channel's frames from ``t`` on (rows of samples), following those of the last
         call, where the caller has them at hand (a recording): their levels and envelope are
@@ -125,13 +127,14 @@ class SyllableCounter:
         squares = np.square(spectra[:, self._bins].view(np.float64))
         powers = np.matmul(squares.reshape(len(frames), self._hops, -1), self._bands)
         levels = self._levels(powers.reshape(-1, 2))
-        envelope = self._smooth([*before, *levels])
+        reached = [*before, *levels]
+        envelope = self._smooth(reached)
         hops = self._hops
         self._ahead_levels = [levels[i:i + hops] for i in range(0, len(levels), hops)]
         self._ahead_envelope = [envelope[i:i + hops] for i in range(0, len(envelope), hops)]
         self._ahead_t = t
         self._ahead_first = 0 if follows else max(1, self._reach)
-        self._ahead_tail = (audio[len(audio) - self._keep:], levels[len(levels) - taps + 1:])
+        self._ahead_tail = (audio[len(audio) - self._keep:], reached[len(reached) - taps + 1:])
 
     def process(self, samples: np.ndarray, t: float, voiced: bool) -> list[float]:
         """Take the 20 ms frame starting at ``t`` (its int16 samples as float64, as
