@@ -17,6 +17,9 @@ class Source(ABC):
     """How many steps the session may take before analysing the first of them. A recording
     has them all at hand, and analysing many together costs less; a live capture's must be
     analysed as they come, or every alert waits for the steps after it."""
+    mixed: bool = False
+    """Both sides of the call are in the one ``agent`` channel (a recorder that mixed them):
+    rings are listened for there, and the checks that need the sides apart are skipped."""
 
     @abstractmethod
     def frames(self) -> Iterator[tuple[Frame, ...]]:
