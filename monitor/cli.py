@@ -116,6 +116,12 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+channels_option = click.option(
+    "--channels", "layout", type=click.Choice(["agent-left", "agent-right", "mixed", "agent-only"]),
+    default=None, help="How the recording carries the sides (default: config [audio] channels, "
+                       "agent-left): mixed = both in one channel.")
+
+
 @dataclass
 class _Setup:
     """What a replay or live session is made of, before its source."""
@@ -203,10 +209,7 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @session_options
 @click.option("--swap-channels", is_flag=True, help="Agent on the right channel.")
-@click.option("--channels", "layout",
-              type=click.Choice(["agent-left", "agent-right", "mixed", "agent-only"]),
-              default=None, help="How the recording carries the sides (default: config [audio] "
-                                 "channels, agent-left): mixed = both in one channel.")
+@channels_option
 @click.option("--realtime", is_flag=True, help="Pace the replay at the recording's speed.")
 @click.option("--call-events", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The softphone's events for this call (JSON lines: ring, answer, hold, "
@@ -293,6 +296,50 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
     finally:
         watch.close()
     _exit(session, summary, stopped)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the tables (Parquet and CSV), run.json and the part files.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: one per core this process may use).")
+@click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True)
+@click.option("--asr", "asr_backend", type=click.Choice(["auto", "vosk", "whisper", "none"]),
+              default=None, help="Speech recogniser (default: config; none = timing only).")
+@click.option("--resume", is_flag=True,
+              help="Complete a run in --out: calls already done (same file, same "
+                   "configuration) are not run again.")
+@config_option
+@click.option("--company", default=None, help="Company name the greeting must contain.")
+@click.option("--agent-name", default=None, help="Agent name the greeting must contain.")
+@click.option("--swap-channels", is_flag=True, help="Agent on the right channel.")
+@channels_option
+def batch(inputs: tuple[str, ...], out: Path, jobs: int | None, profile: str,
+          asr_backend: str | None, resume: bool, site: Path | None, company: str | None,
+          agent_name: str | None, swap_channels: bool, layout: str | None) -> None:
+    """Analyse a corpus of recorded calls: INPUT is files, folders (searched recursively),
+    patterns, or a manifest CSV (path plus per-call profile, company, agent_name,
+    swap_channels, call_events, channels). Writes one row per call, alert, utterance and
+    speech segment (Parquet and CSV) and run.json into --out."""
+    from monitor import __version__
+    from monitor.batch.analyse import RunOptions, call_config, config_hash, planned_models
+    from monitor.batch.inputs import CallTask, expand_inputs
+    from monitor.batch.local import run_batch
+    from monitor.batch.output import BatchDir
+
+    defaults = CallTask(Path(), profile, company, agent_name, swap_channels, channels=layout)
+    run = RunOptions(asr_backend, site)
+    cfg = call_config(defaults, run)
+    models = planned_models(cfg, run)
+    tasks = expand_inputs(inputs, defaults)
+    target = BatchDir(out)
+    target.prepare(resume)
+    meta = {"version": __version__, "config_hash": config_hash(defaults, run, models),
+            "models": models, "argv": sys.argv}
+    end = run_batch(tasks, run, target, jobs or len(os.sched_getaffinity(0)), resume, meta)
+    click.echo(end.line, err=True)
+    sys.exit(end.code)
 
 
 def _stdout() -> TextIO:

@@ -1,2 +1,3 @@
-"""Batch work for researchers: many recorded calls in, tables, a report and an evaluation
-out (issue #14; the modules and the output schema are listed in the README)."""
+"""Batch work for researchers: a corpus of recorded calls through the replay pipeline into
+tables (inputs, analyse, tables, output, the engines that run the calls), a report of them and
+an evaluation against labels (the modules are listed in the README)."""
