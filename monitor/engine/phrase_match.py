@@ -106,6 +106,64 @@ class _Found:
     rank: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiling:
+    """Everything compiling a pattern into chains reads (of ``Tolerance``, only what shapes
+    the chains, not the cost table): equal settings give equal chains."""
+
+    language: str
+    sound: bool
+    max_gap_units: int
+    max_cost_per_unit: float
+    homophone_min_units: int
+    fuzzy_min_units: int
+    phonetic_cost: float
+    aliases: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, language: str, t: Tolerance, sound: bool) -> _Compiling:
+        return cls(language, sound, t.max_gap_units, t.max_cost_per_unit,
+                   t.homophone_min_units, t.fuzzy_min_units, t.phonetic_cost, t.aliases)
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str, literal: bool, how: _Compiling) -> tuple[_Chain, ...]:
+    """A pattern's chains, every alias spelling included. Compiled once per process for each
+    pattern and settings (the key is immutable, the chains too): every session builds the same
+    matchers, and compiling them cost more than a short call's whole timing analysis."""
+    chains = [Chain((pattern,), ())] if literal else list(compile_pattern(pattern))
+    out = []
+    for chain in chains:
+        for parts in _aliased([text_units(t, how.language).forms for t in chain.texts], how):
+            if not all(parts):
+                raise ValueError(f"pattern {pattern!r} has a part with nothing to match")
+            gaps = tuple(how.max_gap_units if g is None else g for g in chain.gaps)
+            out.append(_Chain(pattern, tuple(parts), gaps, _per_unit(chain, parts, how),
+                              chain.clause_start, chain.clause_end))
+    return tuple(out)
+
+
+def _per_unit(chain: Chain, parts: tuple[tuple[str, ...], ...], how: _Compiling
+              ) -> float | None:
+    """What each unit of the chain may cost: near-homophones for long chains, homophones
+    (English: words of one Metaphone code) for short ones and for a whole clause, None
+    (the text only) for a single unit inside a clause."""
+    size = sum(len(p) for p in parts)
+    if not how.sound:
+        return None
+    if size >= how.fuzzy_min_units:
+        return how.max_cost_per_unit
+    if size >= how.homophone_min_units or (chain.clause_start and chain.clause_end):
+        return 0.0 if how.language == "zh" else how.phonetic_cost
+    return None
+
+
+def _aliased(parts: list[tuple[str, ...]], how: _Compiling) -> list[tuple[tuple[str, ...], ...]]:
+    """Every spelling of the parts the aliases allow ("do not" also as "don't")."""
+    groups = [[text_units(a, how.language).forms for a in group] for group in how.aliases]
+    return list(product(*(_alias_variants(p, groups) for p in parts)))
+
+
 class PhraseMatcher:
     """Finds any of a list of patterns in utterances; built once, used on every utterance.
 
@@ -124,11 +182,11 @@ class PhraseMatcher:
                  min_spelling_similarity: float | None = None) -> None:
         self._language = language
         self._tolerance = tolerance
-        self._sound = sound
         self._min_spelling = min_spelling_similarity if language != "zh" else None
-        self._chains = [c for p in patterns for c in self._compile(p, literal)]
-        self._exclusions = [c for p in exclusions for c in self._compile(p, literal)] + [
-            c for p in polite for c in self._compile(p, literal=True)]
+        how = _Compiling.of(language, tolerance, sound)
+        self._chains = [c for p in patterns for c in _compile(p, literal, how)]
+        self._exclusions = [c for p in exclusions for c in _compile(p, literal, how)] + [
+            c for p in polite for c in _compile(p, True, how)]
 
     def find(self, utterance: Utterance) -> list[Match]:
         """All non-overlapping matches in order of position.
@@ -167,40 +225,6 @@ class PhraseMatcher:
         """The earliest match, or None: what a rule that only asks "was it said?" needs."""
         matches = self.find(utterance)
         return matches[0] if matches else None
-
-    def _compile(self, pattern: str, literal: bool) -> list[_Chain]:
-        chains = [Chain((pattern,), ())] if literal else list(compile_pattern(pattern))
-        out = []
-        for chain in chains:
-            for parts in self._aliased([text_units(t, self._language).forms
-                                        for t in chain.texts]):
-                if not all(parts):
-                    raise ValueError(f"pattern {pattern!r} has a part with nothing to match")
-                t = self._tolerance
-                gaps = tuple(t.max_gap_units if g is None else g for g in chain.gaps)
-                out.append(_Chain(pattern, tuple(parts), gaps, self._per_unit(chain, parts),
-                                  chain.clause_start, chain.clause_end))
-        return out
-
-    def _per_unit(self, chain: Chain, parts: tuple[tuple[str, ...], ...]) -> float | None:
-        """What each unit of the chain may cost: near-homophones for long chains, homophones
-        (English: words of one Metaphone code) for short ones and for a whole clause, None
-        (the text only) for a single unit inside a clause."""
-        t = self._tolerance
-        size = sum(len(p) for p in parts)
-        if not self._sound:
-            return None
-        if size >= t.fuzzy_min_units:
-            return t.max_cost_per_unit
-        if size >= t.homophone_min_units or (chain.clause_start and chain.clause_end):
-            return 0.0 if self._language == "zh" else t.phonetic_cost
-        return None
-
-    def _aliased(self, parts: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], ...]]:
-        """Every spelling of the parts the aliases allow ("do not" also as "don't")."""
-        groups = [[text_units(a, self._language).forms for a in group]
-                  for group in self._tolerance.aliases]
-        return list(product(*(_alias_variants(p, groups) for p in parts)))
 
     def _spelled(self, forms: Sequence[str], excused: list[tuple[int, int]]
                  ) -> list[tuple[int, float, int, int, int]]:
