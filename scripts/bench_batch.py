@@ -1,9 +1,13 @@
 """Throughput of ``callmonitor batch --asr none`` on a corpus of short synthesised calls.
 
 Prints, per engine and worker count: wall time (process start to exit, worker start-up and
-the table merge included), calls per second, times real time (audio seconds / wall seconds)
-and the peak resident memory of each worker (from run.json: every worker reports its own
-``getrusage`` peak, so the figure is the pipeline's, not this script's or the synthesiser's).
+the table merge included), calls per second, times real time (audio seconds / wall seconds),
+the workers' CPU time (from run.json: each call's CPU time in its worker, summed) as times
+real time per CPU second, the share of the workers' busy wall time they had a core for (below
+100 %: they waited, the machine is loaded), the wall time outside the workers' calls
+(start-up, the parent's per-call work, the merge) and the peak resident memory of each worker
+(from run.json: every worker reports its own ``getrusage`` peak, so the figure is the
+pipeline's, not this script's or the synthesiser's).
 
     .venv/bin/python scripts/bench_batch.py [--calls 1000] [--jobs 1 2] [--engine local]
 
@@ -77,7 +81,8 @@ def run(engine: str, jobs: int, calls: Path) -> dict[str, Any]:
         audio_s = sum(d for d in durations.to_pylist() if d is not None)
     return {"engine": engine, "jobs": jobs, "calls": info["inputs"],
             "status": info["status_counts"], "wall_s": wall, "audio_s": audio_s,
-            "workers": info["workers"]}
+            "workers": info["workers"], "cpu_s": sum(w["cpu_s"] for w in info["workers"]),
+            "busy_s": sum(w["busy_s"] for w in info["workers"])}
 
 
 def report(fig: dict[str, Any]) -> str:
@@ -85,7 +90,10 @@ def report(fig: dict[str, Any]) -> str:
     return (f"{fig['engine']:<6} --jobs {fig['jobs']}: {fig['calls']} calls "
             f"({fig['audio_s'] / 3600:.2f} h of audio, {fig['status']}) in {fig['wall_s']:.1f} s"
             f" = {fig['calls'] / fig['wall_s']:.1f} calls/s, "
-            f"{fig['audio_s'] / fig['wall_s']:.0f}x real time; "
+            f"{fig['audio_s'] / fig['wall_s']:.0f}x real time; workers' CPU {fig['cpu_s']:.1f} s"
+            f" = {fig['audio_s'] / fig['cpu_s']:.0f}x real time per CPU second, "
+            f"{fig['cpu_s'] / fig['busy_s']:.0%} of their busy time on a core; "
+            f"outside calls {fig['wall_s'] - fig['busy_s'] / fig['jobs']:.1f} s; "
             f"peak RSS per worker: {peaks} MiB")
 
 

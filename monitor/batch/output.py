@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -153,17 +154,21 @@ class Outcome:
     pid: int
     peak_rss_mib: float
     """The process's peak resident memory so far (the batch's memory figure per worker)."""
+    cpu_s: float = 0.0
+    """The CPU time the process spent on the call, its part file included: against
+    ``elapsed_s`` it tells a worker that waited for a core from one that worked."""
 
 
 def process_call(task: CallTask, run: RunOptions, out: BatchDir, resume: bool) -> Outcome:
     """Analyse one call (or find it done, with ``resume``) and write its part: the unit of
     work of every engine."""
+    cpu = time.process_time()
     result = analyse_call(task, run, out.find_part if resume else None)
     part = out.part_path(result) if result.skipped else out.write_part(result)
     summary = result.summary
     return Outcome(str(part), result.status, result.error,
                    float(summary["t"]) if summary else 0.0, result.elapsed_s, result.skipped,
-                   result.bug, os.getpid(), peak_rss_mib())
+                   result.bug, os.getpid(), peak_rss_mib(), time.process_time() - cpu)
 
 
 def peak_rss_mib() -> float:
@@ -181,9 +186,12 @@ def finish_run(out: BatchDir, outcomes: list[Outcome], meta: dict[str, Any]) -> 
     write_tables(out, [Path(o.part) for o in outcomes])
     workers: dict[int, dict[str, Any]] = {}
     for o in outcomes:
-        w = workers.setdefault(o.pid, {"pid": o.pid, "calls": 0, "peak_rss_mib": 0.0})
+        w = workers.setdefault(o.pid, {"pid": o.pid, "calls": 0, "peak_rss_mib": 0.0,
+                                       "cpu_s": 0.0, "busy_s": 0.0})
         w["calls"] += 0 if o.skipped else 1
         w["peak_rss_mib"] = max(w["peak_rss_mib"], o.peak_rss_mib)
+        w["cpu_s"] = round(w["cpu_s"] + o.cpu_s, 3)
+        w["busy_s"] = round(w["busy_s"] + o.elapsed_s, 3)
     write_run(out, {**meta, "inputs": len(outcomes), "status_counts": status_counts(outcomes),
                     "skipped": sum(o.skipped for o in outcomes),
                     "workers": sorted(workers.values(), key=lambda w: w["pid"]),
