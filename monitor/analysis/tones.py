@@ -11,11 +11,33 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import lru_cache
 
 import numpy as np
 
 from monitor.config import ToneConfig
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Ring
+
+
+@lru_cache(maxsize=16)
+def _band_dft(n: int, freqs_hz: tuple[float, ...], band_hz: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window, the ringback bands' DFT bin frequencies and their DFT matrix. Only the
+    band's bins are needed (Parseval gives the total): a small real matrix product (cosines
+    over sines) instead of a whole FFT keeps the detector cheap enough to run on every frame.
+    Made once per process for each setting (read-only, shared by every call's detector):
+    making it cost about a millisecond a call, a batch's short call spends a few dozen."""
+    window = np.hanning(n)
+    freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
+    band = np.zeros(freqs.shape, dtype=bool)
+    for f in freqs_hz:
+        band |= np.abs(freqs - f) <= band_hz
+    band_freqs = freqs[band]
+    phase = 2.0 * np.pi * np.outer(band_freqs, np.arange(n)) / SAMPLE_RATE_HZ
+    dft = np.vstack([np.cos(phase), np.sin(phase)]) * window
+    for array in (window, band_freqs, dft):
+        array.flags.writeable = False
+    return window, band_freqs, dft
 
 
 class ToneDetector:
@@ -29,17 +51,7 @@ class ToneDetector:
         # frame.
         kept = math.ceil(n / FRAME_SAMPLES)
         self._recent = deque([np.zeros(FRAME_SAMPLES)] * kept, maxlen=kept)
-        self._window = np.hanning(n)
-        freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
-        band = np.zeros(freqs.shape, dtype=bool)
-        for f in cfg.freqs_hz:
-            band |= np.abs(freqs - f) <= cfg.band_hz
-        self._band_freqs = freqs[band]
-        # Only the band's DFT bins are needed (Parseval gives the total): a small real matrix
-        # product (cosines over sines) instead of a whole FFT keeps the detector cheap enough to
-        # run on every frame.
-        phase = 2.0 * np.pi * np.outer(self._band_freqs, np.arange(n)) / SAMPLE_RATE_HZ
-        self._dft = np.vstack([np.cos(phase), np.sin(phase)]) * self._window
+        self._window, self._band_freqs, self._dft = _band_dft(n, cfg.freqs_hz, cfg.band_hz)
         self._run_start: float | None = None
         self._run_end = 0.0
         self._peaks: list[float] = []
