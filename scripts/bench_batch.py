@@ -3,16 +3,16 @@
 Prints, per engine and worker count: wall time (process start to exit, worker start-up and
 the table merge included), calls per second, times real time (audio seconds / wall seconds),
 the workers' CPU time (from run.json: each call's CPU time in its worker, summed) as times
-real time per CPU second, the share of the workers' busy wall time they had a core for (below
-100 %: they waited, the machine is loaded), the wall time outside the workers' calls
-(start-up, the parent's per-call work, the merge) and the peak resident memory of each worker
-(from run.json: every worker reports its own ``getrusage`` peak, so the figure is the
-pipeline's, not this script's or the synthesiser's).
+real time per CPU second, the share of the workers' busy wall time (analysis and part files)
+that was CPU time (below 100 %: they waited, for a core on a loaded machine or for the disk),
+the wall time outside the workers' calls (start-up, the parent's per-call work, the merge)
+and the peak resident memory of each worker (from run.json: every worker reports its own
+``getrusage`` peak, so the figure is the pipeline's, not this script's or the synthesiser's).
 
     .venv/bin/python scripts/bench_batch.py [--calls 1000] [--jobs 1 2] [--engine local]
 
 The corpus is synthesised once into var/bench_batch/calls-N (each call a greeting, a question,
-a hold and a return: about 13 s of two-channel audio, every call with its own noise seed) and
+a hold and a return: about 24 s of two-channel audio, every call with its own noise seed) and
 reused by later runs. An engine is a list of extra ``batch`` arguments (``ENGINES``), so
 another engine (Ray) is one more entry.
 """
@@ -92,7 +92,7 @@ def report(fig: dict[str, Any]) -> str:
             f" = {fig['calls'] / fig['wall_s']:.1f} calls/s, "
             f"{fig['audio_s'] / fig['wall_s']:.0f}x real time; workers' CPU {fig['cpu_s']:.1f} s"
             f" = {fig['audio_s'] / fig['cpu_s']:.0f}x real time per CPU second, "
-            f"{fig['cpu_s'] / fig['busy_s']:.0%} of their busy time on a core; "
+            f"{fig['cpu_s'] / fig['busy_s']:.0%} of their busy time CPU; "
             f"outside calls {fig['wall_s'] - fig['busy_s'] / fig['jobs']:.1f} s; "
             f"peak RSS per worker: {peaks} MiB")
 

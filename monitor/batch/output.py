@@ -155,20 +155,23 @@ class Outcome:
     peak_rss_mib: float
     """The process's peak resident memory so far (the batch's memory figure per worker)."""
     cpu_s: float = 0.0
-    """The CPU time the process spent on the call, its part file included: against
-    ``elapsed_s`` it tells a worker that waited for a core from one that worked."""
+    """The CPU time the process spent on the call, its part file included ..."""
+    busy_s: float = 0.0
+    """... and the wall time it took (``elapsed_s`` and the part file): a ``cpu_s`` well
+    below it says the process waited, for a core or for the disk."""
 
 
 def process_call(task: CallTask, run: RunOptions, out: BatchDir, resume: bool) -> Outcome:
     """Analyse one call (or find it done, with ``resume``) and write its part: the unit of
     work of every engine."""
-    cpu = time.process_time()
+    cpu, wall = time.process_time(), time.perf_counter()
     result = analyse_call(task, run, out.find_part if resume else None)
     part = out.part_path(result) if result.skipped else out.write_part(result)
     summary = result.summary
     return Outcome(str(part), result.status, result.error,
                    float(summary["t"]) if summary else 0.0, result.elapsed_s, result.skipped,
-                   result.bug, os.getpid(), peak_rss_mib(), time.process_time() - cpu)
+                   result.bug, os.getpid(), peak_rss_mib(), time.process_time() - cpu,
+                   time.perf_counter() - wall)
 
 
 def peak_rss_mib() -> float:
@@ -191,7 +194,7 @@ def finish_run(out: BatchDir, outcomes: list[Outcome], meta: dict[str, Any]) -> 
         w["calls"] += 0 if o.skipped else 1
         w["peak_rss_mib"] = max(w["peak_rss_mib"], o.peak_rss_mib)
         w["cpu_s"] = round(w["cpu_s"] + o.cpu_s, 3)
-        w["busy_s"] = round(w["busy_s"] + o.elapsed_s, 3)
+        w["busy_s"] = round(w["busy_s"] + o.busy_s, 3)
     write_run(out, {**meta, "inputs": len(outcomes), "status_counts": status_counts(outcomes),
                     "skipped": sum(o.skipped for o in outcomes),
                     "workers": sorted(workers.values(), key=lambda w: w["pid"]),

@@ -92,11 +92,11 @@ def test_run_json_says_what_ran(corpus, straight):
     assert run["config_hash"] != calls.iloc[1]["config_hash"]  # another company, events
     assert run["started_at"] <= run["ended_at"]
     assert all(w["peak_rss_mib"] > 0 for w in run["workers"])
-    # the workers' CPU and busy time add up to what each call took (calls table, CPU: >0)
+    # each worker's busy time holds its calls' analysis (the calls table's elapsed_s) and
+    # their part files; a worker that analysed calls spent CPU time on them
     assert sum(w["calls"] for w in run["workers"]) == 3
     assert all(w["cpu_s"] > 0 for w in run["workers"] if w["calls"])
-    assert sum(w["busy_s"] for w in run["workers"]) == pytest.approx(
-        calls["elapsed_s"].sum(), abs=0.01)
+    assert sum(w["busy_s"] for w in run["workers"]) >= calls["elapsed_s"].sum() - 0.01
 
 
 def test_a_used_output_folder_is_refused_without_resume(corpus, straight):
