@@ -379,3 +379,13 @@ def test_a_name_spelled_alike_is_excused_only_inside_an_exclusion():
     assert pm(["Acme"], "en", min_spelling_similarity=0.75, exclusions=["at me"]).find(said) == []
     assert found(pm(["Acme"], "en", min_spelling_similarity=0.75, exclusions=["thank you"]),
                  said) == [("Acme", "at me", "spelling")]
+
+
+def test_matchers_of_other_settings_match_by_their_own_settings():
+    # Chains are compiled once per process for each pattern and settings: a matcher of the
+    # same pattern built after one of other settings must not take that one's chains.
+    heard = zh("我想擦询话费余额")  # 擦 for 查: c for ch, 0.15 (a near-homophone)
+    strict = dataclasses.replace(TOL, max_cost_per_unit=0.0)  # homophones only
+    assert PhraseMatcher(["查询话费余额"], "zh", strict).find(heard) == []
+    assert found(pm(["查询话费余额"], "zh"), heard) == [("查询话费余额", "擦询话费余额", "pinyin")]
+    assert PhraseMatcher(["查询话费余额"], "zh", strict).find(heard) == []
