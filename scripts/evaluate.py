@@ -68,6 +68,13 @@ def batch_folder(out: Path | None) -> Iterator[Path]:
     yield out
 
 
+def workers(text: str) -> int:
+    """``--jobs``: checked here, as ``callmonitor batch`` would refuse it only once called."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1 or more)")
+    return int(text)
+
+
 def run_batch(manifest: Path, out: Path, asr: str, jobs: int | None) -> None:
     """``callmonitor batch MANIFEST --out OUT --asr ASR [--jobs N]``, run in this process by
     the command itself; its end line goes to stderr."""
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--phrases", action="store_true",
                         help="also score the phrase families on the phrase set")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=workers, default=None,
                         help="batch worker processes (default: one per core)")
     parser.add_argument("--out", type=Path, default=None,
                         help="keep the batch output, manifest and labels in this new folder")
