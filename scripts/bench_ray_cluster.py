@@ -23,8 +23,6 @@ import resource
 import time
 from pathlib import Path
 
-import ray
-
 from testkit.ray_cluster import RayCluster, Usage
 
 CLIP = Path(__file__).resolve().parents[1].parent / "shared" / "audio" / "zh" / "a_greet_ok.wav"
@@ -70,11 +68,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} cores)")
     cluster = RayCluster(workers=args.workers, num_cpus=1)
+    # Before Ray is first imported (starting the cluster does): it reads RAY_AUTH_MODE once.
+    os.environ.update(cluster.driver_env())
     with cluster:
         print(f"cluster start: {cluster.start_s:.1f} s ({len(cluster.nodes)} nodes, "
               f"{cluster.address})")
         show("idle", cluster.usage())
         if args.asr != "none":
+            import ray
+
             ray.init(address=cluster.address, log_to_driver=False, logging_level="WARNING")
             actor = ray.remote(num_cpus=1)(LoadedWorker)
             workers = [actor.options(scheduling_strategy="SPREAD").remote(args.asr)

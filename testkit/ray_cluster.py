@@ -2,11 +2,14 @@
 and a separate worker node, started with the same ``ray start`` commands a researcher runs on a
 real cluster (README, "On a cluster"), and stopped without touching anybody else's Ray.
 
-    with RayCluster() as cluster:
+    cluster = RayCluster()
+    os.environ.update(cluster.driver_env())      # its token: before Ray is first imported
+    with cluster:
         ray.init(address=cluster.address)        # "IP:PORT" of the head's GCS
         ...
         ray.shutdown()
     cluster.processes()                          # [] again: every process it started is gone
+    # another process joins it as a driver: env={**os.environ, **cluster.driver_env()}
 
 How it is wired, and why:
 
@@ -16,6 +19,8 @@ How it is wired, and why:
   Ray's kernel fate-sharing (PR_SET_PDEATHSIG on Linux) they die with it if it is killed. It
   gets PR_SET_PDEATHSIG too, so a killed test session takes the cluster with it. Never
   ``ray stop``: it ends every Ray process of the user, other sessions' clusters included.
+  Not ``ray.cluster_utils.Cluster``: it manages the nodes from inside the test process and
+  writes their address into the shared /tmp/ray, and is not what a researcher runs.
 * Everything lives in a fresh folder /tmp/cm-ray-XXXXXXXX, one ``--temp-dir`` per node in it
   (``head``, ``worker1``, ...); nothing goes to Ray's shared /tmp/ray. Every process of the
   cluster inherits ``CM_RAY_CLUSTER=<that folder>`` in its environment, which is how
@@ -29,6 +34,14 @@ How it is wired, and why:
   The ports are free ones picked here (the GCS port, and each node's dashboard-agent port,
   whose fixed default 52365 two nodes on one machine would both take); the others are the
   kernel's pick (0), as ``ray.cluster_utils.Cluster`` does it.
+* Token authentication on, with the cluster's own random token (``RAY_AUTH_MODE=token``,
+  ``RAY_AUTH_TOKEN``) in the nodes' environment, which a driver needs too
+  (:meth:`driver_env`): the GCS listens on every interface, and without a token anyone who
+  reaches the port runs code here. Set explicitly because Ray 2.60 decides otherwise by the
+  user's home: a ``~/.ray/auth_token`` turns token mode on, and a plain ``ray.init()``
+  writes one. Nothing is read from or written to ``~/.ray``. A driver process reads
+  RAY_AUTH_MODE once, when it first imports Ray (``ray._raylet.Config.initialize("")``
+  reads it again, as Ray's own switch to token mode does).
 * Quiet and offline: no dashboard, usage statistics off (``--disable-usage-stats`` and
   ``RAY_USAGE_STATS_ENABLED=0``), a small object store (the batch moves part files, not
   audio). ``--num-cpus`` per node bounds how many tasks and actors each node runs at once.
@@ -39,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -135,6 +149,7 @@ class RayCluster(Harness):
         self.port: int | None = None
         self.nodes: list[Node] = []
         self.start_s: float | None = None  # wall time of start(), for the figure
+        self.token = secrets.token_hex(32)  # as `ray get-auth-token --generate` makes one
 
     @property
     def address(self) -> str:
@@ -142,6 +157,10 @@ class RayCluster(Harness):
         if self.ip is None or self.port is None:
             raise RayClusterError("cluster not started")
         return f"{self.ip}:{self.port}"
+
+    def driver_env(self) -> dict[str, str]:
+        """The environment a Ray driver of this cluster needs (its token; no usage stats)."""
+        return {**QUIET_ENV, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -223,9 +242,9 @@ class RayCluster(Harness):
                 "--dashboard-agent-listen-port", str(free_port()),
                 "--min-worker-port", "0", "--max-worker-port", "0",
                 "--disable-usage-stats", "--log-style", "record", "--log-color", "false"]
+        env = {**os.environ, **self.driver_env(), MARK: str(self.dir)}
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(args, env={**os.environ, **QUIET_ENV, MARK: str(self.dir)},
-                                       stdin=subprocess.DEVNULL, stdout=log,
+            process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                        stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         node = Node(name, process, temp_dir, log_path)
         self.nodes.append(node)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import wave
 from collections.abc import Iterator
@@ -37,13 +38,39 @@ CLIPS = ["a_greet_ok", "c_recharge", "a_confirm_fast", "c_bye", "a_close_thanks"
 @pytest.fixture(scope="module")
 def driver(ray_cluster: RayCluster) -> Iterator[RayCluster]:
     """This process connected to the session's cluster as a Ray driver, for the module."""
-    ray.init(address=ray_cluster.address, log_to_driver=False)
-    # The actor classes below go to the workers by value: a test module is not importable there.
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    try:
-        yield ray_cluster
-    finally:
-        ray.shutdown()
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in ray_cluster.driver_env().items():
+            env.setenv(name, value)
+        # Ray reads RAY_AUTH_MODE into its C++ configuration once, when it is imported (at
+        # collection here); refresh it as Ray's own switch to token mode does. A driver
+        # that is a process of its own (the CLI) has the variables from its start.
+        from ray._raylet import Config
+
+        Config.initialize("")
+        ray.init(address=ray_cluster.address, log_to_driver=False)
+        # The actor classes below go to the workers by value: a test module is not
+        # importable there.
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        try:
+            yield ray_cluster
+        finally:
+            ray.shutdown()
+
+
+@pytest.mark.slow
+def test_the_cluster_refuses_a_driver_without_its_token(ray_cluster: RayCluster) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    wrong = {**ray_cluster.driver_env(), "RAY_AUTH_TOKEN": "0" * 64}
+    probe = (f"import ray; ray.init(address={ray_cluster.address!r}); "
+             "print(ray.cluster_resources()['CPU'])")
+    joined = subprocess.run([sys.executable, "-c", probe],
+                            env={**env, **ray_cluster.driver_env()},
+                            capture_output=True, text=True, timeout=120)
+    assert joined.returncode == 0 and joined.stdout.split()[-1] == "2.0", joined.stderr[-2000:]
+    refused = subprocess.run([sys.executable, "-c", probe], env={**env, **wrong},
+                             capture_output=True, text=True, timeout=120)  # tries for ~20 s
+    assert refused.returncode != 0
+    assert "InvalidAuthToken" in refused.stderr, refused.stderr[-2000:]
 
 
 def one_actor_per_node(cls: type, cluster: RayCluster, *args: object) -> list[Any]:
