@@ -1,3 +1,5 @@
 from monitor.cli import main
 
-main()
+# Guarded: batch's worker processes (forkserver) import the main module again, as __mp_main__.
+if __name__ == "__main__":
+    main()

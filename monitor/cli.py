@@ -19,10 +19,11 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import click
 
+from monitor.batch.scoring import DEFAULT_TOLERANCE_S
 from monitor.config import PROFILES, Config, load_config
 from monitor.errors import CallmonitorError
 from monitor.sinks.base import Sink
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from monitor.pipeline import Session
     from monitor.sinks.audio import AudioKeeper
     from monitor.sources.live import DeviceInput
+    from monitor.sources.recorded import ChannelLayout
 
 EXIT_USAGE = 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -112,6 +114,12 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]):
         command = option(command)
     return command
+
+
+channels_option = click.option(
+    "--channels", "layout", type=click.Choice(["agent-left", "agent-right", "mixed", "agent-only"]),
+    default=None, help="How the recording carries the sides (default: config [audio] channels, "
+                       "agent-left): mixed = both in one channel.")
 
 
 @dataclass
@@ -201,25 +209,27 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @session_options
 @click.option("--swap-channels", is_flag=True, help="Agent on the right channel.")
+@channels_option
 @click.option("--realtime", is_flag=True, help="Pace the replay at the recording's speed.")
 @click.option("--call-events", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The softphone's events for this call (JSON lines: ring, answer, hold, "
                    "resume, hangup), in the recording's time.")
 def replay(file: Path, profile: str, company: str | None, agent_name: str | None,
            asr_backend: str | None, as_json: bool, db: str | None, site: Path | None,
-           keep_audio: bool, swap_channels: bool, realtime: bool,
+           keep_audio: bool, swap_channels: bool, layout: str | None, realtime: bool,
            call_events: Path | None) -> None:
-    """Replay a recorded call (WAV) and print its timeline."""
+    """Replay a recorded call (WAV, FLAC, Ogg Vorbis/Opus, MP3) and print its timeline."""
     from monitor.pipeline import Session
     from monitor.sources.call_events import read_call_events
     from monitor.sources.pacing import Paced
-    from monitor.sources.wavfile import WavSource
+    from monitor.sources.recording import open_recording
 
     stdout = _stdout()
     events = read_call_events(call_events) if call_events else []
     cfg = _config(profile, company, agent_name, asr_backend, site)
-    source = WavSource(file, agent_side=cfg.audio.agent_side, swap_channels=swap_channels)
-    for warning in source.info.warnings:
+    source = open_recording(file, cfg.audio.agent_side, swap_channels,
+                            cast("ChannelLayout | None", layout or cfg.audio.channels or None))
+    for warning in source.warnings:
         _warn(warning)
     setup = _setup("replay", str(file), cfg, asr_backend, db, keep_audio)
     out: Sink = (JsonlSink(stdout) if as_json
@@ -286,6 +296,50 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
     finally:
         watch.close()
     _exit(session, summary, stopped)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the tables (Parquet and CSV), run.json and the part files.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: one per core this process may use).")
+@click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True)
+@click.option("--asr", "asr_backend", type=click.Choice(["auto", "vosk", "whisper", "none"]),
+              default=None, help="Speech recogniser (default: config; none = timing only).")
+@click.option("--resume", is_flag=True,
+              help="Complete a run in --out: calls already done (same file, same "
+                   "configuration) are not run again.")
+@config_option
+@click.option("--company", default=None, help="Company name the greeting must contain.")
+@click.option("--agent-name", default=None, help="Agent name the greeting must contain.")
+@click.option("--swap-channels", is_flag=True, help="Agent on the right channel.")
+@channels_option
+def batch(inputs: tuple[str, ...], out: Path, jobs: int | None, profile: str,
+          asr_backend: str | None, resume: bool, site: Path | None, company: str | None,
+          agent_name: str | None, swap_channels: bool, layout: str | None) -> None:
+    """Analyse a corpus of recorded calls: INPUT is files, folders (searched recursively),
+    patterns, or a manifest CSV (path plus per-call profile, company, agent_name,
+    swap_channels, call_events, channels). Writes one row per call, alert, utterance and
+    speech segment (Parquet and CSV) and run.json into --out."""
+    from monitor import __version__
+    from monitor.batch.analyse import RunOptions, call_config, config_hash, planned_models
+    from monitor.batch.inputs import CallTask, expand_inputs
+    from monitor.batch.local import run_batch
+    from monitor.batch.output import BatchDir
+
+    defaults = CallTask(Path(), profile, company, agent_name, swap_channels, channels=layout)
+    run = RunOptions(asr_backend, site)
+    cfg = call_config(defaults, run)
+    models = planned_models(cfg, run)
+    tasks = expand_inputs(inputs, defaults)
+    target = BatchDir(out)
+    target.prepare(resume)
+    meta = {"version": __version__, "config_hash": config_hash(defaults, run, models),
+            "models": models, "argv": sys.argv}
+    end = run_batch(tasks, run, target, jobs or len(os.sched_getaffinity(0)), resume, meta)
+    click.echo(end.line, err=True)
+    sys.exit(end.code)
 
 
 def _stdout() -> TextIO:
@@ -461,6 +515,42 @@ def recover(spool: Path, db: str | None) -> None:
     torn = "; its cut-off last line was skipped" if done.torn else ""
     click.echo(f"session {done.session_id} ({done.status}) in {done.database}: "
                f"{done.added} records added, {done.already} were already there{torn}")
+
+
+@main.command()
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="The HTML page (default: DIR/report/index.html); the "
+                                   "charts' PNG files go beside it.")
+@config_option
+def report(folder: Path, out: Path | None, site: Path | None) -> None:
+    """Write an HTML report (with PNG charts) of a `callmonitor batch` output folder."""
+    from monitor.batch.report import write_report
+
+    click.echo(f"report written to {write_report(folder, out, site)}")
+
+
+@main.command()
+@click.argument("labels", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("batch_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tolerance", type=click.FloatRange(min=0), default=DEFAULT_TOLERANCE_S,
+              show_default=True, help="Seconds an alert may be off its labelled time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as JSON to this file.")
+def evaluate(labels: Path, batch_dir: Path, tolerance: float, as_json: bool,
+             out: Path | None) -> None:
+    """Score a batch output (`callmonitor batch --out DIR`) against labels: per-rule
+    precision, recall, timing error, and transcripts' error rate (docs/evaluate.md)."""
+    from monitor.batch.evaluate import evaluate as run_evaluation
+    from monitor.batch.evaluate import write_report
+    from monitor.batch.scoring import format_report
+
+    report = run_evaluation(labels, batch_dir, tolerance)
+    if out is not None:
+        write_report(report, out)
+    click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2) if as_json
+               else format_report(report))
 
 
 @main.group()

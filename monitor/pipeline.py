@@ -84,7 +84,11 @@ class Session:
         self._steppers: list[SteppingSink] = [s for s in sinks if isinstance(s, SteppingSink)]
         self._frame_sinks: list[FrameSink] = [s for s in sinks if isinstance(s, FrameSink)]
         self._call_events = deque(sorted(call_events, key=lambda ev: ev.t))
-        self._tones = ToneDetector(cfg.tones) if "customer" in channels else None
+        # The ringback is heard where the caller's line is: the customer channel, or the one
+        # channel of a mixed recording.
+        self._ring_channel: Channel | None = ("customer" if "customer" in channels else
+                                              "agent" if source.mixed else None)
+        self._tones = ToneDetector(cfg.tones) if self._ring_channel else None
         self._vads = {c: ChannelVad(c, cfg.vad) for c in channels}
         names = {"company": cfg.company, "agent_name": cfg.agent_name}
         self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad,
@@ -95,7 +99,7 @@ class Session:
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.
         self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
-        self._engine = Engine(cfg, channels, words=recognizer is not None)
+        self._engine = Engine(cfg, channels, words=recognizer is not None, mixed=source.mixed)
         self.t = 0.0
         self._stopping = False
         self.broken: OSError | None = None
@@ -144,7 +148,7 @@ class Session:
             # Decoded once here: tones, VAD and syllable counter all read the samples or level.
             decoded = DecodedFrame.decode(frame)
             masked = False
-            if self._tones is not None and frame.channel == "customer":
+            if self._tones is not None and frame.channel == self._ring_channel:
                 masked, rings = self._tones.process(decoded)
                 events += rings
             if self._asr is not None:

@@ -3,7 +3,8 @@
 Every scenario (``scenarios/rules/*.toml`` and ``scenarios/*.toml``) is synthesised into a cache
 directory and replayed through the real pipeline (``monitor.pipeline.Session``, the code behind
 ``callmonitor replay``), with the profile of its language and the names its clips say (诚美 /
-小王, Acme / Anna). Its alerts are then compared with the truth the scenario declares:
+小王, Acme / Anna). Its alerts are then scored against the truth the scenario declares by
+``monitor.batch.scoring``, the scoring of ``callmonitor evaluate`` (docs/evaluate.md):
 
 - an expected alert (``expect``) is matched by an alert of the same rule (and severity, when the
   expectation names one) within ``--tolerance`` seconds; one alert matches one expectation;
@@ -27,6 +28,7 @@ import json
 import sys
 from pathlib import Path
 
+from monitor.batch.scoring import DEFAULT_TOLERANCE_S, format_report, score
 from monitor.errors import CallmonitorError
 from testkit.phrase_set import (
     LANGUAGES,
@@ -36,7 +38,6 @@ from testkit.phrase_set import (
     score_phrases,
 )
 from testkit.scenarios import run
-from testkit.scoring import DEFAULT_TOLERANCE_S, format_report, score
 
 CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "eval"
 ASR_CHOICES = ("auto", "vosk", "whisper", "none")

@@ -11,7 +11,8 @@ from monitor.asr.base import Recognizer
 from monitor.config import Config
 from monitor.pipeline import Session
 from monitor.sinks.base import Sink
-from monitor.sources.wavfile import WavSource
+from monitor.sources.recorded import ChannelLayout
+from monitor.sources.recording import open_recording
 
 
 class ListSink:
@@ -30,15 +31,17 @@ class ListSink:
 
 def replay_records(path: Path, cfg: Config, recognizer: Recognizer | None = None, *,
                    sinks: Sequence[Sink] = (), summary_extra: dict[str, Any] | None = None,
-                   asr_in_background: bool = False) -> list[dict[str, Any]]:
-    """Run the pipeline on a WAV as ``callmonitor replay`` does; every record, summary last.
+                   asr_in_background: bool = False,
+                   channels: ChannelLayout | None = None) -> list[dict[str, Any]]:
+    """Run the pipeline on a recording as ``callmonitor replay`` does (``channels``: its
+    ``--channels``); every record, summary last.
 
     ``sinks`` also receive the records (a store, a kept-audio file), and ``summary_extra``
     goes into the summary as the CLI's session id does. A replay that does not complete
     raises, so a comparison never runs on half a call.
     """
     sink = ListSink()
-    source = WavSource(path, agent_side=cfg.audio.agent_side)
+    source = open_recording(path, cfg.audio.agent_side, channels=channels)
     Session(cfg, source, recognizer, [*sinks, sink],
             asr_in_background=asr_in_background).run(summary_extra or {})
     if sink.status != "complete":

@@ -1,21 +1,21 @@
 """Running the scenario set through the real pipeline: each scenario is synthesised into a
 cache directory (again only when an input is newer) and replayed with the profile of its
 language and the names its clips say (诚美 / 小王, Acme / Anna), giving the ``Call`` that
-``testkit.scoring`` scores."""
+``monitor.batch.scoring`` scores."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from monitor.asr import load_recognizer
+from monitor.batch.scoring import Call
 from monitor.config import load_config
 from testkit import synth
 from testkit.replay import of_type, replay_records
-from testkit.scoring import Call
 
 # Profile and the names the greeting must contain, per scenario language: the names the clips
 # and the espeak-ng lines actually say.
@@ -67,3 +67,22 @@ def run(paths: Sequence[Path], asr: str, cache_dir: Path) -> list[Call]:
         calls.append(Call(truth["name"], truth, alerts, summary,
                           time.perf_counter() - started))
     return calls
+
+
+def truth_labels(truth: dict[str, Any], wav: Path) -> dict[str, Any]:
+    """A synthesised call's truth as one line of a labels file (docs/evaluate.md): its
+    expected alerts, near misses, summary values, and what each channel says, in time order."""
+    said: dict[str, list[str]] = {}
+    for utterance in sorted(truth["utterances"], key=lambda u: u["start"]):
+        said.setdefault(utterance["channel"], []).append(utterance["text"])
+    return {"path": str(wav), "name": truth["name"], "alerts": truth.get("expect", []),
+            "must_not_fire": truth.get("expect_none", []),
+            "summary": truth.get("expect_summary", {}),
+            "transcripts": {channel: " ".join(texts) for channel, texts in said.items()}}
+
+
+def write_labels(labels: Iterable[dict[str, Any]], path: Path) -> Path:
+    """The labels as JSON lines, the file ``callmonitor evaluate`` reads."""
+    path.write_text("".join(json.dumps(label, ensure_ascii=False) + "\n" for label in labels),
+                    encoding="utf-8")
+    return path

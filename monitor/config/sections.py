@@ -72,6 +72,9 @@ class WebConfig:
 @dataclass(frozen=True, slots=True)
 class AudioConfig:
     agent_side: Literal["left", "right"]
+    # How recordings carry the sides (monitor/sources/recorded.py's ChannelLayout); "" is the
+    # stereo layout agent_side names.
+    channels: Literal["", "agent-left", "agent-right", "mixed", "agent-only"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ from monitor.frames import (
 
 NO_WORDS_WHY = "needs recognised words (no speech recognition: --asr none)"
 """Why a check that judges words was not made when no recogniser hears the call."""
+MIXED_WHY = "mixed recording: both sides in one channel, whose words or voice cannot be told"
+"""Why a check that needs the sides apart was not made on a mixed recording (--channels mixed)."""
 
 
 class Engine:
@@ -43,17 +45,22 @@ class Engine:
     recognised words (``Rule.needs_words``) are not made: a check not made is not passed, so
     they are listed in ``rules_skipped`` and left out of the score rather than counted as
     passed because nothing was heard to fail them.
+
+    ``mixed``: the one ``agent`` channel holds both sides (a recorder that mixed them). The
+    checks of the agent's words or voice (``needs_words``, ``agent_voice``) and the two-sided
+    ones would judge the caller as the agent: they are skipped with ``MIXED_WHY``.
     """
 
     def __init__(self, cfg: Config, channels: tuple[Channel, ...],
-                 rules: tuple[type[Rule], ...] = RULES, words: bool = True) -> None:
+                 rules: tuple[type[Rule], ...] = RULES, words: bool = True,
+                 mixed: bool = False) -> None:
         self._state = CallState(channels, cfg.tones.cadence_gap_s)
-        self._metrics = CallMetrics(cfg, channels, self._state)
+        self._metrics = CallMetrics(cfg, channels, self._state, mixed)
         self._rules: list[Rule] = []
         self._skipped: list[dict[str, str]] = []
         self._skipped_keys: list[str] = []
         for cls in rules:
-            unchecked = _not_checked(cls, channels, words)
+            unchecked = _not_checked(cls, channels, words, mixed)
             self._skipped += [{"rule": r, "why": why} for r, why in unchecked.items()]
             if unchecked.keys() >= set(cls.rule_ids()):
                 self._skipped_keys += cls.summary_keys
@@ -147,8 +154,13 @@ def _weights(cfg: Config, rule_ids: list[str]) -> dict[str, float]:
     return {r: cfg.score_weights[r] for r in rule_ids}
 
 
-def _not_checked(cls: type[Rule], channels: tuple[Channel, ...], words: bool) -> dict[str, str]:
+def _not_checked(cls: type[Rule], channels: tuple[Channel, ...], words: bool,
+                 mixed: bool) -> dict[str, str]:
     """The rule ids of ``cls`` this call cannot check, each with why."""
+    if mixed:
+        apart = cls.needs_words | cls.agent_voice
+        return {r: MIXED_WHY for r in cls.rule_ids()
+                if r in apart or "customer" in cls.needs}
     missing = cls.needs - set(channels)
     if missing:
         return dict.fromkeys(cls.rule_ids(), _needs_why(missing))

@@ -19,9 +19,13 @@ from monitor.text import count_units
 class CallMetrics:
     """Accumulates the measurements as events arrive; ``summary`` reads them out."""
 
-    def __init__(self, cfg: Config, channels: tuple[Channel, ...], state: CallState) -> None:
+    def __init__(self, cfg: Config, channels: tuple[Channel, ...], state: CallState,
+                 mixed: bool = False) -> None:
         self._cfg = cfg
         self._channels = channels
+        # Both sides in the one channel: rings are heard there, but its words are not the
+        # agent's alone, so they give no agent rate.
+        self._mixed = mixed
         self._state = state
         self._segments: dict[Channel, list[Speech]] = {c: [] for c in channels}
         self._agent_units: list[tuple[float, int]] = []
@@ -29,7 +33,7 @@ class CallMetrics:
     def on_event(self, ev: EngineEvent) -> list[Record]:
         if isinstance(ev, Speech):
             self._segments[ev.channel].append(ev)
-        elif isinstance(ev, Utterance) and ev.channel == "agent":
+        elif isinstance(ev, Utterance) and ev.channel == "agent" and not self._mixed:
             self._agent_units.append((ev.start, count_units(ev.text, self._cfg.language)))
             rate = self.agent_rate()
             if rate is not None:
@@ -60,8 +64,9 @@ class CallMetrics:
         state = self._state
         talk = {c: round(s, 3) for c, s in state.talk_s.items()}
         out: dict[str, Any] = {
-            # The rings are heard on the customer channel or reported by the softphone.
-            "rings_before_pickup": (state.rings if "customer" in self._channels
+            # The rings are heard on the customer channel (the one channel of a mixed recording)
+            # or reported by the softphone.
+            "rings_before_pickup": (state.rings if "customer" in self._channels or self._mixed
                                     or state.signalled_rings else None),
             "pickup_t": state.pickup_t,
             "agent_rate_cpm": _round(self.agent_rate(), 1),

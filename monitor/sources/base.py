@@ -13,6 +13,9 @@ class Source(ABC):
     """A call's audio, as 16 kHz mono int16 frames per channel, stamped with audio time."""
 
     channels: tuple[Channel, ...]
+    mixed: bool = False
+    """Both sides of the call are in the one ``agent`` channel (a recorder that mixed them):
+    rings are listened for there, and the checks that need the sides apart are skipped."""
 
     @abstractmethod
     def frames(self) -> Iterator[tuple[Frame, ...]]:

@@ -9,7 +9,6 @@ before any processing starts.
 
 from __future__ import annotations
 
-import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,17 +16,20 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
-import soxr
 
 from monitor.errors import CallmonitorError
-from monitor.frames import CHANNELS, FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Channel, Frame
-from monitor.pcm import PCM_DTYPE, float_to_int16, int16_to_float
-from monitor.sources.base import Source
+from monitor.pcm import PCM_DTYPE, int16_to_float
+from monitor.sources.recorded import (
+    ChannelLayout,
+    RecordedSource,
+    check_shape,
+    error,
+    layout_columns,
+    regular_file_size,
+    unreadable,
+)
 
 SampleFormat = Literal["pcm_u8", "pcm_s16", "pcm_s32", "float32", "mulaw", "alaw"]
-
-MIN_RATE_HZ = 8000
-MAX_RATE_HZ = 48000
 
 _TAG_PCM = 0x0001
 _TAG_FLOAT = 0x0003
@@ -92,13 +94,9 @@ class _Layout:
     block_align: int
 
 
-def _error(path: Path, problem: str, fix: str) -> CallmonitorError:
-    return CallmonitorError(f"{path}: {problem}", fix)
-
-
 def _not_a_wav(path: Path, why: str) -> CallmonitorError:
-    return _error(path, f"not a WAV file ({why})",
-                  f"check the path, or convert the recording: sox {path} -b 16 out.wav")
+    return error(path, f"not a WAV file ({why})",
+                 f"check the path, or convert the recording: sox {path} -b 16 out.wav")
 
 
 def _read_riff_header(fh: BinaryIO, path: Path) -> None:
@@ -151,8 +149,8 @@ def _format_tag(fmt: bytes, path: Path) -> int:
         raise _not_a_wav(path, "WAVE_FORMAT_EXTENSIBLE header is truncated")
     guid = fmt[24:40]
     if guid[2:] != _GUID_TAIL:
-        raise _error(path, f"unknown WAVE_FORMAT_EXTENSIBLE sub-format {guid.hex()}",
-                     f"convert it to 16-bit PCM: sox {path} -b 16 -e signed out.wav")
+        raise error(path, f"unknown WAVE_FORMAT_EXTENSIBLE sub-format {guid.hex()}",
+                    f"convert it to 16-bit PCM: sox {path} -b 16 -e signed out.wav")
     return struct.unpack("<H", guid[:2])[0]
 
 
@@ -161,42 +159,35 @@ def _sample_format(tag: int, bits: int, path: Path) -> SampleFormat:
         formats: dict[int, SampleFormat] = {8: "pcm_u8", 16: "pcm_s16", 32: "pcm_s32"}
         if bits in formats:
             return formats[bits]
-        raise _error(path, f"{bits}-bit PCM is not supported",
-                     f"convert it to 16-bit: sox {path} -b 16 out.wav")
+        raise error(path, f"{bits}-bit PCM is not supported",
+                    f"convert it to 16-bit: sox {path} -b 16 out.wav")
     if tag == _TAG_FLOAT and bits == 32:
         return "float32"
     if tag in (_TAG_MULAW, _TAG_ALAW) and bits == 8:
         return "mulaw" if tag == _TAG_MULAW else "alaw"
     if tag in _TAG_NAMES:
-        raise _error(path, f"{bits}-bit {_TAG_NAMES[tag]} is not supported",
-                     f"convert it to 16-bit PCM: sox {path} -b 16 -e signed out.wav")
-    raise _error(path, f"unknown WAV format tag 0x{tag:04X}",
-                 f"convert it to 16-bit PCM: sox {path} -b 16 -e signed out.wav")
+        raise error(path, f"{bits}-bit {_TAG_NAMES[tag]} is not supported",
+                    f"convert it to 16-bit PCM: sox {path} -b 16 -e signed out.wav")
+    raise error(path, f"unknown WAV format tag 0x{tag:04X}",
+                f"convert it to 16-bit PCM: sox {path} -b 16 -e signed out.wav")
 
 
 def _check_shape(channels: int, rate: int, path: Path) -> None:
     if channels < 1:
         raise _not_a_wav(path, "the header says 0 channels")
-    if channels > 2:
-        raise _error(path, f"{channels} channels, at most 2 are supported",
-                     f"mix down to stereo (agent left, customer right), "
-                     f"e.g. with sox {path} out.wav remix 1 2")
-    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
-        raise _error(path, f"sample rate {rate} Hz is not supported "
-                           f"({MIN_RATE_HZ} to {MAX_RATE_HZ} Hz are)",
-                     f"resample it: sox {path} -r 16000 out.wav")
+    check_shape(path, channels, rate, f"sox {path} out.wav remix 1 2",
+                f"sox {path} -r 16000 out.wav")
 
 
 def _open_checked(path: Path) -> tuple[WavInfo, _Layout]:
     """Read and validate the header so every user-fixable problem surfaces before processing."""
     try:
-        file_size = _regular_file_size(path)
+        file_size = regular_file_size(path)
         with path.open("rb") as fh:
             _read_riff_header(fh, path)
             fmt, data_offset, data_size, fmt_count = _walk_chunks(fh, path, file_size)
     except OSError as exc:
-        raise _error(path, f"cannot be read ({exc.strerror})",
-                     "check the file's permissions, its folders' and the disk") from None
+        raise unreadable(path, exc) from None
     if len(fmt) < 16:
         raise _not_a_wav(path, f"'fmt ' chunk is {len(fmt)} bytes, at least 16 needed")
     channels, rate = struct.unpack("<HI", fmt[2:8])
@@ -206,27 +197,12 @@ def _open_checked(path: Path) -> tuple[WavInfo, _Layout]:
     block_align = channels * (bits // 8)
     n_samples = data_size // block_align
     if n_samples == 0:
-        raise _error(path, "the data chunk holds no audio samples",
-                     "the recording is empty; check that the recorder captured the call")
+        raise error(path, "the data chunk holds no audio samples",
+                    "the recording is empty; check that the recorder captured the call")
     warnings = (f"{path}: {fmt_count} 'fmt ' chunks; the first is used, as sox and ffmpeg "
                 "do",) if fmt_count > 1 else ()
     info = WavInfo(path, rate, channels, sample_format, n_samples / rate, warnings)
     return info, _Layout(data_offset, n_samples, block_align)
-
-
-def _regular_file_size(path: Path) -> int:
-    """The file's size, once it is known to be a non-empty regular file. A path that cannot be
-    looked at (a folder without search permission, a name too long) raises ``OSError``."""
-    try:
-        st = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise _error(path, "file not found", "check the path of the recording") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise _error(path, "not a regular file", "give the path of a .wav recording")
-    if st.st_size == 0:
-        raise _error(path, "file is empty (0 bytes)",
-                     "the recording did not get written; record or copy it again")
-    return st.st_size
 
 
 def decode(raw: bytes, sample_format: SampleFormat, channels: int) -> np.ndarray:
@@ -252,43 +228,27 @@ def decode(raw: bytes, sample_format: SampleFormat, channels: int) -> np.ndarray
     return x.reshape(-1, channels)
 
 
-class _Resampler:
-    """One channel to 16 kHz, streamed so block boundaries leave no clicks or gaps."""
-
-    def __init__(self, rate: int) -> None:
-        self._stream = (None if rate == SAMPLE_RATE_HZ else
-                        soxr.ResampleStream(rate, SAMPLE_RATE_HZ, 1, dtype="float32",
-                                            quality="HQ"))
-
-    def push(self, x: np.ndarray, last: bool = False) -> np.ndarray:
-        if self._stream is None:
-            return x
-        return self._stream.resample_chunk(np.ascontiguousarray(x), last=last)
-
-
-class WavSource(Source):
-    """A recorded call: left = agent and right = customer by default, mono = agent only."""
+class WavSource(RecordedSource):
+    """A recorded call: left = agent and right = customer by default, mono = agent only;
+    ``channels`` (a ``ChannelLayout``) says otherwise, see ``layout_columns``."""
 
     def __init__(self, path: Path | str, agent_side: Literal["left", "right"] = "left",
-                 swap_channels: bool = False, block_s: float = 2.0) -> None:
-        if agent_side not in ("left", "right"):
-            raise CallmonitorError(f"agent side {agent_side!r} is not left or right",
-                                   "set audio.agent_side to \"left\" or \"right\"")
+                 swap_channels: bool = False, block_s: float = 2.0,
+                 channels: ChannelLayout | None = None) -> None:
         self.path = Path(path)
         self.info, self._layout = _open_checked(self.path)
+        self.warnings = self.info.warnings
         self._block_samples = max(1, int(block_s * self.info.sample_rate_hz))
-        if self.info.channels == 1:
-            self.channels: tuple[Channel, ...] = ("agent",)
-            self._order: tuple[int, ...] = (0,)
-        else:
-            self.channels = CHANNELS
-            agent_right = (agent_side == "right") != swap_channels
-            self._order = (1, 0) if agent_right else (0, 1)
+        self._set_layout(layout_columns(self.path, self.info.channels, agent_side,
+                                        swap_channels, channels))
+
+    @property
+    def sample_rate_hz(self) -> int:
+        return self.info.sample_rate_hz
 
     def describe(self) -> str:
         info = self.info
-        layout = "mono" if info.channels == 1 else "stereo"
-        return (f"{self.path.name}: {layout}, {info.sample_rate_hz} Hz "
+        return (f"{self.path.name}: {self.layout_name()}, {info.sample_rate_hz} Hz "
                 f"{_DESCRIPTIONS[info.sample_format]}, {info.duration_s:.1f} s")
 
     def _blocks(self) -> Iterator[np.ndarray]:
@@ -305,34 +265,6 @@ class WavSource(Source):
                     return
                 remaining -= len(block)
                 yield block
-
-    def _pcm16k(self) -> Iterator[list[np.ndarray]]:
-        """int16 16 kHz blocks, one array per output channel (agent first)."""
-        resamplers = [_Resampler(self.info.sample_rate_hz) for _ in self._order]
-        for block in self._blocks():
-            yield [float_to_int16(r.push(block[:, col])) for r, col in zip(resamplers, self._order,
-                                                                    strict=True)]
-        empty = np.zeros(0, np.float32)
-        yield [float_to_int16(r.push(empty, last=True)) for r in resamplers]
-
-    def frames(self) -> Iterator[tuple[Frame, ...]]:
-        pending = [np.zeros(0, "<i2") for _ in self.channels]
-        i = 0
-        for chunk in self._pcm16k():
-            pending = [np.concatenate((p, c)) for p, c in zip(pending, chunk, strict=True)]
-            n = min(len(p) for p in pending) // FRAME_SAMPLES
-            for k in range(n):
-                yield self._step(i, pending, k * FRAME_SAMPLES)
-                i += 1
-            pending = [p[n * FRAME_SAMPLES:] for p in pending]
-        if max(len(p) for p in pending) > 0:
-            padded = [np.pad(p, (0, FRAME_SAMPLES - len(p))) for p in pending]
-            yield self._step(i, padded, 0)
-
-    def _step(self, i: int, pcm: list[np.ndarray], at: int) -> tuple[Frame, ...]:
-        t = i * FRAME_S
-        return tuple(Frame(ch, t, pcm[j][at:at + FRAME_SAMPLES].tobytes())
-                     for j, ch in enumerate(self.channels))
 
 
 __all__ = ["ALAW_TO_INT16", "MULAW_TO_INT16", "WavInfo", "WavSource", "decode"]

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.batch.scoring import DEFAULT_TOLERANCE_S
 from monitor.config import config_dir, load_config
 from monitor.engine.rules import RULES
 from monitor.sinks.timeline import clock
-from testkit.scoring import DEFAULT_TOLERANCE_S
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "demo_call.wav"

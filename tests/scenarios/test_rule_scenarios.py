@@ -1,7 +1,7 @@
 """Every rule on synthesised calls through the real pipeline and the real Whisper model: where a
 rule must fire it fires within 0.5 s of the known time, and in the near misses it stays quiet.
 
-The same scoring (``testkit.scoring``) as ``scripts/evaluate.py``, which prints the per-rule
+The same scoring (``monitor.batch.scoring``) as ``scripts/evaluate.py``, which prints the per-rule
 table; each scenario here is one test so a failure names the call. A few single expectations
 fail for recognition limits: each is its own strict xfail (so fixing it is noticed), and the
 rest of its scenario is asserted with the others. Each scenario is replayed once per module.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.batch.scoring import DEFAULT_TOLERANCE_S, Call, match_alerts, score
 from testkit import synth
 from testkit.scenarios import run
-from testkit.scoring import DEFAULT_TOLERANCE_S, Call, match_alerts, score
 
 pytestmark = pytest.mark.slow
 

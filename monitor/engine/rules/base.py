@@ -48,6 +48,10 @@ class Rule:
     # summary keys are null). Per class, so a rule that learns to judge from the audio alone
     # (fillers from the sound) can say so here.
     needs_words: ClassVar[frozenset[str]] = frozenset()
+    # The rule ids (of ``rule_ids()``) judged from the agent's own voice, not words: its level,
+    # its fillers. A mixed recording (both sides in one channel) cannot tell whose voice it
+    # hears, so these are not checked there, nor are ``needs_words`` and the two-sided rules.
+    agent_voice: ClassVar[frozenset[str]] = frozenset()
     # The summary keys ``summary`` fills: null when the rule cannot run on the source.
     summary_keys: ClassVar[tuple[str, ...]] = ()
     # The settings the rule reads: the [rules."<rule id>"] tables of its ids (cfg.rules).

@@ -99,6 +99,7 @@ class FillerExcess(Rule):
     # The acoustic fillers make the check without a recogniser (the 嗯 / 啊 / 呃 that stand
     # alone; 那个 and 就是说 need the words).
     settings = (FillerExcessConfig,)
+    agent_voice = frozenset({"filler.excess"})
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

@@ -17,6 +17,7 @@ class VolumeTooLoud(Rule):
     id = "volume.too_loud"
     summary_keys = ("agent_loudest_dbfs",)
     settings = (VolumeTooLoudConfig,)
+    agent_voice = frozenset({"volume.too_loud"})
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

@@ -1,0 +1,116 @@
+"""Throughput of ``callmonitor batch --asr none`` on a corpus of short synthesised calls.
+
+Prints, per engine and worker count: wall time (process start to exit, worker start-up and
+the table merge included), calls per second, times real time (audio seconds / wall seconds)
+and the peak resident memory of each worker (from run.json: every worker reports its own
+``getrusage`` peak, so the figure is the pipeline's, not this script's or the synthesiser's).
+
+    .venv/bin/python scripts/bench_batch.py [--calls 1000] [--jobs 1 2] [--engine local]
+
+The corpus is synthesised once into var/bench_batch/calls-N (each call a greeting, a question,
+a hold and a return: about 13 s of two-channel audio, every call with its own noise seed) and
+reused by later runs. An engine is a list of extra ``batch`` arguments (``ENGINES``), so
+another engine (Ray) is one more entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from testkit import synth
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+CACHE_DIR = REPO_DIR / "var" / "bench_batch"
+
+ENGINES: dict[str, list[str]] = {"local": []}
+"""Per engine, what ``callmonitor batch`` is given besides the corpus, --out and --jobs."""
+
+CALL = {
+    "name": "bench", "language": "zh", "seed": 0, "noise_dbfs": -60.0, "tail_s": 0.5,
+    "events": [
+        {"channel": "agent", "clip": "a_greet_ok", "at": 0.3},
+        {"channel": "customer", "clip": "c_query_bill", "after": 0.5},
+        {"channel": "agent", "clip": "a_hold_short", "after": 0.5},
+        {"channel": "agent", "clip": "a_hold_sorry", "after": 2.5},
+    ],
+}
+
+
+def corpus(n: int) -> Path:
+    """``n`` calls, synthesised once (a folder that holds them all is reused)."""
+    folder = CACHE_DIR / f"calls-{n}"
+    if folder.is_dir() and len(list(folder.glob("*.wav"))) == n:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as build:
+        for i in range(n):
+            made = synth.synthesize({**CALL, "name": f"call{i:05d}", "seed": i}, Path(build))
+            folder.mkdir(parents=True, exist_ok=True)
+            made.wav.replace(folder / made.wav.name)
+    return folder
+
+
+def run(engine: str, jobs: int, calls: Path) -> dict[str, Any]:
+    """One batch run in a process of its own: its figures."""
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "monitor", "batch", str(calls), "--out",
+                               str(out), "--asr", "none", "--jobs", str(jobs),
+                               *ENGINES[engine]], capture_output=True, text=True, cwd=REPO_DIR)
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"batch failed ({done.returncode}): {done.stderr}")
+        info = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        durations = pq.read_table(out / "calls.parquet", columns=["duration_s"]).column(0)
+        audio_s = sum(d for d in durations.to_pylist() if d is not None)
+    return {"engine": engine, "jobs": jobs, "calls": info["inputs"],
+            "status": info["status_counts"], "wall_s": wall, "audio_s": audio_s,
+            "workers": info["workers"]}
+
+
+def report(fig: dict[str, Any]) -> str:
+    peaks = ", ".join(f"{w['peak_rss_mib']:.0f}" for w in fig["workers"])
+    return (f"{fig['engine']:<6} --jobs {fig['jobs']}: {fig['calls']} calls "
+            f"({fig['audio_s'] / 3600:.2f} h of audio, {fig['status']}) in {fig['wall_s']:.1f} s"
+            f" = {fig['calls'] / fig['wall_s']:.1f} calls/s, "
+            f"{fig['audio_s'] / fig['wall_s']:.0f}x real time; "
+            f"peak RSS per worker: {peaks} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--engine", choices=sorted(ENGINES), nargs="+", default=["local"])
+    args = parser.parse_args()
+    started = time.perf_counter()
+    calls = corpus(args.calls)
+    print(f"corpus: {args.calls} calls in {calls} (ready in "
+          f"{time.perf_counter() - started:.0f} s); {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    figures = []
+    for engine in args.engine:
+        for jobs in args.jobs:
+            figures.append(run(engine, jobs, calls))
+            print(report(figures[-1]), flush=True)
+    if len(figures) > 1:
+        base = figures[0]["wall_s"]
+        print("speed-up over the first: " + ", ".join(
+            f"{f['engine']} --jobs {f['jobs']} {base / f['wall_s']:.2f}x" for f in figures))
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

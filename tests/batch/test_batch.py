@@ -1,0 +1,175 @@
+"""``callmonitor batch`` as a user runs it: real processes, the real pipeline, synthesised calls
+whose truth is known (``testkit.batch_corpus``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from monitor.batch.scoring import DEFAULT_TOLERANCE_S
+from monitor.config.rules import RULE_IDS
+from testkit.batch_corpus import CLI, REPO, Corpus, assert_same_tables, batch, run_json
+
+
+@pytest.fixture(scope="module")
+def straight(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The manifest's calls, run to their end with two workers."""
+    out = tmp_path_factory.mktemp("straight") / "out"
+    done = batch(corpus.manifest, "--out", out, "--asr", "none", "--jobs", 2)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "3 calls: 2 complete, 1 failed"
+    return out
+
+
+def test_the_calls_table_holds_each_calls_truth_and_the_bad_file_as_a_row(corpus, straight):
+    calls = pd.read_parquet(straight / "calls.parquet").set_index("path")
+    assert list(calls.index) == [str(corpus.ring), str(corpus.hold), str(corpus.bad)]
+    ring, hold, bad = (calls.loc[str(p)] for p in (corpus.ring, corpus.hold, corpus.bad))
+    assert ring["status"] == "complete" and pd.isna(ring["error"])
+    assert ring["rings_before_pickup"] == len({r["cadence"] for r in corpus.ring_truth["rings"]})
+    assert ring["pickup_t"] == pytest.approx(corpus.ring_truth["pickup_t"], abs=0.1)
+    assert ring["duration_s"] == pytest.approx(corpus.ring_truth["duration_s"], abs=0.02)
+    assert ring["alerts.dead_air"] == 1 and ring["dead_air.count"] == 1
+    # the manifest's per-call options: the company, the softphone's hold
+    assert hold["company"] == "诚美" and ring["company"] == ""
+    start, end = corpus.hold_span
+    assert hold["holds.count"] == 1
+    assert hold["holds.total_s"] == pytest.approx(end - start, abs=0.02)
+    assert json.loads(hold["holds"])[0]["start"] == pytest.approx(start, abs=0.02)
+    assert bad["status"] == "failed" and "not a WAV file" in bad["error"]
+    assert pd.isna(bad["duration_s"]) and pd.isna(bad["alerts.dead_air"])
+    assert len(bad["sha256"]) == 64
+    # every rule has its count column, whatever fired
+    assert {f"alerts.{rule}" for rule in RULE_IDS} <= set(calls.columns)
+
+
+def test_the_alerts_table_has_the_truths_alert_at_its_time(corpus, straight):
+    alerts = pd.read_parquet(straight / "alerts.parquet")
+    (expected,) = corpus.ring_truth["expect"]
+    dead = alerts[(alerts["path"] == str(corpus.ring)) & (alerts["rule"] == "dead_air")]
+    assert len(dead) == 1
+    row = dead.iloc[0]
+    assert row["t"] == pytest.approx(expected["t"], abs=DEFAULT_TOLERANCE_S)
+    # where the condition began: the end of the customer's line, from the evidence
+    said = corpus.ring_truth["utterances"][1]
+    assert row["start"] == pytest.approx(said["end"], abs=DEFAULT_TOLERANCE_S)
+    assert json.loads(row["evidence"])["start"] == row["start"]
+
+
+def test_the_segments_table_follows_the_truths_speech(corpus, straight):
+    segments = pd.read_parquet(straight / "segments.parquet")
+    ring = segments[segments["path"] == str(corpus.ring)]
+    for line in corpus.ring_truth["utterances"]:
+        on_channel = ring[ring["channel"] == line["channel"]]
+        assert ((on_channel["start"] - line["start"]).abs() < DEFAULT_TOLERANCE_S).any(), line
+    assert set(segments["path"]) == {str(corpus.ring), str(corpus.hold)}
+
+
+def test_the_tables_do_not_depend_on_the_number_of_workers(corpus, straight, tmp_path):
+    one = tmp_path / "one"
+    done = batch(corpus.manifest, "--out", one, "--asr", "none", "--jobs", 1)
+    assert done.returncode == 0, done.stderr
+    assert_same_tables(one, straight)
+    assert run_json(one)["jobs"] == 1 and run_json(straight)["jobs"] == 2
+
+
+def test_run_json_says_what_ran(corpus, straight):
+    run = run_json(straight)
+    assert run["engine"] == "local" and run["inputs"] == 3
+    assert run["status_counts"] == {"complete": 2, "failed": 1}
+    assert run["models"]["backend"] is None
+    calls = pd.read_parquet(straight / "calls.parquet")
+    # the run's configuration is that of a call with the command's options
+    assert run["config_hash"] == calls.iloc[0]["config_hash"]
+    assert run["config_hash"] != calls.iloc[1]["config_hash"]  # another company, events
+    assert run["started_at"] <= run["ended_at"]
+    assert all(w["peak_rss_mib"] > 0 for w in run["workers"])
+
+
+def test_a_used_output_folder_is_refused_without_resume(corpus, straight):
+    before = (straight / "calls.parquet").stat().st_mtime_ns
+    done = batch(corpus.ring, "--out", straight, "--asr", "none")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "already holds a batch run" in done.stderr
+    assert "--resume" in done.stderr
+    assert (straight / "calls.parquet").stat().st_mtime_ns == before
+
+
+def test_resume_skips_the_calls_done_and_gives_the_same_tables(corpus, straight, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(straight, out)
+    done = batch(corpus.manifest, "--out", out, "--asr", "none", "--resume")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().endswith(
+        "3 calls: 2 complete, 1 failed (3 done before, not run again)")
+    assert run_json(out)["skipped"] == 3
+    assert_same_tables(out, straight)
+
+
+def _many(corpus: Corpus, root: Path, n: int) -> Path:
+    """``n`` copies of the ring call, for a run long enough to stop in the middle."""
+    folder = root / "many"
+    folder.mkdir()
+    for i in range(n):
+        os.link(corpus.ring, folder / f"call{i:02d}.wav")
+    return folder
+
+
+def _parts(out: Path) -> int:
+    """Part files written whole (not the temporary ones a stopped worker may leave)."""
+    return sum(not p.name.startswith(".") for p in (out / "parts").glob("*.json"))
+
+
+def _start_and_stop(folder: Path, out: Path, sig: int) -> subprocess.Popen[str]:
+    """Start a one-worker batch and send ``sig`` once two calls have their parts."""
+    proc = subprocess.Popen([*CLI, "batch", str(folder), "--out", str(out), "--asr", "none",
+                             "--jobs", "1"], cwd=REPO, text=True, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "parts").is_dir() or _parts(out) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "the batch ended first"
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    return proc
+
+
+def _settled_parts(out: Path) -> int:
+    """The part count once nothing writes any more (a killed parent's worker may finish the
+    call it had)."""
+    count, stable_since = -1, time.monotonic()
+    while time.monotonic() - stable_since < 1.0:
+        now = _parts(out)
+        if now != count:
+            count, stable_since = now, time.monotonic()
+        time.sleep(0.05)
+    return count
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill", "term"])
+def test_a_stopped_run_leaves_no_table_and_resume_completes_it(corpus, tmp_path, sig):
+    n = 6
+    folder = _many(corpus, tmp_path, n)
+    stopped, straight = tmp_path / "stopped", tmp_path / "straight"
+    proc = _start_and_stop(folder, stopped, sig)
+    assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + sig)
+    said = proc.stderr.read() if proc.stderr else ""
+    if sig == signal.SIGTERM:
+        assert said.count("\n") == 1 and "--resume" in said, said
+    assert not list(stopped.glob("*.parquet")) and not list(stopped.glob("*.csv"))
+    kept = _settled_parts(stopped)
+    assert 2 <= kept < n
+    done = batch(folder, "--out", stopped, "--asr", "none", "--resume", "--jobs", 2)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().endswith(
+        f"{n} calls: {n} complete, 0 failed ({kept} done before, not run again)")
+    whole = batch(folder, "--out", straight, "--asr", "none", "--jobs", 2)
+    assert whole.returncode == 0, whole.stderr
+    assert_same_tables(stopped, straight)
