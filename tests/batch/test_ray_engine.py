@@ -1,0 +1,153 @@
+"""``callmonitor batch --engine ray`` as a user runs it: a real process joining the session's
+private Ray cluster (a head and a separate worker node, testkit/ray_cluster.py) with
+``--address``, or starting Ray on this machine without it. Whatever the engine, the tables are
+the local engine's, row for row (timing columns apart)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testkit.batch_corpus import (
+    Corpus,
+    assert_same_tables,
+    batch,
+    many_copies,
+    run_json,
+    settled_parts,
+    start_and_stop,
+    whole_parts,
+)
+from testkit.ray_cluster import RayCluster
+
+
+@pytest.fixture
+def on_cluster(ray_cluster: RayCluster, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The batch options that run on the session's cluster; its token in the environment
+    the batch processes inherit."""
+    for name, value in ray_cluster.driver_env().items():
+        monkeypatch.setenv(name, value)
+    return ["--engine", "ray", "--address", ray_cluster.address]
+
+
+def local_run(corpus: Corpus, out: Path, *args: object) -> Path:
+    done = batch(corpus.manifest, "--out", out, "--jobs", 2, *args)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_a_cluster_run_gives_the_local_tables_and_resume_finds_every_call(
+        corpus: Corpus, on_cluster: list[str], tmp_path: Path) -> None:
+    local = local_run(corpus, tmp_path / "local", "--asr", "none")
+    out = tmp_path / "ray"
+    done = batch(corpus.manifest, "--out", out, "--asr", "none", *on_cluster)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "3 calls: 2 complete, 1 failed"
+    assert_same_tables(local, out)
+    assert whole_parts(out) == 3
+    info = run_json(out)
+    assert (info["engine"], info["jobs"], info["inputs"]) == ("ray", 2, 3)
+    # Two workers of one CPU each, so one on each node (a node has one), each given a call
+    # before any gets a second; each reports its own process's memory.
+    workers = info["workers"]
+    assert sorted(w["calls"] for w in workers) == [1, 2]
+    assert all(w["peak_rss_mib"] > 50 for w in workers)
+
+    again = batch(corpus.manifest, "--out", out, "--asr", "none", "--resume", *on_cluster)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.strip() == \
+        "3 calls: 2 complete, 1 failed (3 done before, not run again)"
+    assert run_json(out)["skipped"] == 3
+    assert_same_tables(local, out)
+
+
+def test_a_stopped_cluster_run_leaves_no_table_and_resume_completes_it(
+        corpus: Corpus, on_cluster: list[str], tmp_path: Path) -> None:
+    n = 12
+    folder = many_copies(corpus, tmp_path, n)
+    stopped, straight = tmp_path / "stopped", tmp_path / "straight"
+    proc = start_and_stop(folder, stopped, signal.SIGTERM, *on_cluster)
+    assert proc.returncode == 128 + signal.SIGTERM
+    said = proc.stderr.read() if proc.stderr else ""
+    assert said.count("\n") == 1 and "--resume" in said, said
+    assert not list(stopped.glob("*.parquet")) and not list(stopped.glob("*.csv"))
+    kept = settled_parts(stopped)
+    assert 2 <= kept < n
+    done = batch(folder, "--out", stopped, "--asr", "none", "--resume", *on_cluster)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().endswith(
+        f"{n} calls: {n} complete, 0 failed ({kept} done before, not run again)")
+    whole = batch(folder, "--out", straight, "--asr", "none", "--jobs", 2)
+    assert whole.returncode == 0, whole.stderr
+    assert_same_tables(stopped, straight)
+
+
+@pytest.mark.slow
+def test_whisper_on_the_cluster_gives_the_local_tables(
+        corpus: Corpus, on_cluster: list[str], tmp_path: Path) -> None:
+    """Each node's worker loads Whisper once and hears the calls as a local worker does."""
+    args = ["--asr", "whisper", "--company", "诚美", "--agent-name", "小王"]
+    local = local_run(corpus, tmp_path / "local", *args)
+    out = tmp_path / "ray"
+    done = batch(corpus.manifest, "--out", out, *args, *on_cluster)
+    assert done.returncode == 0, done.stderr
+    assert_same_tables(local, out)
+    assert run_json(out)["models"]["backend"] == "whisper"
+
+
+@pytest.fixture
+def own_ray_dir() -> Iterator[Path]:
+    """A short private folder for a Ray started by the batch (its unix sockets live there)."""
+    folder = Path(tempfile.mkdtemp(prefix="cm-rt-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Live processes whose command line holds ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+def test_without_address_ray_starts_here_for_the_run_and_leaves_nothing(
+        corpus: Corpus, own_ray_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RAY_TMPDIR", str(own_ray_dir))
+    for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    local = local_run(corpus, tmp_path / "local", "--asr", "none")
+    out = tmp_path / "ray"
+    done = batch(corpus.manifest, "--out", out, "--asr", "none", "--engine", "ray",
+                 "--jobs", 2)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "3 calls: 2 complete, 1 failed"  # no Ray chatter
+    assert_same_tables(local, out)
+    assert (run_json(out)["engine"], run_json(out)["jobs"]) == ("ray", 2)
+    # Ray ran in its folder and is gone; nothing went to the user's home (no ~/.ray token).
+    assert any(own_ray_dir.iterdir())
+    assert _processes_naming(str(own_ray_dir)) == []
+    assert list(home.iterdir()) == []
+
+
+def test_address_without_engine_ray_is_refused(corpus: Corpus, tmp_path: Path) -> None:
+    done = batch(corpus.manifest, "--out", tmp_path / "out", "--address", "127.0.0.1:1")
+    assert done.returncode == 2
+    assert "--address needs --engine ray" in done.stderr
+    assert not (tmp_path / "out").exists()
+
