@@ -47,6 +47,9 @@ from monitor.errors import CallmonitorError
 
 QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
 """Recorded calls are private: Ray does not report usage (unless the user set it)."""
+CARRIED_ENV = ("CALLMONITOR_CONFIG", "CALLMONITOR_CONFIG_DIR", "CALLMONITOR_MODEL_DIR")
+"""What of the command's environment decides a call's analysis: given to every worker, as a
+local worker inherits it (a Ray worker has its node's environment, not the command's)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class CallWorker:
         # needs it, as its failed row.
         with contextlib.suppress(Exception):
             call_recognizer(call_config(setup.first, setup.run), setup.run)
+
+    def ready(self) -> bool:
+        """Answers once the worker has started (its model loaded)."""
+        return True
 
     def work(self, index: int, task: CallTask) -> Reply:
         result = analyse_call(task, self.setup.run, self._done if self.setup.existing else None)
@@ -125,8 +132,10 @@ def connected(address: str | None, jobs: int | None) -> Iterator[int]:
     try:
         # Joining, the cluster's own settings hold (Ray refuses num_cpus and the like).
         own: dict[str, Any] = {} if address else {"num_cpus": jobs, "include_dashboard": False}
+        carried = {name: os.environ[name] for name in CARRIED_ENV if name in os.environ}
         ray.init(address=address or "local", logging_level=logging.WARNING,
-                 log_to_driver=False, **own)
+                 log_to_driver=False, runtime_env={"env_vars": carried} if carried else None,
+                 **own)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise CallmonitorError(f"cannot start or join Ray at {address or 'this machine'} "
                                f"({type(exc).__name__}: {str(exc).splitlines()[0]})",
@@ -156,21 +165,19 @@ def run_ray(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, re
             on_done: Callable[[Outcome], None]) -> list[Outcome]:
     """The ``Runner`` of ``--engine ray``, inside ``connected``: every call's outcome in input
     order; ``on_done`` hears each as its part is written. Raises ``Interrupted`` on a signal
-    (the parts written so far are kept)."""
+    and a ``CallmonitorError`` when a worker is lost (the parts written so far are kept)."""
     import ray
-    from ray.util import ActorPool
 
     if jobs > 1 and run.whisper_threads is None:  # a worker has one CPU: Whisper one thread
         run = dataclasses.replace(run, whisper_threads=1)
     existing = frozenset(p.name for p in out.parts.glob("*.json")) if resume else frozenset()
     setup = WorkerSetup(run, tasks[0], str(out.parts), existing)
     actor: Any = ray.remote(num_cpus=1)(CallWorker)
-    pool = ActorPool([actor.remote(setup) for _ in range(min(jobs, len(tasks)))])
+    workers = [actor.remote(setup) for _ in range(min(jobs, len(tasks)))]
     outcomes: list[Outcome | None] = [None] * len(tasks)
     with raise_on_signals():
         try:
-            for reply in pool.map_unordered(lambda a, item: a.work.remote(*item),
-                                            list(enumerate(tasks))):
+            for reply in _deal(workers, tasks):
                 outcome = outcomes[reply.index] = _land(reply)
                 on_done(outcome)
         except ray.exceptions.RayError as exc:
@@ -179,3 +186,23 @@ def run_ray(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, re
                 f"are kept in {out.parts}", "run it again with --resume to complete it"
             ) from None
     return [o for o in outcomes if o is not None]
+
+
+def _deal(workers: list[Any], tasks: list[CallTask]) -> Iterator[Reply]:
+    """Every call's reply, as each arrives. A call goes to a worker once it has started and
+    is free, so a worker that never starts (its CPU taken, or its node just lost while the
+    cluster still counts it) holds no call up: the others do them all."""
+    import ray
+
+    waiting: dict[Any, tuple[Any, bool]] = {w.ready.remote(): (w, False) for w in workers}
+    todo = iter(enumerate(tasks))
+    left = len(tasks)
+    while left:
+        (ref,), _ = ray.wait(list(waiting), num_returns=1)
+        worker, is_call = waiting.pop(ref)
+        if is_call:
+            left -= 1
+            yield ray.get(ref)
+        item = next(todo, None)
+        if item is not None:
+            waiting[worker.work.remote(*item)] = (worker, True)

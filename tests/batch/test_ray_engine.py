@@ -5,15 +5,22 @@ the local engine's, row for row (timing columns apart)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from testkit.batch_corpus import (
+    CLI,
+    REPO,
     Corpus,
     assert_same_tables,
     batch,
@@ -66,6 +73,22 @@ def test_a_cluster_run_gives_the_local_tables_and_resume_finds_every_call(
     assert_same_tables(local, out)
 
 
+def test_the_workers_use_the_commands_site_configuration(
+        corpus: Corpus, on_cluster: list[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """$CALLMONITOR_CONFIG is the command's, not the nodes' (started without it)."""
+    site = tmp_path / "site.toml"
+    site.write_text('[rules."dead_air"]\nlimit_s = 8.0\n', encoding="utf-8")  # > its 6.5 s
+    monkeypatch.setenv("CALLMONITOR_CONFIG", str(site))
+    local = local_run(corpus, tmp_path / "local", "--asr", "none")
+    out = tmp_path / "ray"
+    done = batch(corpus.manifest, "--out", out, "--asr", "none", *on_cluster)
+    assert done.returncode == 0, done.stderr
+    assert_same_tables(local, out)
+    ring = pd.read_parquet(out / "calls.parquet").set_index("path").loc[str(corpus.ring)]
+    assert ring["alerts.dead_air"] == 0
+
+
 def test_a_stopped_cluster_run_leaves_no_table_and_resume_completes_it(
         corpus: Corpus, on_cluster: list[str], tmp_path: Path) -> None:
     n = 12
@@ -85,6 +108,50 @@ def test_a_stopped_cluster_run_leaves_no_table_and_resume_completes_it(
     whole = batch(folder, "--out", straight, "--asr", "none", "--jobs", 2)
     assert whole.returncode == 0, whole.stderr
     assert_same_tables(stopped, straight)
+
+
+def _parts_of(out: Path) -> int:
+    return whole_parts(out) if (out / "parts").is_dir() else 0
+
+
+@pytest.mark.slow
+def test_a_lost_node_stops_the_run_with_one_line_and_resume_completes_it(
+        corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 24
+    folder = many_copies(corpus, tmp_path, n)
+    out, straight = tmp_path / "out", tmp_path / "straight"
+    with RayCluster(workers=1) as cluster:  # its own: this test kills a node of it
+        for name, value in cluster.driver_env().items():
+            monkeypatch.setenv(name, value)
+        args = [folder, "--out", out, "--asr", "none", "--engine", "ray", "--address",
+                cluster.address]
+        proc = subprocess.Popen([*CLI, "batch", *map(str, args)], cwd=REPO, text=True,
+                                stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while _parts_of(out) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "the batch ended first"
+            time.sleep(0.02)
+        # The worker node goes down at once, as a machine that loses power: every process
+        # of it (its `ray start`, raylet, the worker analysing a call) killed together.
+        node = cluster.nodes[1]
+        for pid in [p for p in cluster.processes() if cluster.node_of(p) is node]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _, said = proc.communicate(timeout=120)
+        assert proc.returncode == 2, said
+        assert said.count("\n") == 1 and "lost a worker" in said and "--resume" in said, said
+        assert not list(out.glob("*.parquet"))
+        kept = settled_parts(out)
+        assert 2 <= kept < n
+        # On the head alone, started while the cluster may still count the lost node's CPU:
+        # the worker placed there never starts, and the other does every call.
+        done = batch(*args, "--resume")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().endswith(
+        f"{n} calls: {n} complete, 0 failed ({kept} done before, not run again)")
+    whole = batch(folder, "--out", straight, "--asr", "none", "--jobs", 2)
+    assert whole.returncode == 0, whole.stderr
+    assert_same_tables(out, straight)
 
 
 @pytest.mark.slow
