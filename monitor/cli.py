@@ -42,6 +42,7 @@ from monitor.storage.sessions import (
 from monitor.storage.writer import SessionWriter
 
 if TYPE_CHECKING:
+    from monitor.batch.local import Runner
     from monitor.devices import DeviceWatch
     from monitor.pipeline import Session
     from monitor.sinks.audio import AudioKeeper
@@ -342,18 +343,28 @@ def batch(inputs: tuple[str, ...], out: Path, jobs: int | None, profile: str,
     models = planned_models(cfg, run)
     tasks = expand_inputs(inputs, defaults)
     target = BatchDir(out)
-    target.prepare(resume)
     meta = {"version": __version__, "config_hash": config_hash(defaults, run, models),
             "models": models, "argv": sys.argv}
-    if engine == "ray":
-        from monitor.batch.ray_engine import connected, run_ray
-
-        with connected(address, jobs) as workers:
-            end = run_batch(tasks, run, target, workers, resume, meta, "ray", run_ray)
-    else:
-        end = run_batch(tasks, run, target, jobs or len(os.sched_getaffinity(0)), resume, meta)
+    with _engine(engine, address, jobs) as (workers, runner):
+        target.prepare(resume)  # once the engine runs: a cluster not found leaves no DIR
+        end = run_batch(tasks, run, target, workers, resume, meta, engine, runner)
     click.echo(end.line, err=True)
     sys.exit(end.code)
+
+
+@contextlib.contextmanager
+def _engine(engine: str, address: str | None, jobs: int | None
+            ) -> Iterator[tuple[int, Runner]]:
+    """The batch's engine, running for the ``with`` body: its worker count and runner."""
+    if engine != "ray":
+        from monitor.batch.local import run_local
+
+        yield jobs or len(os.sched_getaffinity(0)), run_local
+        return
+    from monitor.batch.ray_engine import connected, run_ray
+
+    with connected(address, jobs) as workers:
+        yield workers, run_ray
 
 
 def _stdout() -> TextIO:

@@ -26,6 +26,7 @@ import dataclasses
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,8 @@ from monitor.errors import CallmonitorError
 
 QUIET_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
 """Recorded calls are private: Ray does not report usage (unless the user set it)."""
+REACH_TIMEOUT_S = 10.0
+"""How long the head of a cluster may take to accept a connection (a slow network)."""
 CARRIED_ENV = ("CALLMONITOR_CONFIG", "CALLMONITOR_CONFIG_DIR", "CALLMONITOR_MODEL_DIR")
 """What of the command's environment decides a call's analysis: given to every worker, as a
 local worker inherits it (a Ray worker has its node's environment, not the command's)."""
@@ -129,6 +132,8 @@ def connected(address: str | None, jobs: int | None) -> Iterator[int]:
     except ImportError:
         raise CallmonitorError("--engine ray needs Ray, which is not installed",
                                "pip install -e '.[cluster]' (scripts/setup.sh does)") from None
+    if address is not None:
+        _check_reachable(address)
     try:
         # Joining, the cluster's own settings hold (Ray refuses num_cpus and the like).
         own: dict[str, Any] = {} if address else {"num_cpus": jobs, "include_dashboard": False}
@@ -149,6 +154,20 @@ def connected(address: str | None, jobs: int | None) -> Iterator[int]:
         yield min(jobs or cpus, cpus)
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once an ``IP:PORT`` where nothing listens: Ray itself would try to join it
+    for minutes, printing a warning every few seconds."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # not IP:PORT ("auto", say): Ray's to resolve
+    try:
+        socket.create_connection((host, int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        raise CallmonitorError(f"no Ray cluster answers at {address} "
+                               f"({exc.strerror or type(exc).__name__})",
+                               "give --address the head's IP and its --port") from None
 
 
 def _own_token() -> dict[str, str]:

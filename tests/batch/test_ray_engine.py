@@ -30,7 +30,7 @@ from testkit.batch_corpus import (
     start_and_stop,
     whole_parts,
 )
-from testkit.ray_cluster import RayCluster
+from testkit.ray_cluster import RayCluster, free_port
 
 
 @pytest.fixture
@@ -218,3 +218,15 @@ def test_address_without_engine_ray_is_refused(corpus: Corpus, tmp_path: Path) -
     assert "--address needs --engine ray" in done.stderr
     assert not (tmp_path / "out").exists()
 
+
+def test_an_address_where_no_cluster_listens_is_refused_at_once(
+        corpus: Corpus, tmp_path: Path) -> None:
+    port = free_port()  # nobody listens there
+    started = time.monotonic()
+    done = batch(corpus.manifest, "--out", tmp_path / "out", "--engine", "ray", "--address",
+                 f"127.0.0.1:{port}", timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in done.stderr
+    assert time.monotonic() - started < 30  # Ray alone would retry for minutes
+    assert not (tmp_path / "out").exists()  # nothing ran: the same command may run again
