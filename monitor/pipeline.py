@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -122,10 +122,10 @@ class Session:
         try:
             for opener in [s for s in self._sinks if isinstance(s, OpeningSink)]:
                 self._deliver(opener, opener.open)
-            for frames in self._source.frames():
+            for steps in self._blocks():
+                self._run_block(steps)
                 if self._stopping:
                     break
-                self._step(frames)
             status = self._end_status()
         except KeyboardInterrupt:
             status = "interrupted"
@@ -140,13 +140,43 @@ class Session:
             return "interrupted" if self.broken.errno == errno.EPIPE else "failed"
         return "interrupted" if self._stopping else "complete"
 
-    def _step(self, frames: tuple[Frame, ...]) -> None:
+    def _blocks(self) -> Iterator[list[tuple[Frame, ...]]]:
+        """The source's steps, as many together as it lets the session read ahead (a
+        recording: a block; a live capture: each step as it comes), so that the analysis
+        that only depends on the audio is done for all of them at once."""
+        block: list[tuple[Frame, ...]] = []
+        for frames in self._source.frames():
+            block.append(frames)
+            if len(block) >= self._source.read_ahead_steps:
+                yield block
+                block = []
+        if block:
+            yield block
+
+    def _run_block(self, steps: list[tuple[Frame, ...]]) -> None:
+        """Step through a block, up to the end of the step where the session was stopped."""
+        for frames, decoded in zip(steps, self._decode(steps), strict=True):
+            if self._stopping:
+                return
+            self._step(frames, decoded)
+
+    def _decode(self, steps: list[tuple[Frame, ...]]) -> list[tuple[DecodedFrame, ...]]:
+        """Each step's frames decoded once: tones, VAD, syllable counter and filler detector
+        all read the samples or level; per channel, a block's frames in one go."""
+        by_channel = []
+        for j, channel in enumerate(self._source.channels):
+            samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
+            if channel == "agent" and len(steps) > 1:  # frames ahead to work on together
+                self._fillers.prepare(samples)
+                self._syllables.prepare(samples, steps[0][j].t)
+            by_channel.append(decoded)
+        return list(zip(*by_channel, strict=True))
+
+    def _step(self, frames: tuple[Frame, ...], decoded_frames: tuple[DecodedFrame, ...]) -> None:
         for keeper in self._frame_sinks:
             keeper.frames(frames)
         events: list[EngineEvent] = []
-        for frame in frames:
-            # Decoded once here: tones, VAD and syllable counter all read the samples or level.
-            decoded = DecodedFrame.decode(frame)
+        for frame, decoded in zip(frames, decoded_frames, strict=True):
             masked = False
             if self._tones is not None and frame.channel == self._ring_channel:
                 masked, rings = self._tones.process(decoded)
@@ -164,11 +194,17 @@ class Session:
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)
-        events += self._due_call_events(self.t)
+        if self._call_events:
+            events += self._due_call_events(self.t)
         for ev in events:
             self._emit(self._engine.on_event(ev))
-        self._emit(self._engine.on_tick(self.t))
-        self._emit(list(self._source.notices()))
+        # Most steps have nothing to emit: the empty lists are not handed on.
+        ticked = self._engine.on_tick(self.t)
+        if ticked:
+            self._emit(ticked)
+        notices = self._source.notices()
+        if notices:
+            self._emit(list(notices))
         if self._steppers:
             speaking = {c: vad.speaking for c, vad in self._vads.items()}
             for stepper in list(self._steppers):

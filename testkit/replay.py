@@ -11,22 +11,9 @@ from monitor.asr.base import Recognizer
 from monitor.config import Config
 from monitor.pipeline import Session
 from monitor.sinks.base import Sink
+from monitor.sinks.collect import CollectSink
 from monitor.sources.recorded import ChannelLayout
 from monitor.sources.recording import open_recording
-
-
-class ListSink:
-    """Keeps every record in memory, and the status the session closed with."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.status: str | None = None
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-
-    def close(self, status: str) -> None:
-        self.status = status
 
 
 def replay_records(path: Path, cfg: Config, recognizer: Recognizer | None = None, *,
@@ -40,7 +27,7 @@ def replay_records(path: Path, cfg: Config, recognizer: Recognizer | None = None
     goes into the summary as the CLI's session id does. A replay that does not complete
     raises, so a comparison never runs on half a call.
     """
-    sink = ListSink()
+    sink = CollectSink()
     source = open_recording(path, cfg.audio.agent_side, channels=channels)
     Session(cfg, source, recognizer, [*sinks, sink],
             asr_in_background=asr_in_background).run(summary_extra or {})

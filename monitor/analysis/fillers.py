@@ -24,6 +24,7 @@ agent listens.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -35,6 +36,11 @@ _WINDOW = 2 * FRAME_SAMPLES
 """The analysis window: the newest frame and the one before (40 ms)."""
 _FLOOR = 1e-3
 """Mel band power (int16 units squared) that stands for silence: the log needs no zero."""
+_BATCH = 25
+"""Windows analysed together at most: a stretch where steadiness matters is about this long."""
+
+_Analysis = tuple[float, np.ndarray] | None
+"""A window's pitch (semitones) and cepstra; None when it is unvoiced."""
 
 
 class FillerDetector:
@@ -49,8 +55,21 @@ class FillerDetector:
         self._cfg = cfg
         self._channel = channel
         self._spectrum = _Spectrum(cfg)
-        self._buf = np.zeros(_WINDOW)
-        self._prev: tuple[float, np.ndarray] | None = None  # (semitones, cepstra) if voiced
+        # The last three frames, oldest first: the newest window is the last two, the window
+        # before it the first two (kept, so a frame passed over can still be analysed once it
+        # is needed). Joined only for an analysis: most frames are never analysed.
+        self._frames = deque([np.zeros(FRAME_SAMPLES)] * 3, maxlen=3)
+        self._energy = 0.0  # the newest frame's sum of squares
+        self._count = 0  # frames taken so far: the index of the next one
+        self._ahead = np.zeros((0, FRAME_SAMPLES))  # frames known before they are taken
+        self._ahead_from = 0  # the index of the first of them
+        self._analysed: dict[int, _Analysis] = {}  # by frame index
+        self._prev: _Analysis = None
+        self._prev_unanalysed = False  # the frame before was loud but not analysed
+        # A run cannot outlast the pause that would move ``_pause_end`` (it ends at its
+        # unsteady frames first), so a run starting too long after the last pause can never
+        # be a filler: frames that could only start such a run need no analysis.
+        self._skips = not cfg.max_unsteady_frames * FRAME_S >= cfg.min_pause_s - 1e-9
         self._quiet_frames = 0
         self._pause_end: float | None = None  # where the latest long enough pause ended
         self._run: list[float] | None = None  # [start, end] of the steady run
@@ -58,32 +77,70 @@ class FillerDetector:
         self._pitch_span = (math.inf, -math.inf)  # lowest and highest pitch of the run
         self._pending: tuple[float, float] | None = None  # a run awaiting its pause after
 
+    def prepare(self, frames: np.ndarray) -> None:
+        """The frames the next ``process`` calls will take, in order (rows of samples), where
+        the caller has them at hand (a recording). Then an analysis that is needed is made
+        with those of the frames after it: numpy's calls cost more than the arithmetic on one
+        40 ms window, so some frames analysed in vain cost less than a call for each."""
+        self._ahead, self._ahead_from = frames, self._count
+
     def process(self, samples: np.ndarray, t: float) -> list[Filler]:
         """Take the 20 ms frame starting at ``t`` (int16 samples as float64)."""
-        self._buf[:FRAME_SAMPLES] = self._buf[FRAME_SAMPLES:]
-        self._buf[FRAME_SAMPLES:] = samples
-        power = float(self._buf.dot(self._buf)) / _WINDOW
+        self._count += 1
+        self._frames.append(samples)
+        # Sums of squares of int16 values are exact in float64 (below 2**53): the window's is
+        # the sum of its two frames', in any order.
+        energy = float(samples.dot(samples))
+        power = (self._energy + energy) / _WINDOW
+        self._energy = energy
         quiet = 10.0 * math.log10(power / FULL_SCALE**2 + 1e-20) < self._cfg.quiet_dbfs
-        steady = False if quiet else self._steady()
         if quiet:
-            self._prev = None
+            steady, self._prev, self._prev_unanalysed = False, None, False
+        elif self._matters(t):
+            steady = self._steady()
+        else:
+            steady, self._prev, self._prev_unanalysed = False, None, True
         self._track_run(steady, t)
         if steady and self._prev is not None and self._run is not None:
             pitch = self._prev[0]
             self._pitch_span = (min(self._pitch_span[0], pitch), max(self._pitch_span[1], pitch))
         return self._track_pause(quiet, t)
 
+    def _matters(self, t: float) -> bool:
+        """Whether this frame's steadiness can change what is reported: it can while a run
+        goes on, or where a run starting now would follow the last pause closely enough."""
+        if self._run is not None or not self._skips:
+            return True
+        start = t - FRAME_S - FRAME_S / 2.0  # as ``_track_run`` starts a run and judges it
+        return self._pause_end is not None and start - self._pause_end <= self._cfg.pause_within_s
+
     def _steady(self) -> bool:
         """Voiced, and its pitch and envelope close to the previous frame's."""
         cfg = self._cfg
-        semitones, cepstra = self._spectrum.analyse(self._buf)
-        prev = self._prev
-        self._prev = None if semitones is None else (semitones, cepstra)
-        if semitones is None or prev is None:
+        newest = self._count - 1
+        prev = self._analysis(newest - 1) if self._prev_unanalysed else self._prev
+        self._prev = current = self._analysis(newest)
+        self._prev_unanalysed = False
+        if current is None or prev is None:
             return False
-        step_db = math.sqrt(float(np.mean((cepstra - prev[1]) ** 2)))
-        return (abs(semitones - prev[0]) <= cfg.max_pitch_step_st
+        step_db = math.sqrt(float(np.mean((current[1] - prev[1]) ** 2)))
+        return (abs(current[0] - prev[0]) <= cfg.max_pitch_step_st
                 and step_db <= cfg.max_spectral_step_db)
+
+    def _analysis(self, index: int) -> _Analysis:
+        """The analysis of the window ending with frame ``index`` (the newest or the one
+        before), made with those of the frames known after it (up to ``_BATCH``)."""
+        if index not in self._analysed:
+            newest = self._count - 1
+            ahead_end = self._ahead_from + len(self._ahead)
+            stop = max(newest + 1, min(index + _BATCH, ahead_end))
+            frames = np.array([self._frames[i - newest + 2] if i <= newest
+                               else self._ahead[i - self._ahead_from]
+                               for i in range(index - 1, stop)])
+            windows = np.concatenate((frames[:-1], frames[1:]), axis=1)
+            self._analysed = dict(zip(range(index, stop), self._spectrum.analyse(windows),
+                                      strict=True))
+        return self._analysed[index]
 
     def _track_run(self, steady: bool, t: float) -> None:
         """Grow the steady run; an ended run of the right length awaits its pause after."""
@@ -142,32 +199,53 @@ class _Spectrum:
         k = np.arange(1, cfg.cepstra + 1)
         self._dct = np.cos(np.pi / bands * (np.arange(bands)[:, None] + 0.5) * k) * (2.0 / bands)
 
-    def analyse(self, window: np.ndarray) -> tuple[float | None, np.ndarray]:
-        """(pitch in semitones above 100 Hz, or None when unvoiced; cepstra in dB)."""
-        spectrum = np.fft.rfft(window * self._taper, self._nfft)
-        power = spectrum.real**2 + spectrum.imag**2
-        cepstra = (10.0 * np.log10(power @ self._mel + _FLOOR)) @ self._dct
-        return self._pitch(window), cepstra
+    def analyse(self, windows: np.ndarray) -> list[_Analysis]:
+        """Each window's (pitch in semitones above 100 Hz, cepstra in dB); None for an
+        unvoiced one (then nothing reads its cepstra).
 
-    def _pitch(self, window: np.ndarray) -> float | None:
+        Windows are rows, analysed together; every row comes out as it would alone: the
+        FFTs and cumulative sums go row by row, and each row's vector-matrix products are
+        made one by one (``matmul`` over a stack), as for one window.
+        """
+        pitches = self._pitches(windows)
+        voiced = [i for i, semitones in enumerate(pitches) if semitones is not None]
+        out: list[_Analysis] = [None] * len(pitches)
+        if voiced:
+            spectrum = np.fft.rfft(windows[voiced] * self._taper, self._nfft, axis=1)
+            power = spectrum.real**2 + spectrum.imag**2
+            bands = np.matmul(power[:, None, :], self._mel)
+            cepstra = np.matmul(10.0 * np.log10(bands + _FLOOR), self._dct)[:, 0, :]
+            for i, row in zip(voiced, cepstra, strict=True):
+                semitones = pitches[i]
+                assert semitones is not None
+                out[i] = (semitones, row)
+        return out
+
+    def _pitches(self, windows: np.ndarray) -> list[float | None]:
         """YIN: the first dip of the normalised difference under ``max_aperiodicity``."""
-        spectrum = np.fft.rfft(window, self._nfft)
-        acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2)[: self._max_lag + 1]
-        energy = np.concatenate(([0.0], np.cumsum(window**2)))
+        spectrum = np.fft.rfft(windows, self._nfft, axis=1)
+        acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, axis=1)[:, : self._max_lag + 1]
+        energy = np.concatenate((np.zeros((len(windows), 1)), np.cumsum(windows**2, axis=1)),
+                                axis=1)
         lags = self._lags
-        diff = energy[_WINDOW - lags] + (energy[_WINDOW] - energy[lags]) - 2.0 * acf
-        diff[0] = 0.0
-        running = np.cumsum(diff[1:])
-        cmnd = diff[1:] * lags[1:] / np.maximum(running, 1e-9)  # index i: lag i + 1
-        search = cmnd[self._min_lag - 1:]
-        below = np.flatnonzero(search < self._cfg.max_aperiodicity)
-        if below.size == 0:
-            return None
-        i = int(below[0])
-        while i + 1 < search.size and search[i + 1] < search[i]:
-            i += 1  # down to the bottom of the dip
-        lag = i + self._min_lag
-        return 12.0 * math.log2(SAMPLE_RATE_HZ / lag / 100.0)
+        diff = (energy[:, _WINDOW - lags] + (energy[:, _WINDOW:] - energy[:, lags])
+                - 2.0 * acf)
+        diff[:, 0] = 0.0
+        running = np.cumsum(diff[:, 1:], axis=1)
+        cmnd = diff[:, 1:] * lags[1:] / np.maximum(running, 1e-9)  # index i: lag i + 1
+        search = cmnd[:, self._min_lag - 1:]
+        below = search < self._cfg.max_aperiodicity
+        firsts, found = below.argmax(axis=1).tolist(), below.any(axis=1).tolist()
+        out: list[float | None] = []
+        for row, i, voiced in zip(search, firsts, found, strict=True):
+            if not voiced:
+                out.append(None)
+                continue
+            while i + 1 < row.size and row[i + 1] < row[i]:
+                i += 1  # down to the bottom of the dip
+            lag = i + self._min_lag
+            out.append(12.0 * math.log2(SAMPLE_RATE_HZ / lag / 100.0))
+        return out
 
 
 def _mel_matrix(cfg: FillerConfig, nfft: int) -> np.ndarray:

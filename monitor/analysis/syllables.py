@@ -23,7 +23,6 @@ true nuclei the bands were never more than 31 dB apart, so a 40 dB limit leaves 
 from __future__ import annotations
 
 import math
-import operator
 from collections import deque
 
 import numpy as np
@@ -35,6 +34,8 @@ from monitor.pcm import FULL_SCALE
 
 _FLOOR_POWER = 1e-12
 """Band power relative to full scale that stands for silence (-120 dB): log10 needs no zero."""
+_NEAR = FRAME_S / 4.0
+"""Frame times closer than this are the same time (they are multiples of FRAME_S)."""
 
 
 class SyllableCounter:
@@ -61,9 +62,10 @@ class SyllableCounter:
         # are made once: a frame's work on them is then in-place operations alone. On arrays
         # this small, allocating results and slicing cost more than the arithmetic.
         keep = win - hop
+        self._keep, self._hops, self._hop, self._win = keep, hops, hop, win
         self._buf = np.zeros(keep + FRAME_SAMPLES)  # the last window's worth of audio
-        self._buf_kept, self._buf_moved = self._buf[:keep], self._buf[FRAME_SAMPLES:]
-        self._buf_newest = self._buf[keep:]
+        self._buf_kept, self._buf_newest = self._buf[:keep], self._buf[keep:]
+        self._start_ahead(keep)
         # The windows ending at each hop of the newest frame: a view that follows the buffer.
         self._windows = np.lib.stride_tricks.sliding_window_view(self._buf, win)[::hop]
         self._tapered = np.empty(self._windows.shape)
@@ -77,6 +79,8 @@ class SyllableCounter:
         self._high_weight = 1.0 - cfg.low_band_weight
         kernel = _smoothing_kernel(cfg.smooth_ms / cfg.hop_ms)
         self._kernel = kernel.tolist()
+        # Frames before a frame whose levels its envelope reaches back to.
+        self._reach = math.ceil((len(kernel) - 1) / hops)
         # The unsmoothed levels the kernel spans, oldest first.
         self._levels_db = deque([10.0 * math.log10(_FLOOR_POWER)] * len(kernel),
                                 maxlen=len(kernel))
@@ -90,36 +94,113 @@ class SyllableCounter:
         self._valley_db = math.inf
         self._loudest = (-math.inf, 0.0)  # (level dB, time s) of the loudest voiced peak
 
+    def _start_ahead(self, keep: int) -> None:
+        """What tells whether a frame may take what ``prepare`` made for it."""
+        # The frames taken last (their audio is what the next frame's windows reach back
+        # into), and how many of them in a row each followed the one before.
+        self._recent = deque([np.zeros(FRAME_SAMPLES)] * math.ceil(keep / FRAME_SAMPLES),
+                             maxlen=math.ceil(keep / FRAME_SAMPLES))
+        self._last_t = -math.inf
+        self._in_a_row = 0
+        # Levels and envelope made ahead by ``prepare``: per frame from ``_ahead_t`` on, valid
+        # from row ``_ahead_first`` (the first rows only if the audio before them was known).
+        self._ahead_levels: list[list[float]] = []
+        self._ahead_envelope: list[list[float]] = []
+        self._ahead_t, self._ahead_first = 0.0, 0
+        self._ahead_tail: tuple[np.ndarray, list[float]] | None = None  # audio, levels before
+
+    def prepare(self, frames: np.ndarray, t: float) -> None:
+        """The channel's frames from ``t`` on (rows of samples), following those of the last
+        call, where the caller has them at hand (a recording): their levels and envelope are
+        made at once, as they come out for frames taken each right after the one before, and
+        ``process`` takes them for such frames (most are: only a segment's first frames
+        follow older ones). Each value comes out as alone: row-wise FFTs, one matrix product
+        a frame (``matmul`` over a stack), the same float operations in the same order."""
+        taps = len(self._kernel)
+        follows = (self._ahead_tail is not None
+                   and abs(t - self._ahead_t - len(self._ahead_levels) * FRAME_S) < _NEAR)
+        audio, before = (self._ahead_tail if follows and self._ahead_tail is not None
+                         else (np.zeros(self._keep), [0.0] * (taps - 1)))
+        audio = np.concatenate((audio, frames.ravel()))
+        windows = np.lib.stride_tricks.sliding_window_view(audio, self._win)[::self._hop]
+        spectra = np.fft.rfft(windows * self._taper, axis=1)
+        squares = np.square(spectra[:, self._bins].view(np.float64))
+        powers = np.matmul(squares.reshape(len(frames), self._hops, -1), self._bands)
+        levels = self._levels(powers.reshape(-1, 2))
+        reached = [*before, *levels]
+        envelope = self._smooth(reached)
+        hops = self._hops
+        self._ahead_levels = [levels[i:i + hops] for i in range(0, len(levels), hops)]
+        self._ahead_envelope = [envelope[i:i + hops] for i in range(0, len(envelope), hops)]
+        self._ahead_t = t
+        self._ahead_first = 0 if follows else max(1, self._reach)
+        self._ahead_tail = (audio[len(audio) - self._keep:], reached[len(reached) - taps + 1:])
+
     def process(self, samples: np.ndarray, t: float, voiced: bool) -> list[float]:
         """Take the 20 ms frame starting at ``t`` (its int16 samples as float64, as
         ``DecodedFrame`` has them); return the nucleus times it confirmed."""
         self._frames.append((t, voiced))
+        row = self._prepared_row(t)
+        if row is None:
+            levels = self._levels(self._powers_of(samples))
+            envelope = self._smooth([*list(self._levels_db)[1:], *levels])
+        else:
+            levels, envelope = self._ahead_levels[row], self._ahead_envelope[row]
+        self._levels_db.extend(levels)
+        self._in_a_row = self._in_a_row + 1 if abs(t - FRAME_S - self._last_t) < _NEAR else 1
+        self._last_t = t
+        self._recent.append(samples)
         nuclei = []
-        for level, offset in zip(self._envelope(samples), self._offsets_s, strict=True):
+        for level, offset in zip(envelope, self._offsets_s, strict=True):
             nucleus = self._track(level, t + offset)
             if nucleus is not None:
                 nuclei.append(nucleus)
         return nuclei
 
-    def _envelope(self, samples: np.ndarray) -> list[float]:
-        """Smoothed two-band level in dBFS at each hop of the frame, ``lag_s`` behind it."""
-        self._buf_kept[:] = self._buf_moved
+    def _prepared_row(self, t: float) -> int | None:
+        """The row ``prepare`` made for the frame at ``t``, if the frames taken before it
+        were the audio's frames before it, as far back as its windows and smoothing reach."""
+        row = round((t - self._ahead_t) / FRAME_S)
+        if (not self._ahead_first <= row < len(self._ahead_levels)
+                or abs(t - FRAME_S - self._last_t) >= _NEAR
+                or self._in_a_row < max(len(self._recent), self._reach)):
+            return None
+        return row
+
+    def _powers_of(self, samples: np.ndarray) -> np.ndarray:
+        """The low and high band powers at each hop of the frame, from the frames taken."""
+        self._buf_kept[:] = (self._recent[-1] if len(self._recent) == 1
+                             else np.concatenate(self._recent))[-self._keep:]
         self._buf_newest[:] = samples
         np.multiply(self._windows, self._taper, out=self._tapered)
         np.fft.rfft(self._tapered, out=self._spectra)
         np.square(self._band_parts, out=self._squares)
-        band_powers = np.matmul(self._squares, self._bands, out=self._band_powers).tolist()
-        # Two band powers a hop: from here on plain floats cost less than numpy calls, and
-        # their sums come out the same whatever BLAS the machine has.
+        return np.matmul(self._squares, self._bands, out=self._band_powers)
+
+    def _levels(self, powers: np.ndarray) -> list[float]:
+        """Each hop's two-band level in dBFS (rows of low and high band power), unsmoothed.
+
+        The logarithms by ``math`` (numpy's vector code may round them differently on
+        another machine), the rest elementwise: the same float operations as on one hop.
+        """
         gap_db = self._cfg.max_band_gap_db
-        envelope = []
-        for low, high in band_powers:
-            low_db = 10.0 * math.log10(low + _FLOOR_POWER)
-            high_db = 10.0 * math.log10(high + _FLOOR_POWER)
-            self._levels_db.append(self._low_weight * max(low_db, high_db - gap_db)
-                                   + self._high_weight * max(high_db, low_db - gap_db))
-            envelope.append(sum(map(operator.mul, self._kernel, self._levels_db)))
-        return envelope
+        logs = list(map(math.log10, (powers + _FLOOR_POWER).ravel().tolist()))
+        db = 10.0 * np.array(logs).reshape(-1, 2)
+        low_db, high_db = db[:, 0], db[:, 1]
+        levels = (self._low_weight * np.maximum(low_db, high_db - gap_db)
+                  + self._high_weight * np.maximum(high_db, low_db - gap_db))
+        return levels.tolist()
+
+    def _smooth(self, levels: list[float]) -> list[float]:
+        """The kernel over ``levels`` (the taps - 1 levels before the first hop, then the
+        hops'): each hop's weighted sum, its products added in the kernel's order."""
+        kernel = self._kernel
+        hops = len(levels) - len(kernel) + 1
+        values = np.array(levels)
+        total = kernel[0] * values[:hops]
+        for i in range(1, len(kernel)):
+            total = total + kernel[i] * values[i:i + hops]
+        return total.tolist()
 
     def _track(self, level: float, t: float) -> float | None:
         """Hysteresis peak picking: peaks and valleys alternate at least the prominence apart."""

@@ -27,6 +27,7 @@ from monitor.asr.base import Recognizer
 from monitor.batch.inputs import CallTask
 from monitor.config import Config
 from monitor.errors import CallmonitorError
+from monitor.sinks.collect import CollectSink
 from monitor.sources.base import Source
 
 if TYPE_CHECKING:
@@ -67,21 +68,6 @@ class CallResult:
     def summary(self) -> dict[str, Any] | None:
         last = self.records[-1] if self.records else None
         return last if last is not None and last.get("type") == "summary" else None
-
-
-class CollectSink:
-    """Keeps every record of the session in memory (a call of a few minutes is a few hundred
-    records) and the status it closed with."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.status: str | None = None
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-
-    def close(self, status: str) -> None:
-        self.status = status
 
 
 def file_sha256(path: Path) -> str:

@@ -13,6 +13,10 @@ class Source(ABC):
     """A call's audio, as 16 kHz mono int16 frames per channel, stamped with audio time."""
 
     channels: tuple[Channel, ...]
+    read_ahead_steps: int = 1
+    """How many steps the session may take before analysing the first of them. A recording
+    has them all at hand, and analysing many together costs less; a live capture's must be
+    analysed as they come, or every alert waits for the steps after it."""
     mixed: bool = False
     """Both sides of the call are in the one ``agent`` channel (a recorder that mixed them):
     rings are listened for there, and the checks that need the sides apart are skipped."""

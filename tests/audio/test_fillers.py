@@ -73,3 +73,23 @@ def test_the_settings_are_checked_at_load(tmp_path):
     site.write_text("[fillers]\nmin_s = 2.0\n", encoding="utf-8")
     with pytest.raises(CallmonitorError, match="min_s"):
         load_config(site=site)
+
+
+@pytest.mark.parametrize("block", [1, 7, 50])
+def test_frames_known_ahead_change_no_filler(block):
+    """``prepare`` (a recording's frames handed over a block ahead) only batches the analysis:
+    every sentence gives the fillers it gives frame by frame."""
+    checked = 0
+    for (_, found), (_, sentence) in zip(results(), tf.filler_set(variants=1, seed=5),
+                                         strict=True):
+        padded = np.concatenate([sentence.samples, np.zeros(SAMPLE_RATE_HZ)])
+        rows = padded[: padded.size // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
+        detector = FillerDetector(load_config().fillers)
+        ahead = []
+        for i, row in enumerate(rows):
+            if i % block == 0:
+                detector.prepare(rows[i:i + block])
+            ahead += [(f.start, f.end) for f in detector.process(row, i * FRAME_S)]
+        assert ahead == found
+        checked += len(found)
+    assert checked >= 20  # the sentences do have fillers to agree on

@@ -220,3 +220,28 @@ def test_cost_per_frame():
         passes.append((time.perf_counter() - start) / len(frames) * 1e6)
     print(f"{min(passes):.1f} us per 20 ms frame (passes: {', '.join(f'{p:.0f}' for p in passes)})")
     assert min(passes) < 150.0
+
+
+@pytest.mark.parametrize("block", [1, 3, 50])
+def test_frames_known_ahead_change_no_nucleus(block):
+    """``prepare`` (a recording's frames handed over a block ahead) only batches the work:
+    fed as the pipeline feeds it (the voiced frames only, so some frames follow older ones),
+    the counter reports the nuclei it reports frame by frame."""
+    frames, voiced, _ = clip(FEE[1])
+    taken = [i for i, v in enumerate(voiced) if v]
+    assert len(taken) < len(frames)  # there are gaps to reach back over
+
+    def run(prepare: bool) -> list[float]:
+        counter = SyllableCounter(CFG)
+        decoded = [DecodedFrame.decode(f).samples for f in frames]
+        out = []
+        for i in range(len(frames)):
+            if prepare and i % block == 0:
+                counter.prepare(np.array(decoded[i:i + block]), frames[i].t)
+            if voiced[i]:
+                out += counter.process(decoded[i], frames[i].t, True)
+        return out
+
+    nuclei = run(False)
+    assert len(nuclei) >= 40  # 51 characters
+    assert run(True) == nuclei

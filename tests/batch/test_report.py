@@ -249,19 +249,3 @@ def test_a_folder_without_a_batch_output_is_a_one_line_error(tmp_path):
     assert done.returncode == 2
     assert "no calls.parquet" in done.stderr and "Traceback" not in done.stderr
 
-
-@pytest.mark.slow
-def test_every_chart_loads_in_chromium_without_console_errors(page, browser):
-    index, tables = page
-    errors: list[str] = []
-    with browser.page() as tab:
-        tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        tab.on("pageerror", lambda e: errors.append(str(e)))
-        tab.goto(index.as_uri())
-        tab.wait_for_load_state("load")
-        images = tab.eval_on_selector_all(
-            "img", "imgs => imgs.map(i => [i.id, i.complete, i.naturalWidth, i.naturalHeight])")
-    assert [i[0] for i in images] == [img["id"] for img in tables.images]
-    assert len(images) == 6
-    assert all(done and width > 0 and height > 0 for _, done, width, height in images), images
-    assert errors == []

@@ -26,9 +26,9 @@ import pytest
 
 from monitor.config import load_config
 from monitor.pipeline import Session
+from monitor.sinks.collect import CollectSink
 from monitor.sinks.jsonl import JsonlSink
 from monitor.sources.wavfile import WavSource
-from testkit.replay import ListSink
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "demo_call.wav"
@@ -128,7 +128,7 @@ def test_a_broken_sink_is_dropped_and_the_others_get_every_record_and_close(clea
     to the cut, the summary and ``close``."""
     read_end, write_end = os.pipe()
     os.close(read_end)
-    kept = ListSink()
+    kept = CollectSink()
     stream = os.fdopen(write_end, "w")
     session = Session(load_config("zh-CN"), WavSource(DEMO), None, [JsonlSink(stream), kept])
     summary = session.run({})

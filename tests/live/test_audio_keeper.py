@@ -24,9 +24,9 @@ from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame
 from monitor.pipeline import Session
 from monitor.sinks.audio import FLUSH_S, HEADER_BYTES, AudioKeeper
+from monitor.sinks.collect import CollectSink
 from monitor.sources.wavfile import WavSource
 from testkit import synth
-from testkit.replay import ListSink
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 FLUSH_STEPS = round(FLUSH_S / FRAME_S)
@@ -93,9 +93,9 @@ def assert_header_consistent(path: Path) -> None:
     assert int.from_bytes(data[40:44], "little") == len(data) - HEADER_BYTES
 
 
-def keep(cfg, path: Path, out: Path, *extra: Any) -> tuple[AudioKeeper, ListSink]:
+def keep(cfg, path: Path, out: Path, *extra: Any) -> tuple[AudioKeeper, CollectSink]:
     keeper = AudioKeeper(out)
-    records = ListSink()
+    records = CollectSink()
     Session(cfg, WavSource(path), None, [keeper, *extra, records]).run({})
     return keeper, records
 
