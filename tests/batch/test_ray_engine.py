@@ -59,10 +59,10 @@ def test_a_cluster_run_gives_the_local_tables_and_resume_finds_every_call(
     assert whole_parts(out) == 3
     info = run_json(out)
     assert (info["engine"], info["jobs"], info["inputs"]) == ("ray", 2, 3)
-    # Two workers of one CPU each, so one on each node (a node has one), each given a call
-    # before any gets a second; each reports its own process's memory.
+    # Two workers of one CPU each, so one on each node (a node has one); a call goes to the
+    # first free one (the faster may do them all); each reports its own process's memory.
     workers = info["workers"]
-    assert sorted(w["calls"] for w in workers) == [1, 2]
+    assert 1 <= len(workers) <= 2 and sum(w["calls"] for w in workers) == 3
     assert all(w["peak_rss_mib"] > 50 for w in workers)
 
     again = batch(corpus.manifest, "--out", out, "--asr", "none", "--resume", *on_cluster)
