@@ -42,6 +42,7 @@ from monitor.storage.sessions import (
 from monitor.storage.writer import SessionWriter
 
 if TYPE_CHECKING:
+    from monitor.batch.local import Runner
     from monitor.devices import DeviceWatch
     from monitor.pipeline import Session
     from monitor.sinks.audio import AudioKeeper
@@ -315,9 +316,15 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
 @click.option("--agent-name", default=None, help="Agent name the greeting must contain.")
 @click.option("--swap-channels", is_flag=True, help="Agent on the right channel.")
 @channels_option
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Worker processes of this machine, or Ray workers.")
+@click.option("--address", default=None,
+              help="With --engine ray: the head of a running Ray cluster (IP:PORT) to run "
+                   "on (default: start Ray on this machine for the run).")
 def batch(inputs: tuple[str, ...], out: Path, jobs: int | None, profile: str,
           asr_backend: str | None, resume: bool, site: Path | None, company: str | None,
-          agent_name: str | None, swap_channels: bool, layout: str | None) -> None:
+          agent_name: str | None, swap_channels: bool, layout: str | None, engine: str,
+          address: str | None) -> None:
     """Analyse a corpus of recorded calls: INPUT is files, folders (searched recursively),
     patterns, or a manifest CSV (path plus per-call profile, company, agent_name,
     swap_channels, call_events, channels). Writes one row per call, alert, utterance and
@@ -328,18 +335,36 @@ def batch(inputs: tuple[str, ...], out: Path, jobs: int | None, profile: str,
     from monitor.batch.local import run_batch
     from monitor.batch.output import BatchDir
 
+    if address is not None and engine != "ray":
+        raise click.UsageError("--address needs --engine ray")
     defaults = CallTask(Path(), profile, company, agent_name, swap_channels, channels=layout)
     run = RunOptions(asr_backend, site)
     cfg = call_config(defaults, run)
     models = planned_models(cfg, run)
     tasks = expand_inputs(inputs, defaults)
     target = BatchDir(out)
-    target.prepare(resume)
     meta = {"version": __version__, "config_hash": config_hash(defaults, run, models),
             "models": models, "argv": sys.argv}
-    end = run_batch(tasks, run, target, jobs or len(os.sched_getaffinity(0)), resume, meta)
+    with _engine(engine, address, jobs) as (workers, runner):
+        target.prepare(resume)  # once the engine runs: a cluster not found leaves no DIR
+        end = run_batch(tasks, run, target, workers, resume, meta, engine, runner)
     click.echo(end.line, err=True)
     sys.exit(end.code)
+
+
+@contextlib.contextmanager
+def _engine(engine: str, address: str | None, jobs: int | None
+            ) -> Iterator[tuple[int, Runner]]:
+    """The batch's engine, running for the ``with`` body: its worker count and runner."""
+    if engine != "ray":
+        from monitor.batch.local import run_local
+
+        yield jobs or len(os.sched_getaffinity(0)), run_local
+        return
+    from monitor.batch.ray_engine import connected, run_ray
+
+    with connected(address, jobs) as workers:
+        yield workers, run_ray
 
 
 def _stdout() -> TextIO:

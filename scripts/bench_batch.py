@@ -9,12 +9,18 @@ the wall time outside the workers' calls (start-up, the parent's per-call work, 
 and the peak resident memory of each worker (from run.json: every worker reports its own
 ``getrusage`` peak, so the figure is the pipeline's, not this script's or the synthesiser's).
 
-    .venv/bin/python scripts/bench_batch.py [--calls 1000] [--jobs 1 2] [--engine local]
+    .venv/bin/python scripts/bench_batch.py [--calls 1000] [--jobs 1 2] [--engine local ray]
+        [--address HEAD_IP:PORT]
+
+``ray`` starts Ray on this machine for each run (in a temporary folder, removed after; its
+start, about 5 s, is in the wall time), or joins the cluster at ``--address`` (its token, if
+any, in ``RAY_AUTH_TOKEN``); its workers' peak memory is theirs as for ``local`` (Ray's own
+processes, its GCS and raylet, are not counted).
 
 The corpus is synthesised once into var/bench_batch/calls-N (each call a greeting, a question,
 a hold and a return: about 24 s of two-channel audio, every call with its own noise seed) and
 reused by later runs. An engine is a list of extra ``batch`` arguments (``ENGINES``), so
-another engine (Ray) is one more entry.
+another engine is one more entry.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from testkit import synth
 REPO_DIR = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO_DIR / "var" / "bench_batch"
 
-ENGINES: dict[str, list[str]] = {"local": []}
+ENGINES: dict[str, list[str]] = {"local": [], "ray": ["--engine", "ray"]}
 """Per engine, what ``callmonitor batch`` is given besides the corpus, --out and --jobs."""
 
 CALL = {
@@ -63,16 +69,18 @@ def corpus(n: int) -> Path:
     return folder
 
 
-def run(engine: str, jobs: int, calls: Path) -> dict[str, Any]:
+def run(engine: str, jobs: int, calls: Path, extra: list[str]) -> dict[str, Any]:
     """One batch run in a process of its own: its figures."""
     import pyarrow.parquet as pq
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
+        env = {**os.environ, "RAY_TMPDIR": tmp}  # a Ray started for the run keeps its files here
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "monitor", "batch", str(calls), "--out",
                                str(out), "--asr", "none", "--jobs", str(jobs),
-                               *ENGINES[engine]], capture_output=True, text=True, cwd=REPO_DIR)
+                               *ENGINES[engine], *extra], capture_output=True, text=True,
+                              cwd=REPO_DIR, env=env)
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"batch failed ({done.returncode}): {done.stderr}")
@@ -102,6 +110,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--engine", choices=sorted(ENGINES), nargs="+", default=["local"])
+    parser.add_argument("--address", default=None,
+                        help="ray: the head of a running cluster (default: Ray started here)")
     args = parser.parse_args()
     started = time.perf_counter()
     calls = corpus(args.calls)
@@ -111,7 +121,8 @@ def main() -> None:
     figures = []
     for engine in args.engine:
         for jobs in args.jobs:
-            figures.append(run(engine, jobs, calls))
+            extra = ["--address", args.address] if engine == "ray" and args.address else []
+            figures.append(run(engine, jobs, calls, extra))
             print(report(figures[-1]), flush=True)
     if len(figures) > 1:
         base = figures[0]["wall_s"]

@@ -1,4 +1,4 @@
-"""Whisper's error rate and decode time against the encoder window (``[asr] whisper_window_s``).
+"""Whisper's error rate and decode time against one encoder window for every phrase.
 
     .venv/bin/python scripts/cer_window.py [--windows 30,20,15,10,8] [--en-lines 40]
 
@@ -8,7 +8,9 @@ Whisper decoder the way ``monitor.asr.phrases`` feeds a phrase: the pre-roll fro
 before the speech, frames until the VAD's hangover has passed, cut ``whisper_tail_s`` after the
 speech. Per window it prints the Mandarin CER and the English WER (``monitor.text.error_counts``)
 and the decode time (seconds of CPU wall time per second of audio). A clip longer than the
-window is decoded with the 30 s window, as the pipeline does.
+window is decoded with the 30 s window, as the pipeline does. (The pipeline picks a window per
+phrase from ``[asr] whisper_windows_s``; ``scripts/cer_replay.py`` measures that choice on a
+whole call.)
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ def decode(decoder: SegmentDecoder, clip: Clip, cfg: Config) -> str:
 
 def measure(cfg: Config, clips: list[Clip], window: int) -> tuple[float, float, int]:
     """Error rate, decode seconds per audio second, and how many clips fell back to 30 s."""
-    asr = dataclasses.replace(cfg.asr, whisper_window_s=window)
+    asr = dataclasses.replace(cfg.asr, whisper_windows_s=(window,),
+                              whisper_window_margin_s=0.0)
     recognizer = load_whisper(asr, cfg.language)
     edits = units = fallback = 0
     audio_s = decode_s = 0.0

@@ -34,7 +34,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: creating the virtual environment in .venv"
     python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip
-    .venv/bin/pip install -q -e ".[vosk,whisper,test]"
+    .venv/bin/pip install -q -e ".[vosk,whisper,cluster,test]"
     touch "$stamp"
 fi
 

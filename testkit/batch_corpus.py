@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,46 @@ def batch(*args: Any, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``callmonitor batch ARGS`` in a process of its own (stderr is not a terminal)."""
     return subprocess.run([*CLI, "batch", *map(str, args)], capture_output=True, text=True,
                           cwd=REPO, timeout=timeout, env={**os.environ})
+
+
+def many_copies(corpus: Corpus, root: Path, n: int) -> Path:
+    """``n`` copies of the ring call, for a run long enough to stop in the middle."""
+    folder = root / "many"
+    folder.mkdir()
+    for i in range(n):
+        os.link(corpus.ring, folder / f"call{i:02d}.wav")
+    return folder
+
+
+def whole_parts(out: Path) -> int:
+    """Part files written whole (not the temporary ones a stopped worker may leave)."""
+    return sum(not p.name.startswith(".") for p in (out / "parts").glob("*.json"))
+
+
+def start_and_stop(folder: Path, out: Path, sig: int, *args: Any) -> subprocess.Popen[str]:
+    """Start ``batch FOLDER --out OUT --asr none ARGS`` and send ``sig`` once two calls have
+    their parts."""
+    proc = subprocess.Popen([*CLI, "batch", str(folder), "--out", str(out), "--asr", "none",
+                             *map(str, args)], cwd=REPO, text=True, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "parts").is_dir() or whole_parts(out) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "the batch ended first"
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    return proc
+
+
+def settled_parts(out: Path) -> int:
+    """The part count once nothing writes any more (a killed parent's worker may finish the
+    call it had)."""
+    count, stable_since = -1, time.monotonic()
+    while time.monotonic() - stable_since < 1.0:
+        now = whole_parts(out)
+        if now != count:
+            count, stable_since = now, time.monotonic()
+        time.sleep(0.05)
+    return count
 
 
 def tables(out: Path) -> dict[str, pd.DataFrame]:

@@ -1,10 +1,14 @@
 """Running the scenario set through the real pipeline: each scenario is synthesised into a
-cache directory (again only when an input is newer) and replayed with the profile of its
-language and the names its clips say (诚美 / 小王, Acme / Anna), giving the ``Call`` that
-``monitor.batch.scoring`` scores."""
+cache directory (again only when an input is newer) and run with the profile of its language
+and the names its clips say (诚美 / 小王, Acme / Anna). ``run`` replays them in this process,
+giving the ``Call`` that ``monitor.batch.scoring`` scores (the scenario tests, with the
+session's model); ``write_corpus`` hands them over as a researcher's corpus, a manifest for
+``callmonitor batch`` and their truth as labels for ``callmonitor evaluate``
+(``scripts/evaluate.py``)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -86,3 +90,25 @@ def write_labels(labels: Iterable[dict[str, Any]], path: Path) -> Path:
     path.write_text("".join(json.dumps(label, ensure_ascii=False) + "\n" for label in labels),
                     encoding="utf-8")
     return path
+
+
+MANIFEST_COLUMNS = ("path", "profile", "company", "agent_name")
+
+
+def write_corpus(paths: Sequence[Path], cache_dir: Path, folder: Path) -> tuple[Path, Path]:
+    """The scenarios (synthesised, or reused from ``cache_dir``) as a corpus a researcher
+    would hand over, in ``folder``: ``manifest.csv`` for ``callmonitor batch`` (each call with
+    the profile and names of its language, as ``replay_scenario`` runs it) and
+    ``labels.jsonl``, their truth, for ``callmonitor evaluate``. Paths are absolute."""
+    rows, labels = [], []
+    for path in scenario_files(paths):
+        wav, truth = synthesize_cached(path, cache_dir)
+        profile, names = PROFILES[truth["language"]]
+        rows.append({"path": str(wav.resolve()), "profile": profile, **names})
+        labels.append(truth_labels(truth, wav.resolve()))
+    manifest = folder / "manifest.csv"
+    with manifest.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, MANIFEST_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest, write_labels(labels, folder / "labels.jsonl")

@@ -10,6 +10,7 @@ pytest_plugins = [
     "testkit.fixtures.synth",  # scenario calls with known truth
     "testkit.fixtures.required",  # a missing program: a skip, or an error under $CI
     "testkit.fixtures.web",  # private PostgreSQL server, headless Chromium
+    "testkit.fixtures.cluster",  # private Ray cluster: a head and a worker node
 ]
 
 

@@ -27,11 +27,15 @@ call's proper names writes them right more often: ``whisper_hotwords`` (the comp
 agent) are handed to Whisper as its hint phrases, where the profile finds that they help.
 
 Whisper's encoder takes 30 s of audio and faster-whisper pads every shorter input to that, so a
-2 s phrase cost as much as a 30 s one. A phrase that fits in ``whisper_window_s`` is encoded
-in a window that long (``_WindowedModel``; CTranslate2 takes inputs under 3000 mel frames),
-which costs a fraction as much; a longer one falls back to 30 s. The decoder also answers
-``hypothesis`` (the words of the audio so far, for the incremental path), and remembers its
-last decode: the phrase's final decode, of the audio a hypothesis already decoded, reuses it.
+2 s phrase cost as much as a 30 s one, and the encoder was most of a replay's time. A phrase is
+encoded in the shortest of ``whisper_windows_s`` that holds its audio and
+``whisper_window_margin_s`` of silence after it (``_WindowedModel``; CTranslate2 takes inputs
+under 3000 mel frames), which costs a fraction as much; a longer one falls back to 30 s. The
+margin is what keeps the words: a window the speech fills nearly to its edge loses them.
+
+The decoder also answers ``hypothesis`` (the words of the audio so far, for the incremental
+path), and remembers its last decode: the phrase's final decode, of the audio a hypothesis
+already decoded, reuses it.
 """
 
 from __future__ import annotations
@@ -179,9 +183,9 @@ class WhisperDecoder(SegmentDecoder):
         return self._utterance(audio, start, end)
 
     def hypothesis(self, start: float, end: float | None) -> Callable[[], Hypothesis] | None:
-        """None once the phrase is longer than ``whisper_window_s``: decoding it again and
-        again with the 30 s window would cost more than a live desk's CPU has, and its final
-        decode is left to the phrase's gap."""
+        """None once the phrase no longer fits a window of ``whisper_windows_s``: decoding it
+        again and again with the 30 s window would cost more than a live desk's CPU has, and
+        its final decode is left to the phrase's gap."""
         audio = self._audio(end)
         if audio.size > self._recognizer.window_samples:
             return None
@@ -263,14 +267,15 @@ class WhisperRecognizer(Recognizer):
 
     @property
     def window_samples(self) -> int:
-        """The longest audio decoded in the shorter window."""
-        return self._asr.whisper_window_s * SAMPLE_RATE_HZ
+        """The longest audio decoded in a window shorter than 30 s."""
+        longest = self._asr.whisper_windows_s[-1] - self._asr.whisper_window_margin_s
+        return max(round(longest * SAMPLE_RATE_HZ), 0)
 
     def window_s(self, audio_s: float) -> int:
-        """The encoder window for ``audio_s`` of audio: ``whisper_window_s`` where it fits,
-        else Whisper's own 30 s."""
-        window = self._asr.whisper_window_s
-        return window if audio_s <= window else WHISPER_WINDOW_S
+        """The encoder window for ``audio_s`` of audio: the shortest of ``whisper_windows_s``
+        with ``whisper_window_margin_s`` to spare after the audio, else Whisper's own 30 s."""
+        needed = audio_s + self._asr.whisper_window_margin_s - 1e-9
+        return next((w for w in self._asr.whisper_windows_s if w >= needed), WHISPER_WINDOW_S)
 
     def _decode(self, audio: np.ndarray, hotwords: str | None,
                 repetition_penalty: float = 1.0) -> list[Any]:

@@ -88,7 +88,7 @@ def run_local(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, 
     ctx.set_forkserver_preload([__name__])
     pool = ctx.Pool(jobs, _init_worker, (setup,))
     try:
-        with _raise_on_signals():
+        with raise_on_signals():
             for index, outcome in pool.imap_unordered(_work, enumerate(tasks)):
                 outcomes[index] = outcome
                 on_done(outcome)
@@ -102,7 +102,7 @@ def run_local(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, 
 
 
 @contextlib.contextmanager
-def _raise_on_signals() -> Iterator[None]:
+def raise_on_signals() -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP raise ``Interrupted`` in the parent while the pool runs."""
 
     def handler(signum: int, _frame: Any) -> None:

@@ -92,18 +92,24 @@ class BatchDir:
     def write_part(self, result: CallResult) -> Path:
         """The call's result, whole or not at all (see module doc)."""
         final = self.part_path(result)
-        data = dataclasses.asdict(result)
-        data["task"] = {k: None if v is None else (v if isinstance(v, bool) else str(v))
-                        for k, v in data["task"].items()}
-        data.pop("skipped")
         with atomic_path(final) as tmp:
-            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            tmp.write_text(encode_part(result), encoding="utf-8")
         return final
 
     def find_part(self, result: CallResult) -> CallResult | None:
         """The earlier result of the same call (``--resume``), or None."""
         path = self.part_path(result)
         return read_part(path) if path.is_file() else None
+
+
+def encode_part(result: CallResult) -> str:
+    """A part file's text (what ``read_part`` reads back): apart from the file, so that a
+    worker with no access to DIR (a Ray node) can send it to the process that writes it."""
+    data = dataclasses.asdict(result)
+    data["task"] = {k: None if v is None else (v if isinstance(v, bool) else str(v))
+                    for k, v in data["task"].items()}
+    data.pop("skipped")
+    return json.dumps(data, ensure_ascii=False)
 
 
 def read_part(path: Path) -> CallResult:
@@ -167,6 +173,11 @@ def process_call(task: CallTask, run: RunOptions, out: BatchDir, resume: bool) -
     cpu, wall = time.process_time(), time.perf_counter()
     result = analyse_call(task, run, out.find_part if resume else None)
     part = out.part_path(result) if result.skipped else out.write_part(result)
+    return outcome_of(result, part)
+
+
+def outcome_of(result: CallResult, part: Path) -> Outcome:
+    """What this process tells the merging one about a call whose part is ``part``."""
     summary = result.summary
     return Outcome(str(part), result.status, result.error,
                    float(summary["t"]) if summary else 0.0, result.elapsed_s, result.skipped,

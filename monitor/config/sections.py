@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from monitor.config.checks import (
@@ -33,6 +34,8 @@ FRAME_MS = 20.0
 
 Port = Annotated[int, Bounds(lo=1, hi=65535)]
 AudibleHz = Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ, lo_open=True, hi_open=True)]
+WhisperWindow = Annotated[int, Bounds(lo=1, hi=30)]
+"""Whisper's encoder window in whole seconds: at most the 30 s it was trained on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,8 @@ class AsrConfig:
     whisper_max_units_per_s: Positive
     whisper_min_span_s: PositiveSeconds
     # Whole seconds: faster-whisper cuts audio into chunks of this many seconds.
-    whisper_window_s: Annotated[int, Bounds(lo=1, hi=30)]
+    whisper_windows_s: tuple[WhisperWindow, ...]
+    whisper_window_margin_s: Seconds
     partial_every_s: Seconds
     partials_in_replay: bool
     pad_s: Seconds
@@ -134,6 +138,9 @@ class AsrConfig:
         yield Relation(("max_phrase_s", "pad_s"), self.max_phrase_s > 2.0 * self.pad_s,
                        "max_phrase_s above twice pad_s (a phrase cut while the sound goes on "
                        "starts pad_s before the cut: most of the next one must be new audio)")
+        windows = self.whisper_windows_s
+        yield Relation(("whisper_windows_s",), bool(windows) and all(
+            a < b for a, b in pairwise(windows)), "at least one window, ascending")
 
 
 @dataclass(frozen=True, slots=True)

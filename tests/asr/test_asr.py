@@ -58,8 +58,9 @@ ZH = json.loads((AUDIO / "zh" / "manifest.json").read_text(encoding="utf-8"))
 HUMAN = json.loads((AUDIO / "human" / "manifest.json").read_text(encoding="utf-8"))
 CFG = load_config("zh-CN")
 TOLERANCE_S = 0.3
-# Measured on the 58 clips fed this way: 11.1 % (98 of 886 characters) on the AVX2 kernels that
-# [asr] whisper_cpu_isa pins, 12.0 % on AVX-512 VNNI ones (SOURCES.md had 16.3 % before
+# Measured on the 58 clips fed this way: 11.2 % (99 of 886 characters) on the AVX2 kernels that
+# [asr] whisper_cpu_isa pins, with zh-CN's [asr] whisper_windows_s; with one 20 s window for
+# every clip 11.1 % (98), and 12.0 % on AVX-512 VNNI kernels (SOURCES.md had 16.3 % before
 # normalisation). Decoding is greedy and the kernels pinned: the figure is the same on any x86-64
 # CPU with AVX2.
 LIBRARY_CER_MAX = 0.125
@@ -334,6 +335,29 @@ def test_whisper_hotwords_are_the_profile_templates_filled_with_the_call_names()
     custom = dataclasses.replace(en.asr, whisper_hotwords=("{company} Fiber", "{agent}"))
     with pytest.raises(CallmonitorError, match="names 'agent'"):
         WhisperRecognizer("m", None, "en", custom).hotwords({"company": "Acme"})
+
+
+def test_whisper_encodes_a_phrase_in_the_shortest_window_with_the_margin_to_spare() -> None:
+    """[asr] whisper_windows_s and whisper_window_margin_s: the encoder's cost grows with its
+    window, and a window the speech fills to its edge loses words."""
+    asr = CFG.asr
+    recognizer = WhisperRecognizer("m", None, "zh", asr)
+    margin = asr.whisper_window_margin_s
+    for window in asr.whisper_windows_s:
+        assert recognizer.window_s(window - margin) == window  # fits exactly
+        assert recognizer.window_s(window - margin + FRAME_S) != window
+    shorter = (0.0, *(w - margin for w in asr.whisper_windows_s[:-1]))
+    for lo, window in zip(shorter, asr.whisper_windows_s, strict=True):
+        assert recognizer.window_s(lo + FRAME_S) == window
+    longest = asr.whisper_windows_s[-1] - margin
+    assert recognizer.window_s(longest + FRAME_S) == whisper_backend.WHISPER_WINDOW_S
+    assert recognizer.window_samples == round(longest * SAMPLE_RATE_HZ)
+    # Its partial words are asked for while it still fits a short window, not after.
+    decoder = recognizer.decoder("agent")
+    decoder.begin(0.0, bytes(2 * recognizer.window_samples))
+    assert decoder.hypothesis(0.0, None) is not None
+    decoder.feed(bytes(FRAME_BYTES))
+    assert decoder.hypothesis(0.0, None) is None
 
 
 def test_pinning_the_cpu_kernels_sets_only_what_the_environment_leaves_open(

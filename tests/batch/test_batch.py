@@ -4,11 +4,8 @@ whose truth is known (``testkit.batch_corpus``)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +13,15 @@ import pytest
 
 from monitor.batch.scoring import DEFAULT_TOLERANCE_S
 from monitor.config.rules import RULE_IDS
-from testkit.batch_corpus import CLI, REPO, Corpus, assert_same_tables, batch, run_json
+from testkit.batch_corpus import (
+    Corpus,
+    assert_same_tables,
+    batch,
+    many_copies,
+    run_json,
+    settled_parts,
+    start_and_stop,
+)
 
 
 @pytest.fixture(scope="module")
@@ -119,57 +124,18 @@ def test_resume_skips_the_calls_done_and_gives_the_same_tables(corpus, straight,
     assert_same_tables(out, straight)
 
 
-def _many(corpus: Corpus, root: Path, n: int) -> Path:
-    """``n`` copies of the ring call, for a run long enough to stop in the middle."""
-    folder = root / "many"
-    folder.mkdir()
-    for i in range(n):
-        os.link(corpus.ring, folder / f"call{i:02d}.wav")
-    return folder
-
-
-def _parts(out: Path) -> int:
-    """Part files written whole (not the temporary ones a stopped worker may leave)."""
-    return sum(not p.name.startswith(".") for p in (out / "parts").glob("*.json"))
-
-
-def _start_and_stop(folder: Path, out: Path, sig: int) -> subprocess.Popen[str]:
-    """Start a one-worker batch and send ``sig`` once two calls have their parts."""
-    proc = subprocess.Popen([*CLI, "batch", str(folder), "--out", str(out), "--asr", "none",
-                             "--jobs", "1"], cwd=REPO, text=True, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not (out / "parts").is_dir() or _parts(out) < 2:
-        assert proc.poll() is None and time.monotonic() < deadline, "the batch ended first"
-        time.sleep(0.02)
-    proc.send_signal(sig)
-    proc.wait(timeout=60)
-    return proc
-
-
-def _settled_parts(out: Path) -> int:
-    """The part count once nothing writes any more (a killed parent's worker may finish the
-    call it had)."""
-    count, stable_since = -1, time.monotonic()
-    while time.monotonic() - stable_since < 1.0:
-        now = _parts(out)
-        if now != count:
-            count, stable_since = now, time.monotonic()
-        time.sleep(0.05)
-    return count
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill", "term"])
 def test_a_stopped_run_leaves_no_table_and_resume_completes_it(corpus, tmp_path, sig):
     n = 6
-    folder = _many(corpus, tmp_path, n)
+    folder = many_copies(corpus, tmp_path, n)
     stopped, straight = tmp_path / "stopped", tmp_path / "straight"
-    proc = _start_and_stop(folder, stopped, sig)
+    proc = start_and_stop(folder, stopped, sig, "--jobs", 1)
     assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + sig)
     said = proc.stderr.read() if proc.stderr else ""
     if sig == signal.SIGTERM:
         assert said.count("\n") == 1 and "--resume" in said, said
     assert not list(stopped.glob("*.parquet")) and not list(stopped.glob("*.csv"))
-    kept = _settled_parts(stopped)
+    kept = settled_parts(stopped)
     assert 2 <= kept < n
     done = batch(folder, "--out", stopped, "--asr", "none", "--resume", "--jobs", 2)
     assert done.returncode == 0, done.stderr

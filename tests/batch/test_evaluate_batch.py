@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from monitor.batch.tables import to_table
 from monitor.cli import main
 
 SHA_A, SHA_B, SHA_C = "a" * 64, "b" * 64, "c" * 64
@@ -43,21 +43,13 @@ def utterance_row(path: Path, channel: str, start: float, text: str | None) -> d
             "end": start + 1.0, "text": text, "words": "[]"}
 
 
-_S, _F = pa.string(), pa.float64()
-SCHEMAS = {  # the alerts and utterances tables of the shared batch schema
-    "alerts": pa.schema([("path", _S), ("sha256", _S), ("t", _F), ("rule", _S),
-                         ("severity", _S), ("message", _S), ("say", _S), ("start", _F),
-                         ("evidence", _S)]),
-    "utterances": pa.schema([("path", _S), ("sha256", _S), ("channel", _S), ("start", _F),
-                             ("end", _F), ("text", _S), ("words", _S)])}
-
-
 def write_batch(out: Path, calls: list[dict[str, Any]], alerts: list[dict[str, Any]],
                 utterances: list[dict[str, Any]] | None = None) -> Path:
+    """The tables as ``callmonitor batch`` writes them: the batch's own fixed schemas (a
+    column a row leaves out is null)."""
     out.mkdir()
-    pq.write_table(pa.Table.from_pylist(calls), out / "calls.parquet")
-    for name, rows in (("alerts", alerts), ("utterances", utterances or [])):
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMAS[name]), out / f"{name}.parquet")
+    for name, rows in (("calls", calls), ("alerts", alerts), ("utterances", utterances or [])):
+        pq.write_table(to_table(name, rows), out / f"{name}.parquet")
     return out
 
 
