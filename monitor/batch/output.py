@@ -170,19 +170,28 @@ class Outcome:
 def process_call(task: CallTask, run: RunOptions, out: BatchDir, resume: bool) -> Outcome:
     """Analyse one call (or find it done, with ``resume``) and write its part: the unit of
     work of every engine."""
-    cpu, wall = time.process_time(), time.perf_counter()
+    since = work_clock()
     result = analyse_call(task, run, out.find_part if resume else None)
     part = out.part_path(result) if result.skipped else out.write_part(result)
-    return outcome_of(result, part)
+    return outcome_of(result, part, since)
 
 
-def outcome_of(result: CallResult, part: Path) -> Outcome:
-    """What this process tells the merging one about a call whose part is ``part``."""
+def work_clock() -> tuple[float, float]:
+    """This process's CPU time and the wall clock: where a call's work began."""
+    return time.process_time(), time.perf_counter()
+
+
+def outcome_of(result: CallResult, part: Path, since: tuple[float, float] | None = None
+               ) -> Outcome:
+    """What this process tells the merging one about a call whose part is ``part``; its CPU
+    and busy time are those since ``since`` (``work_clock`` when the call began; None: none
+    spent here)."""
     summary = result.summary
+    cpu, wall = work_clock()
+    cpu_s, busy_s = (0.0, 0.0) if since is None else (cpu - since[0], wall - since[1])
     return Outcome(str(part), result.status, result.error,
                    float(summary["t"]) if summary else 0.0, result.elapsed_s, result.skipped,
-                   result.bug, os.getpid(), peak_rss_mib(), time.process_time() - cpu,
-                   time.perf_counter() - wall)
+                   result.bug, os.getpid(), peak_rss_mib(), cpu_s, busy_s)
 
 
 def peak_rss_mib() -> float:

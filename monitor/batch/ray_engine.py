@@ -43,6 +43,7 @@ from monitor.batch.output import (
     outcome_of,
     part_name,
     read_part,
+    work_clock,
 )
 from monitor.errors import CallmonitorError
 
@@ -94,10 +95,12 @@ class CallWorker:
         return True
 
     def work(self, index: int, task: CallTask) -> Reply:
+        since = work_clock()
         result = analyse_call(task, self.setup.run, self._done if self.setup.existing else None)
         part = Path(self.setup.parts) / _part_name(result)
-        return Reply(index, outcome_of(result, part), None if result.skipped
-                     else encode_part(result))
+        text = None if result.skipped else encode_part(result)
+        # the driver writes the part: the worker's busy time ends with its text
+        return Reply(index, outcome_of(result, part, since), text)
 
     def _done(self, result: CallResult) -> CallResult | None:
         """The call is done when DIR/parts holds its part; the driver reads it (``_land``)."""
