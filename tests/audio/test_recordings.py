@@ -323,7 +323,4 @@ def test_the_words_of_a_lossy_copy_are_the_wavs(synth_call, cfg, out_dir, whispe
             heard[name] = error_rate(script, "".join(
                 u["text"] for u in of_type(records, "utterance", channel=channel)), "zh")
         assert heard[codec] <= heard["wav"] + 0.05, (channel, heard)
-        # A floor, that the WAV itself is heard: this call's lines are short, and one
-        # misheard character moves a side's rate by 4 points (zh-CN's 10 s encoder window
-        # hears 今天上午 as 请天上午: 7 of 24 customer characters wrong).
-        assert heard["wav"] <= 0.35, (channel, heard)
+        assert heard["wav"] <= 0.25, (channel, heard)
