@@ -114,6 +114,16 @@ def _parts_of(out: Path) -> int:
     return whole_parts(out) if (out / "parts").is_dir() else 0
 
 
+def _working(cluster: RayCluster, node: object) -> bool:
+    """A worker of ``node`` is analysing a call."""
+    for pid in cluster.processes():
+        with contextlib.suppress(OSError):
+            title = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"CallWorker.work" in title and cluster.node_of(pid) is node:
+                return True
+    return False
+
+
 @pytest.mark.slow
 def test_a_lost_node_stops_the_run_with_one_line_and_resume_completes_it(
         corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,12 +138,15 @@ def test_a_lost_node_stops_the_run_with_one_line_and_resume_completes_it(
         proc = subprocess.Popen([*CLI, "batch", *map(str, args)], cwd=REPO, text=True,
                                 stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
-        while _parts_of(out) < 2:
+        node = cluster.nodes[1]
+        # Until calls are done and the node's worker is in one (Ray names a worker's process
+        # after the method it runs): a worker still starting holds no call, and the head's
+        # worker alone would finish the run.
+        while _parts_of(out) < 2 or not _working(cluster, node):
             assert proc.poll() is None and time.monotonic() < deadline, "the batch ended first"
             time.sleep(0.02)
         # The worker node goes down at once, as a machine that loses power: every process
         # of it (its `ray start`, raylet, the worker analysing a call) killed together.
-        node = cluster.nodes[1]
         for pid in [p for p in cluster.processes() if cluster.node_of(p) is node]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
