@@ -27,7 +27,6 @@ from monitor.sources.recorded import (
     RecordedSource,
     check_shape,
     error,
-    layout_columns,
     regular_file_size,
     unreadable,
 )
@@ -128,19 +127,15 @@ class DecodedSource(RecordedSource):
     """A compressed recording: channels as ``layout_columns`` maps them (default: left =
     agent, right = customer; mono = agent only)."""
 
+    info: DecodedInfo
+
     def __init__(self, path: Path | str, kind: Container,
                  agent_side: Literal["left", "right"] = "left", swap_channels: bool = False,
                  block_s: float = 2.0, channels: ChannelLayout | None = None) -> None:
         self.path = Path(path)
         self.kind = kind
         self.info = probe(self.path, kind)
-        self._block_samples = max(1, int(block_s * self.info.sample_rate_hz))
-        self._set_layout(layout_columns(self.path, self.info.channels, agent_side,
-                                        swap_channels, channels))
-
-    @property
-    def sample_rate_hz(self) -> int:
-        return self.info.sample_rate_hz
+        self._lay_out(block_s, agent_side, swap_channels, channels)
 
     def describe(self) -> str:
         info = self.info

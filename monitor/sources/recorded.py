@@ -12,7 +12,7 @@ import stat
 from abc import abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 import soxr
@@ -125,6 +125,16 @@ def layout_columns(path: Path, file_channels: int, agent_side: Literal["left", "
     return (1, 0) if agent_right else (0, 1)
 
 
+class FileShape(Protocol):
+    """What a reader's header parse tells the frame maker."""
+
+    @property
+    def sample_rate_hz(self) -> int: ...
+
+    @property
+    def channels(self) -> int: ...
+
+
 class RecordedSource(Source):
     """A recorded call, streamed: subclasses read blocks of float samples, this makes frames.
 
@@ -134,20 +144,27 @@ class RecordedSource(Source):
     """
 
     path: Path
+    info: FileShape
     read_ahead_steps = 50  # the file is at hand: the session analyses a second at a time
     warnings: tuple[str, ...] = ()
     """What the file gets wrong that reading it works around (one line each, naming it)."""
 
-    def _set_layout(self, columns: tuple[int, ...] | None) -> None:
+    def _lay_out(self, block_s: float, agent_side: Literal["left", "right"],
+                 swap_channels: bool, channels: ChannelLayout | None) -> None:
+        """Once ``path`` and ``info`` are known: the block size, and which of the file's
+        channels is whose (``layout_columns``)."""
+        self._block_samples = max(1, int(block_s * self.info.sample_rate_hz))
+        columns = layout_columns(self.path, self.info.channels, agent_side, swap_channels,
+                                 channels)
         self._columns = columns
         self.mixed = columns is None
         self.channels: tuple[Channel, ...] = CHANNELS if columns and len(columns) == 2 else (
             "agent",)
 
     @property
-    @abstractmethod
     def sample_rate_hz(self) -> int:
         """The file's own sample rate, which the blocks come at."""
+        return self.info.sample_rate_hz
 
     @abstractmethod
     def _blocks(self) -> Iterator[np.ndarray]:

@@ -24,7 +24,6 @@ from monitor.sources.recorded import (
     RecordedSource,
     check_shape,
     error,
-    layout_columns,
     regular_file_size,
     unreadable,
 )
@@ -232,19 +231,15 @@ class WavSource(RecordedSource):
     """A recorded call: left = agent and right = customer by default, mono = agent only;
     ``channels`` (a ``ChannelLayout``) says otherwise, see ``layout_columns``."""
 
+    info: WavInfo
+
     def __init__(self, path: Path | str, agent_side: Literal["left", "right"] = "left",
                  swap_channels: bool = False, block_s: float = 2.0,
                  channels: ChannelLayout | None = None) -> None:
         self.path = Path(path)
         self.info, self._layout = _open_checked(self.path)
         self.warnings = self.info.warnings
-        self._block_samples = max(1, int(block_s * self.info.sample_rate_hz))
-        self._set_layout(layout_columns(self.path, self.info.channels, agent_side,
-                                        swap_channels, channels))
-
-    @property
-    def sample_rate_hz(self) -> int:
-        return self.info.sample_rate_hz
+        self._lay_out(block_s, agent_side, swap_channels, channels)
 
     def describe(self) -> str:
         info = self.info
