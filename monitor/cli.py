@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 import click
 
 from monitor.batch.scoring import DEFAULT_TOLERANCE_S
-from monitor.config import PROFILES, Config, load_config
+from monitor.config import PROFILES, Config, load_config, session_config
 from monitor.errors import CallmonitorError
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
@@ -158,29 +158,14 @@ def _warn(line: str) -> None:
     click.echo(f"callmonitor: warning: {line}", err=True)
 
 
-def _config(profile: str, company: str | None, agent_name: str | None,
-            asr_backend: str | None, site: Path | None) -> Config:
-    """The whole configuration, checked: profile, site file, then the command line. Loaded
-    before anything is opened or stored, so a bad value leaves no session behind."""
-    overrides: dict[str, Any] = {}
-    if company is not None:
-        overrides["company"] = company
-    if agent_name is not None:
-        overrides["agent_name"] = agent_name
-    if asr_backend not in (None, "none"):
-        overrides["asr"] = {"backend": asr_backend}
-    return load_config(profile, overrides, site)
-
-
 def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
            db: str | None, keep_audio: bool) -> _Setup:
     """Load the recogniser and open the stored session: only once the input is known good,
     so bad input leaves the database untouched."""
-    recognizer = None
-    if asr_backend != "none":
-        from monitor.asr import load_recognizer
+    from monitor.asr import session_recognizer
+    from monitor.pipeline import session_facts
 
-        recognizer = load_recognizer(cfg.asr, cfg.language, cfg.asr.backend)
+    recognizer = session_recognizer(cfg, asr_backend)
     backend = recognizer.backend if recognizer else None
     location = _location(db, cfg)
     writer = SessionWriter(location, mode=mode, source=source_name,
@@ -197,12 +182,8 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
             writer.close("failed")
             raise
         writer.keep_audio(name)
-    extra = {
-        "session_id": writer.session_id, "source": source_name, "profile": cfg.profile,
-        "language": cfg.language, "company": cfg.company, "agent_name": cfg.agent_name,
-        "asr_backend": backend, "asr_model": recognizer.model_name if recognizer else None,
-        "kept_audio": str(keeper.path) if keeper else None,
-    }
+    extra = {"session_id": writer.session_id, **session_facts(source_name, cfg, recognizer),
+             "kept_audio": str(keeper.path) if keeper else None}
     return _Setup(cfg, recognizer, writer, extra, keeper)
 
 
@@ -227,7 +208,7 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
 
     stdout = _stdout()
     events = read_call_events(call_events) if call_events else []
-    cfg = _config(profile, company, agent_name, asr_backend, site)
+    cfg = session_config(profile, company, agent_name, asr_backend, site)
     source = open_recording(file, cfg.audio.agent_side, swap_channels,
                             cast("ChannelLayout | None", layout or cfg.audio.channels or None))
     for warning in source.warnings:
@@ -268,7 +249,7 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
     from monitor.sources.live import LiveSource
 
     stdout = _stdout()
-    cfg = _config(profile, company, agent_name, asr_backend, site)
+    cfg = session_config(profile, company, agent_name, asr_backend, site)
     inputs = _live_inputs(cfg, agent_device, customer_device, stereo_device)
     whisper = cfg.hints.enabled and not no_whisper
     if whisper and headset_device is None:

@@ -62,6 +62,16 @@ class OpeningSink(Sink, Protocol):
     def open(self) -> None: ...
 
 
+
+def session_facts(source_name: str, cfg: Config,
+                  recognizer: Recognizer | None) -> dict[str, Any]:
+    """What the summary says of the session's set-up (contract: ``source`` ... ``asr_model``),
+    as every command that runs a session gives it to ``Session.run``."""
+    return {"source": source_name, "profile": cfg.profile, "language": cfg.language,
+            "company": cfg.company, "agent_name": cfg.agent_name,
+            "asr_backend": recognizer.backend if recognizer else None,
+            "asr_model": recognizer.model_name if recognizer else None}
+
 class Session:
     """Holds the per-channel state of one call; ``run`` drives it to the end of the source.
 

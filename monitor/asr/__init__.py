@@ -19,7 +19,7 @@ from monitor.asr.base import Recognizer, SegmentDecoder
 from monitor.asr.models import MODELS, find_model, install_hint, require_model
 from monitor.asr.vosk import VoskRecognizer
 from monitor.asr.whisper import WhisperRecognizer
-from monitor.config import AsrConfig
+from monitor.config import AsrConfig, Config
 from monitor.errors import CallmonitorError
 
 BACKENDS = ("auto", "vosk", "whisper")
@@ -74,6 +74,14 @@ def _auto_backend(asr: AsrConfig, language: str) -> str:
         f"no speech recogniser for {language}: neither {asr.vosk_model} (vosk) nor "
         f"{asr.whisper_model} (whisper) is installed with its package",
         install_hint(asr.whisper_model))
+
+
+def session_recognizer(cfg: Config, asr_backend: str | None) -> Recognizer | None:
+    """The recogniser of a session whose command said ``--asr asr_backend``: None with
+    "none" (timing only), else the configuration's backend (which the option has set)."""
+    if asr_backend == "none":
+        return None
+    return load_recognizer(cfg.asr, cfg.language, cfg.asr.backend)
 
 
 def load_recognizer(asr: AsrConfig, language: str, backend: str = "auto") -> Recognizer:

@@ -10,6 +10,7 @@ every call the process analyses.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from monitor import __version__
 from monitor.asr.base import Recognizer
 from monitor.batch.inputs import CallTask
-from monitor.config import Config
+from monitor.config import Config, session_config
 from monitor.errors import CallmonitorError
 from monitor.sinks.collect import CollectSink
 from monitor.sources.base import Source
@@ -46,6 +47,13 @@ class RunOptions:
     """The site configuration file (--config)."""
     whisper_threads: int | None = None
     """Whisper's threads per process when several processes share the cores."""
+
+    def for_workers(self, jobs: int) -> RunOptions:
+        """These options for ``jobs`` workers of one CPU each: with more than one, Whisper
+        takes one thread per worker (unless told), so they share the cores."""
+        if jobs > 1 and self.whisper_threads is None:
+            return dataclasses.replace(self, whisper_threads=1)
+        return self
 
 
 @dataclass
@@ -98,9 +106,7 @@ def call_config(task: CallTask, run: RunOptions) -> Config:
 def _configured(profile: str, company: str | None, agent_name: str | None, asr: str | None,
                 site: Path | None, whisper_threads: int | None) -> tuple[Config, str]:
     """A configuration and the digest of everything in it but the speed settings."""
-    from monitor.cli import _config
-
-    cfg = _config(profile, company, agent_name, asr, site)
+    cfg = session_config(profile, company, agent_name, asr, site)
     if whisper_threads is not None:
         cfg = dataclasses.replace(cfg, asr=dataclasses.replace(
             cfg.asr, whisper_threads=whisper_threads))
@@ -114,11 +120,18 @@ def _configured(profile: str, company: str | None, agent_name: str | None, asr: 
 def call_recognizer(cfg: Config, run: RunOptions) -> Recognizer | None:
     """The call's recogniser (None with ``--asr none``); its model is loaded once per
     process, on first use."""
-    if run.asr == "none":
-        return None
-    from monitor.asr import load_recognizer
+    from monitor.asr import session_recognizer
 
-    return load_recognizer(cfg.asr, cfg.language, cfg.asr.backend)
+    return session_recognizer(cfg, run.asr)
+
+
+def preload(first: CallTask, run: RunOptions) -> None:
+    """Load the recogniser a worker will need (that of the run's first call) when the worker
+    starts, not in its first call. A model that cannot load is reported by the first call
+    that needs it, as its failed row (a worker that failed to start would only be started
+    again, for ever)."""
+    with contextlib.suppress(Exception):
+        call_recognizer(call_config(first, run), run)
 
 
 def model_identity(backend: str | None, model: str | None) -> dict[str, str | None]:
@@ -215,7 +228,7 @@ def analyse_call(task: CallTask, run: RunOptions, done: Done | None = None) -> C
 
 
 def _run(result: CallResult, run: RunOptions, done: Done | None) -> CallResult | None:
-    from monitor.pipeline import Session
+    from monitor.pipeline import Session, session_facts
     from monitor.sources.call_events import read_call_events
 
     task = result.task
@@ -231,10 +244,7 @@ def _run(result: CallResult, run: RunOptions, done: Done | None) -> CallResult |
     events = read_call_events(task.call_events) if task.call_events else []
     source = open_source(task, cfg)
     sink = CollectSink()
-    extra = {"source": str(task.path), "profile": cfg.profile, "language": cfg.language,
-             "company": cfg.company, "agent_name": cfg.agent_name,
-             "asr_backend": recognizer.backend if recognizer else None,
-             "asr_model": recognizer.model_name if recognizer else None}
+    extra = session_facts(str(task.path), cfg, recognizer)
     Session(cfg, source, recognizer, [sink], call_events=events).run(extra)
     result.records = sink.records
     result.status = sink.status or "failed"

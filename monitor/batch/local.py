@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.batch.analyse import RunOptions, call_config, call_recognizer
+from monitor.batch.analyse import RunOptions, preload
 from monitor.batch.inputs import CallTask
 from monitor.batch.output import (
     BatchDir,
@@ -63,10 +63,7 @@ def _init_worker(setup: _WorkerSetup) -> None:
     _setup = setup
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
-    # A model that cannot load is reported by the first call that needs it, as its row (an
-    # initializer that raises would only have the pool start the worker again, for ever).
-    with contextlib.suppress(Exception):
-        call_recognizer(call_config(setup.first, setup.run), setup.run)
+    preload(setup.first, setup.run)
 
 
 def _work(item: tuple[int, CallTask]) -> tuple[int, Outcome]:
@@ -79,8 +76,7 @@ def run_local(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, 
               on_done: Callable[[Outcome], None]) -> list[Outcome]:
     """Every call's outcome, in input order; ``on_done`` hears each as it finishes.
     Raises ``Interrupted`` when a signal stopped the run (the workers are stopped)."""
-    if jobs > 1 and run.whisper_threads is None:
-        run = RunOptions(run.asr, run.site, whisper_threads=1)
+    run = run.for_workers(jobs)
     setup = _WorkerSetup(run, out, resume, tasks[0])
     outcomes: list[Outcome | None] = [None] * len(tasks)
     ctx = multiprocessing.get_context("forkserver")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.batch.analyse import CallResult, RunOptions, analyse_call, call_config, call_recognizer
+from monitor.batch.analyse import CallResult, RunOptions, analyse_call, preload
 from monitor.batch.inputs import CallTask
 from monitor.batch.local import raise_on_signals
 from monitor.batch.output import (
@@ -85,10 +85,7 @@ class CallWorker:
 
     def __init__(self, setup: WorkerSetup) -> None:
         self.setup = setup
-        # As a local worker: a model that cannot load is reported by the first call that
-        # needs it, as its failed row.
-        with contextlib.suppress(Exception):
-            call_recognizer(call_config(setup.first, setup.run), setup.run)
+        preload(setup.first, setup.run)
 
     def ready(self) -> bool:
         """Answers once the worker has started (its model loaded)."""
@@ -190,8 +187,7 @@ def run_ray(tasks: list[CallTask], run: RunOptions, out: BatchDir, jobs: int, re
     and a ``CallmonitorError`` when a worker is lost (the parts written so far are kept)."""
     import ray
 
-    if jobs > 1 and run.whisper_threads is None:  # a worker has one CPU: Whisper one thread
-        run = dataclasses.replace(run, whisper_threads=1)
+    run = run.for_workers(jobs)
     existing = frozenset(p.name for p in out.parts.glob("*.json")) if resume else frozenset()
     setup = WorkerSetup(run, tasks[0], str(out.parts), existing)
     actor: Any = ray.remote(num_cpus=1)(CallWorker)

@@ -11,6 +11,7 @@ from monitor.config.loading import (
     Config,
     config_dir,
     load_config,
+    session_config,
 )
 from monitor.config.phrases import FAMILIES, TABOO_PREFIX, MatchingConfig, PhraseFamily
 from monitor.config.pinyin_costs import PINYIN_COSTS_PATH, load_pinyin_costs
@@ -55,4 +56,5 @@ __all__ = [
     "PhraseFamily", "RateTooFastConfig", "RateTooSlowConfig", "RingLatePickupConfig",
     "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig", "ToneConfig", "VadConfig",
     "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config", "load_pinyin_costs",
+    "session_config",
 ]

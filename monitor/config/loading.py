@@ -121,6 +121,22 @@ def load_config(profile: str = "zh-CN", overrides: dict[str, Any] | None = None,
     return _build(reader, profile, data, str(paths[-1]) if site_file is not None else "")
 
 
+
+def session_config(profile: str, company: str | None = None, agent_name: str | None = None,
+                   asr_backend: str | None = None, site: Path | None = None) -> Config:
+    """A session's configuration as the commands take it (profile, site file, then their
+    options: None leaves the file's value, ``asr_backend`` "none" too: no recogniser is
+    loaded then). Loaded before anything is opened or stored, so a bad value leaves no
+    session behind."""
+    overrides: dict[str, Any] = {}
+    if company is not None:
+        overrides["company"] = company
+    if agent_name is not None:
+        overrides["agent_name"] = agent_name
+    if asr_backend not in (None, "none"):
+        overrides["asr"] = {"backend": asr_backend}
+    return load_config(profile, overrides, site)
+
 def _merge(base: dict[str, Any], over: dict[str, Any], origins: Origins, source: str,
            path: KeyPath = ()) -> dict[str, Any]:
     """``over`` laid over ``base`` table by table; ``origins`` learns who set what."""
