@@ -42,6 +42,7 @@ from monitor.config.sections import (
     RuleMessage,
     StoreConfig,
     SyllableConfig,
+    TapConfig,
     ToneConfig,
     VadConfig,
     WebConfig,
@@ -54,7 +55,7 @@ __all__ = [
     "FillerExcessConfig", "GreetingIncompleteConfig", "HintConfig", "HoldTooLongConfig",
     "HoldUnannouncedConfig", "InterruptionConfig", "LiveConfig", "MatchingConfig",
     "PhraseFamily", "RateTooFastConfig", "RateTooSlowConfig", "RingLatePickupConfig",
-    "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig", "ToneConfig", "VadConfig",
-    "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config", "load_pinyin_costs",
-    "session_config",
+    "RuleMessage", "RulesConfig", "StoreConfig", "SyllableConfig", "TapConfig", "ToneConfig",
+    "VadConfig", "VolumeTooLoudConfig", "WebConfig", "config_dir", "load_config",
+    "load_pinyin_costs", "session_config",
 ]

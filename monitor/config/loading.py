@@ -32,6 +32,7 @@ from monitor.config.sections import (
     RuleMessage,
     StoreConfig,
     SyllableConfig,
+    TapConfig,
     ToneConfig,
     VadConfig,
     WebConfig,
@@ -66,7 +67,7 @@ _SECTIONS: dict[str, type] = {
     "store": StoreConfig, "audio": AudioConfig, "vad": VadConfig, "tones": ToneConfig,
     "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig,
     "fillers": FillerConfig, "live": LiveConfig, "hints": HintConfig, "web": WebConfig,
-    "matching": MatchingConfig}
+    "matching": MatchingConfig, "tap": TapConfig}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class Config:
     hints: HintConfig
     web: WebConfig
     matching: MatchingConfig
+    tap: TapConfig
     phrases: MappingProxyType[str, PhraseFamily]
     """Every phrase family by name (``monitor.config.phrases``)."""
     pinyin_costs: PinyinCosts

@@ -38,6 +38,14 @@ WhisperWindow = Annotated[int, Bounds(lo=1, hi=30)]
 """Whisper's encoder window in whole seconds: at most the 30 s it was trained on."""
 
 
+def host_port(address: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as its parts, or None if it is not one."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return None
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     path: str
@@ -219,6 +227,35 @@ class LiveConfig:
     device_timeout_s: PositiveSeconds
     # How often a gone device is looked for, and PulseAudio asked which devices exist.
     watch_s: PositiveSeconds
+
+
+@dataclass(frozen=True, slots=True)
+class TapConfig:
+    """Limits of ``callmonitor tap``, the server that takes calls forked by a PBX."""
+
+    # Listen addresses of the AudioSocket legs (HOST:PORT; "" = not listened on).
+    audiosocket_agent: str
+    audiosocket_customer: str
+    # Largest message payload accepted; Asterisk sends 20 ms of audio (320 bytes at 8 kHz).
+    max_payload_bytes: Annotated[int, Bounds(lo=16, hi=65535)]
+    # A connection that sends nothing for this long is closed (a stalled or idle peer).
+    idle_timeout_s: PositiveSeconds
+    # A leg waits this long for the other side's leg of the same call, then is a mono call.
+    partner_wait_s: Seconds
+    # A side with no audio while the other has some waiting is waited for this long, then
+    # padded with silence, so the other side's alerts are not held back.
+    lag_wait_s: PositiveSeconds
+    # Messages queued per call while its session is busy; beyond it the server is overloaded
+    # (the audio is counted and becomes silence).
+    queue_messages: PositiveCount
+    # Open connections at most; more are closed at once.
+    max_connections: PositiveCount
+
+    def relations(self) -> Iterator[Relation]:
+        for key in ("audiosocket_agent", "audiosocket_customer"):
+            value = getattr(self, key)
+            yield Relation((key,), value == "" or host_port(value) is not None,
+                           '"" or HOST:PORT (a port from 1 to 65535)')
 
 
 @dataclass(frozen=True, slots=True)
