@@ -281,6 +281,41 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
 
 
 @main.command()
+@click.option("--audiosocket-agent", metavar="HOST:PORT", default=None,
+              help="Where Asterisk's AudioSocket legs of the agent's side connect (default: "
+                   "config [tap] audiosocket_agent; \"\" for none).")
+@click.option("--audiosocket-customer", metavar="HOST:PORT", default=None,
+              help="Where the customer's side's legs connect (default: config [tap] "
+                   "audiosocket_customer).")
+@click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True)
+@click.option("--company", default=None, help="Company name the greeting must contain.")
+@click.option("--agent-name", default=None, help="Agent name the greeting must contain.")
+@click.option("--asr", "asr_backend", type=click.Choice(["auto", "vosk", "whisper", "none"]),
+              default=None, help="Speech recogniser (default: config; none = timing only).")
+@store_options
+def tap(audiosocket_agent: str | None, audiosocket_customer: str | None, profile: str,
+        company: str | None, agent_name: str | None, asr_backend: str | None, db: str | None,
+        site: Path | None) -> None:
+    """Serve the calls a PBX forks (Asterisk AudioSocket, one connection per side): each call
+    becomes a session in the store. Ctrl-C or SIGTERM ends every open call as interrupted."""
+    from monitor.asr import session_recognizer
+    from monitor.tap.calls import TapContext
+    from monitor.tap.service import Tap, listeners, log_to_stderr
+
+    cfg = session_config(profile, company, agent_name, asr_backend, site)
+    listening = listeners(cfg.tap, {("audiosocket", "agent"): audiosocket_agent,
+                                    ("audiosocket", "customer"): audiosocket_customer})
+    location = _location(db, cfg)
+    open_database(location, cfg.store.lock_wait_s, create=True).close()  # reachable now
+    server = Tap(TapContext(cfg, session_recognizer(cfg, asr_backend), location), listening)
+    log_to_stderr()
+    with _stop_on_signals(server.stop) as stopped:
+        server.run()
+    if stopped.signum is not None:
+        sys.exit(128 + stopped.signum)
+
+
+@main.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the tables (Parquet and CSV), run.json and the part files.")

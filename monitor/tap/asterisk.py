@@ -62,7 +62,7 @@ async def serve_leg(peer: Peer) -> None:
 
 def _finish(peer: Peer, leg: Leg | None, end: Ended) -> None:
     """End the leg as the connection ended; say so where it was not a hangup."""
-    reason = f"{end.how}: {end.detail}" if end.detail else end.how
+    reason = end.detail or end.how
     if leg is None:
         if end.how == "hangup":
             log.warning("%s: closed before it named its call (no UUID)", peer.name)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from monitor.config import TapConfig
+from monitor.errors import CallmonitorError
 from monitor.frames import Channel
 from monitor.tap.calls import Calls, Leg
 
@@ -107,12 +108,7 @@ class TapServer:
         """The ports listened on, in ``listeners`` order (port 0 asks the system for one)."""
 
     async def run(self, ready: Callable[[], None], stop: asyncio.Event) -> None:
-        servers = []
-        for listener in self._listeners:
-            server = await asyncio.start_server(partial(self._accept, listener),
-                                                listener.host, listener.port)
-            servers.append(server)
-            self.ports.append(server.sockets[0].getsockname()[1])
+        servers = await self._listen()
         ready()
         await stop.wait()
         for server in servers:
@@ -122,6 +118,27 @@ class TapServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for server in servers:
             await server.wait_closed()
+
+    async def _listen(self) -> list[asyncio.Server]:
+        """Open every listener (all or none: a port taken is one line, exit status 2)."""
+        servers: list[asyncio.Server] = []
+        for listener in self._listeners:
+            try:
+                server = await asyncio.start_server(partial(self._accept, listener),
+                                                    listener.host, listener.port)
+            except OSError as exc:
+                for opened in servers:
+                    opened.close()
+                raise CallmonitorError(
+                    f"cannot listen on {listener.host}:{listener.port} for the "
+                    f"{listener.protocol} {listener.channel} legs ({exc.strerror or exc})",
+                    "give a free port and an address of this machine") from None
+            servers.append(server)
+            self.ports.append(server.sockets[0].getsockname()[1])
+        log.info("listening: %s", "; ".join(
+            f"{lst.protocol} {lst.channel} legs on {lst.host}:{port}"
+            for lst, port in zip(self._listeners, self.ports, strict=True)))
+        return servers
 
     def open_connections(self) -> int:
         return len(self._tasks)
@@ -145,6 +162,8 @@ class TapServer:
             log.warning("%s: %s; connection closed", peer.name, exc)
         except ValueError as exc:  # the protocol's own errors (a ProtocolError)
             log.warning("%s: %s; connection closed", peer.name, exc)
+        except asyncio.CancelledError:  # the server stops: the handler ended its leg
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()

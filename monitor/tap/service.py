@@ -4,6 +4,7 @@ loop, and a clean end (every open call ended as interrupted, everything received
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,26 @@ def listeners(cfg: TapConfig, addresses: dict[tuple[str, Channel], str | None]
         raise CallmonitorError("nothing to listen on",
                                "give --audiosocket-agent or --audiosocket-customer HOST:PORT")
     return out
+
+
+class _StderrFormat(logging.Formatter):
+    """Warnings as every command words them; the rest (calls starting and ending) as the
+    tap's own lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = ("callmonitor: warning: " if record.levelno >= logging.WARNING
+                  else "callmonitor tap: ")
+        return prefix + super().format(record)
+
+
+def log_to_stderr() -> None:
+    """The tap's log (``callmonitor.tap``) on stderr, one line each."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_StderrFormat("%(message)s"))
+    logger = logging.getLogger("callmonitor.tap")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 class Tap:
@@ -81,4 +102,4 @@ class Tap:
         return True
 
 
-__all__ = ["HANDLERS", "Tap", "listeners"]
+__all__ = ["HANDLERS", "Tap", "listeners", "log_to_stderr"]
