@@ -182,8 +182,8 @@ class Calls:
     def _start(self, call_id: str, channel: Channel, protocol: str) -> Call:
         late = self._ids.get(call_id, 0) > 0
         if late:
-            log.warning("call %s: a %s leg after the call was fixed (later than [tap] "
-                        "partner_wait_s, or a second one of its side): a call of its own",
+            log.warning("call %s: the %s leg came after the call was fixed (later than "
+                        "[tap] partner_wait_s, or a second one of its side): a call of its own",
                         call_id, channel)
         call = Call(self, call_id, protocol, open_to_partner=not late)
         if not late:
