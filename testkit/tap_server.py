@@ -16,6 +16,7 @@ import soxr
 
 from monitor.asr.base import Recognizer
 from monitor.config import Config
+from monitor.storage.database import open_database
 from monitor.storage.sessions import SessionInfo, list_sessions, session_records
 from monitor.tap.calls import TapContext
 from monitor.tap.server import Listener
@@ -42,6 +43,7 @@ def running_tap(cfg: Config, db: str | Path, recognizer: Recognizer | None = Non
     calls still open end as interrupted)."""
     listening = [Listener("audiosocket", "agent", "127.0.0.1", 0),
                  Listener("audiosocket", "customer", "127.0.0.1", 0)]
+    open_database(db, create=True).close()  # as the command does before it listens
     tap = Tap(TapContext(cfg, recognizer, str(db)), listening)
     ready = threading.Event()
     thread = threading.Thread(target=tap.run, args=(ready.set,), name="tap-server")

@@ -124,8 +124,10 @@ class TapServer:
         servers: list[asyncio.Server] = []
         for listener in self._listeners:
             try:
+                # A PBX may open many legs at once: the backlog takes as many as are allowed.
                 server = await asyncio.start_server(partial(self._accept, listener),
-                                                    listener.host, listener.port)
+                                                    listener.host, listener.port,
+                                                    backlog=self._cfg.max_connections)
             except OSError as exc:
                 for opened in servers:
                     opened.close()
