@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -133,7 +134,8 @@ class TapServer:
                     opened.close()
                 raise CallmonitorError(
                     f"cannot listen on {listener.host}:{listener.port} for the "
-                    f"{listener.protocol} {listener.channel} legs ({exc.strerror or exc})",
+                    f"{listener.protocol} {listener.channel} legs "
+                    f"({os.strerror(exc.errno) if exc.errno else exc})",
                     "give a free port and an address of this machine") from None
             servers.append(server)
             self.ports.append(server.sockets[0].getsockname()[1])
