@@ -62,14 +62,16 @@ class Leg:
     def full(self) -> bool:
         """The call's inbox is full: the session is behind (counted, logged once a call);
         the connection should wait before it pushes more."""
-        if self.call.inbox.qsize() < self._limit:
+        if self.call.finished or self.call.inbox.qsize() < self._limit:
             return False
         self.call.overloaded(self.channel)
         return True
 
     def push(self, rate_hz: int, pcm: bytes) -> None:
-        """Queue audio for the session; never waits (``full`` says when to)."""
-        self.call.inbox.put(Chunk(self.channel, rate_hz, pcm))
+        """Queue audio for the session; never waits (``full`` says when to). A call whose
+        session is over (it failed: the store could not be opened) takes no more."""
+        if not self.call.finished:
+            self.call.inbox.put(Chunk(self.channel, rate_hz, pcm))
 
     def end(self, cut: bool, reason: str) -> None:
         """The leg is over (the first end counts); ``cut``: it broke off, not hung up."""
@@ -91,6 +93,8 @@ class Call:
         self.open_to_partner = open_to_partner
         self.callbacks: list[RecordCallback] = []
         self.session: Session | None = None
+        self.finished = False
+        """The session is over: what the legs still send is dropped (it has nowhere to go)."""
         self.overloads = 0
         """Times a leg found the inbox full and had to wait."""
         self.thread = threading.Thread(target=self._run, name=f"tap-{call_id[:8]}", daemon=True)
@@ -109,6 +113,7 @@ class Call:
         except Exception:
             log.exception("call %s: the session failed", self.call_id)
         finally:
+            self.finished = True
             self.calls.forget(self)
 
     def _session(self, channels: tuple[Channel, ...]) -> None:

@@ -149,3 +149,4 @@ def test_a_side_that_lags_is_padded_so_the_other_sides_audio_goes_on(calls, tmp_
     # Silence for every step made while the customer lagged (the agent's last steps, made
     # when its leg ended, too if the customer's end had not come yet).
     assert heard_before_customer - 0.02 <= padded <= stored[-1]["duration_s"]
+

@@ -158,3 +158,21 @@ def test_a_connection_past_max_connections_is_refused_at_once(tmp_path, caplog):
     assert len(refused) == 1
     assert refused[0].startswith("audiosocket customer leg from 127.0.0.1:")
     assert refused[0].endswith("refused, 2 connections are open ([tap] max_connections)")
+
+
+def test_a_store_that_cannot_be_opened_is_one_line_and_the_legs_are_still_read_to_the_end(
+        tmp_path, caplog):
+    """The store goes away after the tap started (its file replaced by a folder): the call
+    cannot be stored, which is said once, and its legs are read and closed, not left stuck
+    behind a full inbox (a queue of 20 messages, 5 s of audio is 250)."""
+    cfg = load_config("zh-CN", {"tap": {**LIMITS, "queue_messages": 20}})
+    db = tmp_path / "tap.sqlite3"
+    with running_tap(cfg, db) as tap, caplog.at_level(logging.WARNING, "callmonitor.tap"):
+        db.unlink()
+        db.mkdir()
+        call_id = str(uuid.uuid4())
+        five_s = np.tile(TONE, 5)
+        play_call(tap.agent_port, tap.customer_port, np.stack([five_s, five_s], axis=1), call_id)
+        assert tap.tap.idle(10, accepted=2)
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"call {call_id}: cannot open the session database: {db}")
