@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 
 from monitor.config import load_config
+from monitor.storage.database import open_database
+from monitor.storage.sessions import list_sessions, session_records
+from monitor.tap.calls import Calls, TapContext
 from testkit.audiosocket_client import (
     KIND_HANGUP,
     Leg,
@@ -150,3 +153,25 @@ def test_a_side_that_lags_is_padded_so_the_other_sides_audio_goes_on(calls, tmp_
     # when its leg ended, too if the customer's end had not come yet).
     assert heard_before_customer - 0.02 <= padded <= stored[-1]["duration_s"]
 
+
+
+def test_a_calls_records_reach_its_callback_as_they_are_stored(calls, tmp_path):
+    """What a protocol that answers on its socket (a WebSocket fork) gets: every record of
+    its call, in order, the same as the store's."""
+    _wav, stereo = calls["live"]
+    cfg = tap_config()
+    db = str(tmp_path / "tap.sqlite3")
+    open_database(db, create=True).close()
+    heard: list[dict] = []
+    registry = Calls(TapContext(cfg, None, db))
+    call_id = str(uuid.uuid4())
+    agent = registry.leg(call_id, "agent", "test", on_record=heard.append)
+    customer = registry.leg(call_id, "customer", "test")
+    for leg, column in ((agent, 0), (customer, 1)):
+        for at in range(0, len(stereo), 160):
+            leg.push(8000, stereo[at:at + 160, column].tobytes())
+        leg.end(cut=False, reason="hangup")
+    assert registry.join(60)
+    [info] = list_sessions(db, 10)
+    assert heard == list(session_records(db, info.id))
+    assert [a["rule"] for a in of_type(heard, "alert")] == ["interruption", "dead_air"]
