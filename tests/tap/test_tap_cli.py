@@ -59,7 +59,7 @@ def test_a_signal_ends_every_open_call_as_interrupted_with_everything_received(
         for data in audio_messages(TONE):
             leg.raw(data)
     wait_for(db, 1)  # the session is stored once its audio comes
-    time.sleep(0.5)
+    time.sleep(1.0)  # and the few hundred messages sent are read by then
     proc.send_signal(sig)
     assert proc.wait(30) == 128 + sig
     for leg in legs:
