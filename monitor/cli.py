@@ -287,24 +287,29 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
 @click.option("--audiosocket-customer", metavar="HOST:PORT", default=None,
               help="Where the customer's side's legs connect (default: config [tap] "
                    "audiosocket_customer).")
+@click.option("--websocket", metavar="HOST:PORT", default=None,
+              help="Where WebSocket audio forks connect, a call each (FreeSWITCH "
+                   "mod_audio_fork, jambonz listen; default: config [tap] websocket).")
 @click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True)
 @click.option("--company", default=None, help="Company name the greeting must contain.")
 @click.option("--agent-name", default=None, help="Agent name the greeting must contain.")
 @click.option("--asr", "asr_backend", type=click.Choice(["auto", "vosk", "whisper", "none"]),
               default=None, help="Speech recogniser (default: config; none = timing only).")
 @store_options
-def tap(audiosocket_agent: str | None, audiosocket_customer: str | None, profile: str,
-        company: str | None, agent_name: str | None, asr_backend: str | None, db: str | None,
-        site: Path | None) -> None:
-    """Serve the calls a PBX forks (Asterisk AudioSocket, one connection per side): each call
-    becomes a session in the store. Ctrl-C or SIGTERM ends every open call as interrupted."""
+def tap(audiosocket_agent: str | None, audiosocket_customer: str | None, websocket: str | None,
+        profile: str, company: str | None, agent_name: str | None, asr_backend: str | None,
+        db: str | None, site: Path | None) -> None:
+    """Serve the calls a PBX forks (Asterisk AudioSocket, one connection per side; a WebSocket
+    fork, one per call): each call becomes a session in the store. Ctrl-C or SIGTERM ends
+    every open call as interrupted."""
     from monitor.asr import session_recognizer
     from monitor.tap.calls import TapContext
     from monitor.tap.service import Tap, listeners, log_to_stderr
 
     cfg = session_config(profile, company, agent_name, asr_backend, site)
     listening = listeners(cfg.tap, {("audiosocket", "agent"): audiosocket_agent,
-                                    ("audiosocket", "customer"): audiosocket_customer})
+                                    ("audiosocket", "customer"): audiosocket_customer,
+                                    ("websocket", None): websocket})
     location = _location(db, cfg)
     open_database(location, cfg.store.lock_wait_s, create=True).close()  # reachable now
     server = Tap(TapContext(cfg, session_recognizer(cfg, asr_backend), location), listening)

@@ -29,6 +29,7 @@ class RunningTap:
     db: str
     agent_port: int
     customer_port: int
+    websocket_port: int
 
     def sessions(self) -> list[tuple[SessionInfo, list[dict[str, Any]]]]:
         """Every stored session, oldest first, with its records."""
@@ -39,10 +40,11 @@ class RunningTap:
 @contextmanager
 def running_tap(cfg: Config, db: str | Path, recognizer: Recognizer | None = None
                 ) -> Iterator[RunningTap]:
-    """A tap listening for both sides' AudioSocket legs until the block ends (then stopped:
-    calls still open end as interrupted)."""
+    """A tap listening for both sides' AudioSocket legs and for WebSocket forks until the
+    block ends (then stopped: calls still open end as interrupted)."""
     listening = [Listener("audiosocket", "agent", "127.0.0.1", 0),
-                 Listener("audiosocket", "customer", "127.0.0.1", 0)]
+                 Listener("audiosocket", "customer", "127.0.0.1", 0),
+                 Listener("websocket", None, "127.0.0.1", 0)]
     open_database(db, create=True).close()  # as the command does before it listens
     tap = Tap(TapContext(cfg, recognizer, str(db)), listening)
     ready = threading.Event()
@@ -57,17 +59,17 @@ def running_tap(cfg: Config, db: str | Path, recognizer: Recognizer | None = Non
         thread.join(60)
 
 
-def stereo_8k(wav: Path, out: Path) -> tuple[Path, np.ndarray]:
-    """A 16-bit stereo WAV (a synthesised call) at 8 kHz, as a PBX carries it: the file for
-    ``replay`` and its samples for the AudioSocket legs."""
+def stereo_8k(wav: Path, out: Path, rate_hz: int = 8000) -> tuple[Path, np.ndarray]:
+    """A 16-bit stereo WAV (a synthesised call) at 8 kHz (or ``rate_hz``), as a PBX carries
+    it: the file for ``replay`` and its samples for the AudioSocket legs or a fork."""
     with wave.open(str(wav), "rb") as w:
         rate, channels = w.getframerate(), w.getnchannels()
         pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, channels)
-    x = soxr.resample(pcm.astype(np.float32) / 32768.0, rate, 8000, quality="HQ")
+    x = soxr.resample(pcm.astype(np.float32) / 32768.0, rate, rate_hz, quality="HQ")
     samples = (x * 32768.0).round().clip(-32768, 32767).astype("<i2")
     with wave.open(str(out), "wb") as w:
         w.setnchannels(channels)
         w.setsampwidth(2)
-        w.setframerate(8000)
+        w.setframerate(rate_hz)
         w.writeframes(samples.tobytes())
     return out, samples

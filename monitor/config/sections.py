@@ -236,6 +236,14 @@ class TapConfig:
     # Listen addresses of the AudioSocket legs (HOST:PORT; "" = not listened on).
     audiosocket_agent: str
     audiosocket_customer: str
+    # Listen address of the WebSocket audio forks (mod_audio_fork, jambonz listen); "" = none.
+    websocket: str
+    # Which channel of a stereo fork is the agent's (FreeSWITCH puts the forked channel's own
+    # party left, what it hears right); a mono fork carries the other, left, side.
+    fork_agent_channel: Literal["left", "right"]
+    # Largest WebSocket message accepted (mod_audio_fork buffers up to 5 s: 320000 bytes of
+    # 16 kHz stereo).
+    websocket_max_message_bytes: Annotated[int, Bounds(lo=1024, hi=16_777_216)]
     # Largest message payload accepted; Asterisk sends 20 ms of audio (320 bytes at 8 kHz).
     max_payload_bytes: Annotated[int, Bounds(lo=16, hi=65535)]
     # A connection that sends nothing for this long is closed (a stalled or idle peer).
@@ -252,7 +260,7 @@ class TapConfig:
     max_connections: PositiveCount
 
     def relations(self) -> Iterator[Relation]:
-        for key in ("audiosocket_agent", "audiosocket_customer"):
+        for key in ("audiosocket_agent", "audiosocket_customer", "websocket"):
             value = getattr(self, key)
             yield Relation((key,), value == "" or host_port(value) is not None,
                            '"" or HOST:PORT (a port from 1 to 65535)')

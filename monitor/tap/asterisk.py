@@ -42,7 +42,7 @@ async def serve_leg(peer: Peer) -> None:
             payload = await peer.read(length) if length else b""
             event = reader.read(kind, payload)
             if isinstance(event, Identified):
-                leg = peer.calls.leg(event.call_id, peer.channel, PROTOCOL)
+                leg = peer.calls.leg(event.call_id, peer.side, PROTOCOL)
             elif isinstance(event, Audio):
                 assert leg is not None  # the reader refuses audio before the UUID
                 await peer.room(leg)

@@ -10,6 +10,10 @@ call's inbox, bounded at ``queue_messages``; a full inbox means the server is ov
 (counted, logged once a call): that connection stops reading until there is room, so TCP
 holds the peer back and no audio is lost, while the other connections go on.
 
+A connection that carries every side of its call (a WebSocket fork) opens it with ``Calls.call``:
+its legs at once, nothing waited for, and what its protocol says of the call (``CallSetup``:
+the agent's and company's names, a mixed channel) over the process's configuration.
+
 A call whose legs all end without any audio stores no session (one log line): an AudioSocket
 that was opened and closed carries no call to judge.
 """
@@ -21,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.asr.base import Recognizer
@@ -48,6 +52,17 @@ class TapContext:
     cfg: Config
     recognizer: Recognizer | None
     location: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallSetup:
+    """What a call's connection says about it, over the process's configuration: the agent's
+    and the company's names (for the greeting rules), and ``mixed``: its one channel holds both
+    sides (the rules that need them apart are skipped, as for ``--channels mixed``)."""
+
+    agent_name: str | None = None
+    company: str | None = None
+    mixed: bool = False
 
 
 class Leg:
@@ -84,10 +99,12 @@ class Leg:
 class Call:
     """One call: its legs, its inbox and the thread that runs its session."""
 
-    def __init__(self, calls: Calls, call_id: str, protocol: str, open_to_partner: bool) -> None:
+    def __init__(self, calls: Calls, call_id: str, protocol: str, open_to_partner: bool,
+                 setup: CallSetup | None = None) -> None:
         self.calls = calls
         self.call_id = call_id
         self.protocol = protocol
+        self.setup = setup or CallSetup()
         self.inbox: queue.Queue[Pushed] = queue.Queue()
         self.legs: dict[Channel, Leg] = {}
         self.open_to_partner = open_to_partner
@@ -121,10 +138,12 @@ class Call:
         name = f"{self.protocol} {self.call_id} ({'+'.join(channels)})"
         source = PushedSource(name, channels, self.inbox, ctx.cfg.tap.lag_wait_s,
                               on_cut=lambda: session.stop())
+        source.mixed = self.setup.mixed
         if not source.wait_for_audio():
             log.warning("call %s: no audio came on any leg; no session stored", self.call_id)
             return
-        cfg = ctx.cfg
+        cfg = replace(ctx.cfg, agent_name=self.setup.agent_name or ctx.cfg.agent_name,
+                      company=self.setup.company or ctx.cfg.company)
         writer = SessionWriter(ctx.location, mode="tap", source=name, profile=cfg.profile,
                                agent=cfg.agent_name, company=cfg.company,
                                asr_backend=ctx.recognizer.backend if ctx.recognizer else None,
@@ -184,6 +203,22 @@ class Calls:
             self._cond.notify_all()
         return leg
 
+    def call(self, call_id: str, channels: tuple[Channel, ...], protocol: str, setup: CallSetup,
+             on_record: RecordCallback | None = None) -> list[Leg]:
+        """A call whose every side one connection carries: a leg per channel at once, no
+        partner waited for. A call id already open makes a call of its own (logged)."""
+        with self._cond:
+            if self._ids.get(call_id, 0) > 0:
+                log.warning("call %s: another %s connection for a call already open: a call of "
+                            "its own", call_id, protocol)
+            call = Call(self, call_id, protocol, open_to_partner=False, setup=setup)
+            legs = [Leg(call, channel, self.ctx.cfg.tap.queue_messages) for channel in channels]
+            call.legs = {leg.channel: leg for leg in legs}
+            if on_record is not None:
+                call.callbacks.append(on_record)
+            self._run(call)
+        return legs
+
     def _start(self, call_id: str, channel: Channel, protocol: str) -> Call:
         late = self._ids.get(call_id, 0) > 0
         if late:
@@ -193,10 +228,14 @@ class Calls:
         call = Call(self, call_id, protocol, open_to_partner=not late)
         if not late:
             self._open[call_id] = call
-        self._running.add(call)
-        self._ids[call_id] = self._ids.get(call_id, 0) + 1
-        call.thread.start()
+        self._run(call)
         return call
+
+    def _run(self, call: Call) -> None:
+        """Count the call as running under its id and start its thread (lock held)."""
+        self._running.add(call)
+        self._ids[call.call_id] = self._ids.get(call.call_id, 0) + 1
+        call.thread.start()
 
     def await_partner(self, call: Call) -> tuple[Channel, ...]:
         """On the call's thread: wait for the other side's leg (at most ``partner_wait_s``,
@@ -240,4 +279,4 @@ class Calls:
         return not any(c.thread.is_alive() for c in self.running())
 
 
-__all__ = ["Call", "Calls", "Leg", "RecordCallback", "TapContext"]
+__all__ = ["Call", "CallSetup", "Calls", "Leg", "RecordCallback", "TapContext"]

@@ -39,14 +39,22 @@ class Peer:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     protocol: str
-    channel: Channel
+    channel: Channel | None
+    """The side its listener takes; None where the protocol says (a WebSocket fork)."""
     calls: Calls
     cfg: TapConfig
 
     @property
     def name(self) -> str:
         host, port, *_ = self.writer.get_extra_info("peername") or ("?", 0)
-        return f"{self.protocol} {self.channel} leg from {host}:{port}"
+        what = f"{self.channel} leg" if self.channel else "connection"
+        return f"{self.protocol} {what} from {host}:{port}"
+
+    @property
+    def side(self) -> Channel:
+        """The side of a listener that takes one (AudioSocket's ports)."""
+        assert self.channel is not None, self.protocol
+        return self.channel
 
     async def read(self, n: int) -> bytes:
         """Exactly ``n`` bytes of a message already begun."""
@@ -70,6 +78,16 @@ class Peer:
         except ConnectionError as exc:
             raise PeerGone(f"connection lost ({exc.strerror or exc})") from None
 
+    async def read_some(self, limit: int) -> bytes:
+        """What has come, up to ``limit`` bytes, for a protocol that parses a stream itself
+        (WebSocket); b"" at the end of the stream."""
+        try:
+            return await asyncio.wait_for(self.reader.read(limit), self.cfg.idle_timeout_s)
+        except TimeoutError:
+            raise PeerGone(f"nothing for {self.cfg.idle_timeout_s:g} s "
+                           "([tap] idle_timeout_s)") from None
+        except ConnectionError as exc:
+            raise PeerGone(f"connection lost ({exc.strerror or exc})") from None
 
     async def room(self, leg: Leg) -> None:
         """Wait (this connection only) until the leg's call can take more audio."""
@@ -82,12 +100,19 @@ Handler = Callable[[Peer], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """A port to listen on: its protocol and the side of the call its legs carry."""
+    """A port to listen on: its protocol and the side of the call its legs carry (None: the
+    protocol's connections say, as a WebSocket fork's metadata does)."""
 
     protocol: str
-    channel: Channel
+    channel: Channel | None
     host: str
     port: int
+
+    @property
+    def carries(self) -> str:
+        """What connects here, in words."""
+        return (f"{self.protocol} {self.channel} legs" if self.channel
+                else f"{self.protocol} calls")
 
 
 class TapServer:
@@ -134,13 +159,13 @@ class TapServer:
                     opened.close()
                 raise CallmonitorError(
                     f"cannot listen on {listener.host}:{listener.port} for the "
-                    f"{listener.protocol} {listener.channel} legs "
+                    f"{listener.carries} "
                     f"({os.strerror(exc.errno) if exc.errno else exc})",
                     "give a free port and an address of this machine") from None
             servers.append(server)
             self.ports.append(server.sockets[0].getsockname()[1])
         log.info("listening: %s", "; ".join(
-            f"{lst.protocol} {lst.channel} legs on {lst.host}:{port}"
+            f"{lst.carries} on {lst.host}:{port}"
             for lst, port in zip(self._listeners, self.ports, strict=True)))
         return servers
 

@@ -13,21 +13,23 @@ from monitor.config import TapConfig
 from monitor.config.sections import host_port
 from monitor.errors import CallmonitorError
 from monitor.frames import Channel
-from monitor.tap import asterisk
+from monitor.tap import asterisk, websocket
 from monitor.tap.calls import Calls, TapContext
 from monitor.tap.server import Handler, Listener, TapServer
 
-HANDLERS: dict[str, Handler] = {asterisk.PROTOCOL: asterisk.serve_leg}
+HANDLERS: dict[str, Handler] = {asterisk.PROTOCOL: asterisk.serve_leg,
+                                websocket.PROTOCOL: websocket.serve_fork}
 """Each protocol's connection handler, by the name its listeners give."""
 
 
-def listeners(cfg: TapConfig, addresses: dict[tuple[str, Channel], str | None]
+def listeners(cfg: TapConfig, addresses: dict[tuple[str, Channel | None], str | None]
               ) -> list[Listener]:
     """A listener per (protocol, side) with an address: the option given (``addresses``),
-    else the configuration's; "" is none. At least one must be left."""
+    else the configuration's; "" is none. At least one must be left. A side of None: the
+    protocol's connections carry the whole call (``[tap] websocket``)."""
     out = []
     for (protocol, channel), given in addresses.items():
-        key = f"{protocol}_{channel}"
+        key = f"{protocol}_{channel}" if channel else protocol
         address = given if given is not None else getattr(cfg, key)
         if not address:
             continue
@@ -38,7 +40,8 @@ def listeners(cfg: TapConfig, addresses: dict[tuple[str, Channel], str | None]
         out.append(Listener(protocol, channel, *parts))
     if not out:
         raise CallmonitorError("nothing to listen on",
-                               "give --audiosocket-agent or --audiosocket-customer HOST:PORT")
+                               "give --audiosocket-agent, --audiosocket-customer or "
+                               "--websocket HOST:PORT")
     return out
 
 

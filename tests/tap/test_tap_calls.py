@@ -8,7 +8,6 @@ import logging
 import time
 import uuid
 
-import numpy as np
 import pytest
 
 from monitor.config import load_config
@@ -25,8 +24,8 @@ from testkit.audiosocket_client import (
 )
 from testkit.replay import of_type, replay_records
 from testkit.tap_server import running_tap, stereo_8k
+from testkit.timelines import TOLERANCE_S, assert_close, assert_same_timeline, spans
 
-TOLERANCE_S = 0.15
 FAST = {"partner_wait_s": 0.3, "lag_wait_s": 0.3}
 
 
@@ -42,27 +41,6 @@ def calls(synth_call, tmp_path_factory):
     return {name: stereo_8k(synth_call(scenario).wav, out / f"{name}.wav")
             for name, scenario in (("rings", "rules/ring_late_no_apology"),
                                    ("live", "live_call"))}
-
-
-def spans(records, channel):
-    return [(r["start"], r["end"]) for r in of_type(records, "speech", channel=channel)]
-
-
-def assert_close(got, want):
-    assert len(got) == len(want)
-    assert np.allclose(got, want, atol=TOLERANCE_S)
-
-
-def assert_same_timeline(stored, expected, channels=("agent", "customer")):
-    for channel in channels:
-        assert_close(spans(stored, channel), spans(expected, channel))
-    assert ([(r["start"], r["end"]) for r in of_type(stored, "ring")]
-            == [(r["start"], r["end"]) for r in of_type(expected, "ring")])
-    alerts = [(a["rule"], a["t"]) for a in of_type(stored, "alert")]
-    want_alerts = [(a["rule"], a["t"]) for a in of_type(expected, "alert")]
-    assert [r for r, _ in alerts] == [r for r, _ in want_alerts]
-    assert all(abs(a - b) <= TOLERANCE_S
-               for (_, a), (_, b) in zip(alerts, want_alerts, strict=True))
 
 
 @pytest.mark.parametrize("name, rules, rings", [("rings", ["ring.late_pickup"], 5),
