@@ -144,7 +144,7 @@ def main() -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "tap", "--asr", "none", "--db", db,
              "--audiosocket-agent", f"127.0.0.1:{ports[0]}",
-             "--audiosocket-customer", f"127.0.0.1:{ports[1]}"],
+             "--audiosocket-customer", f"127.0.0.1:{ports[1]}", "--websocket", ""],
             cwd=REPO_DIR, stderr=err.open("w"))
         try:
             while "listening" not in err.read_text():

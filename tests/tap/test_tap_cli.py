@@ -28,7 +28,8 @@ def start_tap(tmp_path: Path, db: str, name: str = "tap") -> tuple[subprocess.Po
     agent, customer = free_port(), free_port()
     err = tmp_path / f"{name}.err"
     proc = subprocess.Popen([*CLI, "--db", db, "--audiosocket-agent", f"127.0.0.1:{agent}",
-                             "--audiosocket-customer", f"127.0.0.1:{customer}"],
+                             "--audiosocket-customer", f"127.0.0.1:{customer}",
+                             "--websocket", ""],
                             stdout=subprocess.DEVNULL, stderr=err.open("w"))
     deadline = time.monotonic() + 30
     while "listening" not in err.read_text():

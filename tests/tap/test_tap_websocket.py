@@ -6,18 +6,24 @@ back on the socket are the stored ones."""
 from __future__ import annotations
 
 import logging
+import socket
+import subprocess
+import sys
+import time
 import uuid
 
 import numpy as np
 import pytest
 
 from monitor.config import load_config
+from monitor.storage.sessions import list_sessions
 from testkit.fork_client import (
     JAMBONZ,
     Fork,
     jambonz_metadata,
     mod_audio_fork_metadata,
 )
+from testkit.postgres import free_port
 from testkit.replay import of_type, replay_records
 from testkit.tap_server import running_tap, stereo_8k
 from testkit.timelines import assert_close, assert_same_timeline, spans
@@ -202,8 +208,6 @@ def test_a_fork_that_breaks_off_is_one_line_and_its_call_is_stored_interrupted(
 
 
 def test_not_a_websocket_and_closed_before_the_metadata_are_one_line_each(tap, caplog):
-    import socket
-
     accepted = tap.tap.server.accepted
     with caplog.at_level(logging.INFO, "callmonitor.tap"):
         plain = socket.create_connection(("127.0.0.1", tap.websocket_port))
@@ -241,3 +245,28 @@ def test_idle_forks_are_closed_after_the_idle_timeout(tap, caplog):
     lines = warnings_of(caplog)
     assert len(lines) == 50
     assert all(f"nothing for {IDLE_S:g} s ([tap] idle_timeout_s)" in x for x in lines)
+
+
+def test_the_websocket_option_of_the_command_serves_forks(tmp_path):
+    """``callmonitor tap --websocket HOST:PORT`` alone: a fork's call is stored, and the
+    listening line names it."""
+    port, db, err = free_port(), str(tmp_path / "tap.sqlite3"), tmp_path / "tap.err"
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "tap", "--asr", "none", "--db", db,
+                             "--audiosocket-agent", "", "--audiosocket-customer", "",
+                             "--websocket", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=err.open("w"))
+    try:
+        deadline = time.monotonic() + 30
+        while "listening" not in err.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.05)
+        call_id = str(uuid.uuid4())
+        fork = Fork(port, jambonz_metadata(call_id, 8000, "mono"), subprotocol=JAMBONZ)
+        fork.audio(TONE, 8000)
+        assert fork.graceful_shutdown(30) == []
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert f"listening: websocket calls on 127.0.0.1:{port}" in err.read_text()
+    [info] = list_sessions(db, 10)
+    assert call_id in info.source and info.status == "complete"
