@@ -223,10 +223,13 @@ def test_not_a_websocket_and_closed_before_the_metadata_are_one_line_each(tap, c
 
 
 def test_after_every_bad_fork_a_good_call_is_served_whole(tap):
+    """... its first 0.2 s sent as one message in four fragments, which are joined (3200
+    bytes: under the 4096 of this tap's websocket_max_message_bytes)."""
     call_id = str(uuid.uuid4())
     accepted = tap.tap.server.accepted
     fork = Fork(tap.websocket_port, meta(call_id))
-    fork.audio(TONE, 8000)
+    fork.ws.send(TONE[at:at + 400].tobytes() for at in range(0, 1600, 400))
+    fork.audio(TONE[1600:], 8000)
     assert fork.graceful_shutdown(10) == []  # a tone: nothing to alert
     assert fork.ws.close_code == 1000
     assert tap.tap.idle(10, accepted=accepted + 1)
