@@ -30,6 +30,7 @@ from monitor.config.sections import (
     HintConfig,
     LiveConfig,
     RuleMessage,
+    SoftphoneConfig,
     StoreConfig,
     SyllableConfig,
     ToneConfig,
@@ -65,7 +66,8 @@ class _Profile:
 _SECTIONS: dict[str, type] = {
     "store": StoreConfig, "audio": AudioConfig, "vad": VadConfig, "tones": ToneConfig,
     "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig,
-    "fillers": FillerConfig, "live": LiveConfig, "hints": HintConfig, "web": WebConfig,
+    "fillers": FillerConfig, "live": LiveConfig, "softphone": SoftphoneConfig,
+    "hints": HintConfig, "web": WebConfig,
     "matching": MatchingConfig}
 
 
@@ -83,6 +85,7 @@ class Config:
     syllables: SyllableConfig
     fillers: FillerConfig
     live: LiveConfig
+    softphone: SoftphoneConfig
     hints: HintConfig
     web: WebConfig
     matching: MatchingConfig
