@@ -254,7 +254,8 @@ class Session:
         for ev in events:
             self._emit(self._engine.on_event(ev))
         self._emit(list(self._source.notices()))
-        records = self._engine.finish(self.t, {**summary_extra, **self._source.summary()})
+        records = self._engine.finish(self.t, {**summary_extra, **self._source.summary(),
+                                               **self._feed.summary()})
         self._emit(records)
         return records[-1].to_json()
 

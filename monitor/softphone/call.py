@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from monitor.frames import CallEvent
+from monitor.frames import CallEvent, Channel
 from monitor.softphone.baresip import CallLine, PhoneEvent
 
 
@@ -35,6 +35,7 @@ class CallTracker:
         self._answered = False
         self._held = False
         self.ended = False
+        self.hung_up_by: Channel | None = None
 
     @property
     def ringing(self) -> bool:
@@ -79,7 +80,8 @@ class CallTracker:
 
     def _close(self, t: float, ev: PhoneEvent | None) -> list[CallEvent]:
         self.ended = True
-        return [CallEvent(t, "hangup", by=ev.by if ev else None)]
+        self.hung_up_by = ev.by if ev else None
+        return [CallEvent(t, "hangup", by=self.hung_up_by)]
 
     def _listed(self, lines: tuple[CallLine, ...], t: float) -> list[CallEvent]:
         line = next((x for x in lines if x.peer == self.peer), None)

@@ -51,6 +51,10 @@ class CallFeed:
         """What reached us before the session stopped (Ctrl-C mid-call: no hang-up yet)."""
         return self.poll(t)
 
+    def summary(self) -> dict[str, Any]:
+        """Who ended the call, as the softphone said (None: it did not say, or not yet)."""
+        return {"hung_up_by": self.tracker.hung_up_by}
+
 
 class Desk:
     """The calls of one softphone, one after the other."""

@@ -48,6 +48,10 @@ class CallEventFeed(Protocol):
         """Everything still to come when the audio ended at ``t``."""
         ...
 
+    def summary(self) -> dict[str, Any]:
+        """What the feed adds to the session's summary (live: who ended the call)."""
+        ...
+
 
 class EventList:
     """Events known in advance (a ``--call-events`` file): each is due at its own time."""
@@ -67,6 +71,9 @@ class EventList:
         """Those after the recording's end too: a hang-up logged after the audio stopped."""
         left, self._events = list(self._events), deque()
         return left
+
+    def summary(self) -> dict[str, Any]:
+        return {}
 
 
 def read_call_events(path: Path) -> list[CallEvent]:
