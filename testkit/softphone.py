@@ -33,7 +33,7 @@ from testkit.pulse import PulseServer
 
 MODULES = Path("/usr/lib/baresip/modules")
 ULAW_RATE_HZ = 8000
-_ESTABLISHED = "01"
+_ESTABLISHED, _LISTEN = "01", "0A"
 
 
 def available() -> bool:
@@ -49,15 +49,24 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+def _tcp_states(port: int, local: bool) -> set[str]:
+    """The states (/proc/net/tcp's hex codes) of this machine's TCP sockets whose local (or
+    remote) address is 127.0.0.1:``port``."""
+    column = 1 if local else 2
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return {parts[3] for parts in map(str.split, rows)
+            if parts[column] == f"0100007F:{port:04X}"}
+
+
 def connected_to(port: int) -> bool:
     """Some process of this machine holds an established TCP connection to 127.0.0.1:port."""
-    text = Path("/proc/net/tcp").read_text()
-    for row in text.splitlines()[1:]:
-        parts = row.split()
-        remote, state = parts[2], parts[3]
-        if state == _ESTABLISHED and remote == f"0100007F:{port:04X}":
-            return True
-    return False
+    return _ESTABLISHED in _tcp_states(port, local=False)
+
+
+def listening(port: int) -> bool:
+    """Something listens on 127.0.0.1:``port``: looked up, not connected to (a connection
+    would take ctrl_tcp's one client place from the monitor)."""
+    return _LISTEN in _tcp_states(port, local=True)
 
 
 class Baresip(Harness):
@@ -72,8 +81,10 @@ class Baresip(Harness):
         self.ctrl_port = free_port()
         self.cons_port = free_port(socket.SOCK_DGRAM)
 
-    def start(self, timeout: float = 10.0) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="cm-baresip-"))
+    def start(self, timeout: float = 10.0, reuse: bool = False) -> None:
+        if not reuse:
+            self.dir = Path(tempfile.mkdtemp(prefix="cm-baresip-"))
+        assert self.dir is not None
         (self.dir / "accounts").write_text("<sip:agent@127.0.0.1>;regint=0\n")
         (self.dir / "config").write_text("\n".join([
             "poll_method epoll", f"sip_listen 127.0.0.1:{self.sip_port}",
@@ -83,19 +94,22 @@ class Baresip(Harness):
             "module_app menu.so", "module_app ctrl_tcp.so",
             f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
             f"cons_listen 127.0.0.1:{self.cons_port}", ""]))
-        with open(self.dir / "baresip.log", "wb") as log:
+        with open(self.dir / "baresip.log", "ab") as log:
             self.proc = subprocess.Popen(["baresip", "-f", str(self.dir)], env=self.pulse.env,
                                          stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while True:  # ready once ctrl_tcp listens (this probe is gone before the monitor comes)
+        while not listening(self.ctrl_port):  # ready once ctrl_tcp listens
             assert self.proc.poll() is None, self.log()
-            try:
-                socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=1).close()
-                return
-            except OSError:
-                assert time.monotonic() < deadline, f"baresip did not start:\n{self.log()}"
-                time.sleep(0.05)
+            assert time.monotonic() < deadline, f"baresip did not start:\n{self.log()}"
+            time.sleep(0.05)
+
+    def restart(self) -> None:
+        """Kill baresip mid-whatever (as a crash does) and start it again, same ports."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        self.start(reuse=True)
 
     def key(self, keys: str) -> float:
         """Press menu keys (a: accept, b: hang up, x: hold, X: resume); returns the wall

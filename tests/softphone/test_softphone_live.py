@@ -161,4 +161,37 @@ def test_calls_from_baresip_are_sessions_with_exact_rings_pickup_hold_and_who_hu
     assert stored == [("live", "complete"), ("live", "complete")]
     print(f"pickup {pickup['t']:.3f} s (truth {answer_t:.3f}); speech heard {heard}, sent "
           f"{[(round(s, 3), round(e, 3)) for s, e in sent]}; hold {held['duration_s']:.3f} s "
-          f"(truth {resume - hold:.3f})")
+          f"(truth {resume - hold:.3f}); hangup {hangup['t']:.3f} (BYE sent "
+          f"{first.sent('BYE')[0] - invite:.3f})")
+
+
+def test_a_softphone_restarted_mid_call_ends_that_session_in_one_line_and_the_desk_goes_on(
+        desk, tmp_path):
+    phone, proc = desk
+    audio, _ = customer_audio()
+    caller = Caller(tmp_path / "call", audio, hold=False)
+    started = caller.start(phone.sip_port)
+    wait_until(started + 1.0)
+    phone.key("a")
+    time.sleep(1.5)
+    phone.restart()  # the call is gone with it
+    restarted = time.time()
+    caller.stop()
+    deadline = time.monotonic() + 10
+    while not sessions(tmp_path):
+        assert time.monotonic() < deadline and proc.poll() is None, (
+            tmp_path / "err.txt").read_text()
+        time.sleep(0.05)
+    ended = time.time()
+    assert connected_to(phone.ctrl_port)  # still there for the next call
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 128 + signal.SIGTERM
+    [call] = sessions(tmp_path)
+    summary = call[-1]
+    assert summary["status"] == "complete" and summary["hung_up_by"] is None
+    assert summary["rings_before_pickup"] == 1
+    err = (tmp_path / "err.txt").read_text().splitlines()
+    warned = [w for w in err if w.startswith("callmonitor: warning: softphone:")]
+    assert ["lost baresip" in w for w in warned].count(True) == 1, err
+    assert ["no longer listed" in w for w in warned].count(True) == 1, err
+    assert ended - restarted < 3.0  # reconnect_s (1 s) and the query's answer
