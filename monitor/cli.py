@@ -278,6 +278,7 @@ def live(profile: str, company: str | None, agent_name: str | None, asr_backend:
             rig.recognizer = session_recognizer(cfg, asr_backend)
             session, summary, stopped = rig.run(source)
         else:
+            rig.start_source().close()  # a wrong device fails now, not at the first call
             rig.recognizer = session_recognizer(cfg, asr_backend)
             session, summary, stopped = _serve_softphone(rig, address)
     finally:
