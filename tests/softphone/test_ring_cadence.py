@@ -5,9 +5,12 @@ limit, for every cadence of the configuration."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from monitor.config import load_config
+from monitor.errors import CallmonitorError
 from monitor.softphone.baresip import PhoneEvent
 from monitor.softphone.call import CallTracker
 
@@ -50,3 +53,21 @@ def test_a_ring_at_the_answer_is_not_counted_one_just_before_is(cadence, cycles)
 
 def test_the_first_ring_is_the_incoming_call_itself():
     assert rings_at_answer(5.0, STEP_S) == [0.0]
+
+
+@pytest.mark.parametrize(("site", "problem"), [
+    ('[softphone]\ncadence = "JP"\n', '[softphone] cadence = "JP" is not allowed'),
+    ("[softphone.cadences]\nUK = [0.4, 0.2, 0.4]\n", "on and off times in pairs"),
+    ("[softphone.cadences]\nEU = [1.0, 0.0]\n", "[softphone.cadences] EU[1] = 0.0"),
+])
+def test_a_site_cadence_that_cannot_be_counted_stops_the_load(site, problem, tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text(site)
+    with pytest.raises(CallmonitorError, match=re.escape(problem)) as err:
+        load_config("zh-CN", site=path)
+    assert str(path) in str(err.value)
+
+
+def test_a_site_may_pick_another_cadence():
+    assert load_config("en-US", {"softphone": {"cadence": "UK"}}).softphone.ring_period_s == (
+        pytest.approx(3.0))
