@@ -125,7 +125,8 @@ class Baresip(Harness):
 
     def stop(self) -> None:
         if self.proc is not None:
-            end_process(self.proc, signal.SIGTERM)  # with a call up it waits: killed then
+            # With a call up baresip waits for it to close: killed after half a second then.
+            end_process(self.proc, signal.SIGTERM, timeout=0.5)
             self.proc = None
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -195,3 +195,20 @@ def test_a_softphone_restarted_mid_call_ends_that_session_in_one_line_and_the_de
     assert ["lost baresip" in w for w in warned].count(True) == 1, err
     assert ["no longer listed" in w for w in warned].count(True) == 1, err
     assert ended - restarted < 3.0  # reconnect_s (1 s) and the query's answer
+
+
+def test_ctrl_c_mid_call_ends_that_session_as_interrupted(desk, tmp_path):
+    phone, proc = desk
+    caller = Caller(tmp_path / "call", np.zeros(ULAW_RATE_HZ), hold=False)
+    started = caller.start(phone.sip_port)
+    wait_until(started + 0.5)
+    phone.key("a")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 128 + signal.SIGINT, (tmp_path / "err.txt").read_text()
+    caller.stop()
+    [call] = sessions(tmp_path)
+    assert call[-1]["status"] == "interrupted" and call[-1]["hung_up_by"] is None
+    assert [r["event"] for r in call if r["type"] == "call_event"] == ["ring", "answer"]
+    with sqlite3.connect(tmp_path / "calls.sqlite3") as db:
+        assert db.execute("SELECT status FROM sessions").fetchall() == [("interrupted",)]
