@@ -33,6 +33,7 @@ from monitor.frames import (
 )
 from monitor.sinks.base import Sink
 from monitor.sources.base import Source
+from monitor.sources.call_events import CallEventFeed, EventList
 
 T = TypeVar("T")
 
@@ -75,8 +76,11 @@ def session_facts(source_name: str, cfg: Config,
 class Session:
     """Holds the per-channel state of one call; ``run`` drives it to the end of the source.
 
-    ``call_events`` are the softphone's (ring, answer, hold ...), in audio time: each reaches
-    the engine at the step where its time falls. ``asr_in_background`` (live) recognises
+    ``call_events`` are the softphone's (ring, answer, hold ...), in audio time: a list known
+    in advance, or a feed polled at every step (live, the softphone's events as they come,
+    stamped with the audio time of the step they reached the session in); each reaches the
+    engine at the step where its time falls. A feed that says the call ended ends the
+    session after that step (status complete). ``asr_in_background`` (live) recognises
     phrases on a thread of their own, so the timing rules never wait for the recogniser.
 
     A sink whose stream breaks (a closed pipe, a full disk: any ``OSError`` from its
@@ -86,14 +90,16 @@ class Session:
     """
 
     def __init__(self, cfg: Config, source: Source, recognizer: Recognizer | None,
-                 sinks: Sequence[Sink], call_events: Iterable[CallEvent] = (),
+                 sinks: Sequence[Sink],
+                 call_events: Iterable[CallEvent] | CallEventFeed = (),
                  asr_in_background: bool = False) -> None:
         channels = source.channels
         self._source = source
         self._sinks = list(sinks)
         self._steppers: list[SteppingSink] = [s for s in sinks if isinstance(s, SteppingSink)]
         self._frame_sinks: list[FrameSink] = [s for s in sinks if isinstance(s, FrameSink)]
-        self._call_events = deque(sorted(call_events, key=lambda ev: ev.t))
+        self._feed = (call_events if isinstance(call_events, CallEventFeed)
+                      else EventList(call_events))
         # The ringback is heard where the caller's line is: the customer channel, or the one
         # channel of a mixed recording.
         self._ring_channel: Channel | None = ("customer" if "customer" in channels else
@@ -134,7 +140,7 @@ class Session:
                 self._deliver(opener, opener.open)
             for steps in self._blocks():
                 self._run_block(steps)
-                if self._stopping:
+                if self._stopping or self._feed.ended:
                     break
             status = self._end_status()
         except KeyboardInterrupt:
@@ -166,7 +172,7 @@ class Session:
     def _run_block(self, steps: list[tuple[Frame, ...]]) -> None:
         """Step through a block, up to the end of the step where the session was stopped."""
         for frames, decoded in zip(steps, self._decode(steps), strict=True):
-            if self._stopping:
+            if self._stopping or self._feed.ended:
                 return
             self._step(frames, decoded)
 
@@ -204,8 +210,7 @@ class Session:
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)
-        if self._call_events:
-            events += self._due_call_events(self.t)
+        events += self._feed.poll(self.t)
         for ev in events:
             self._emit(self._engine.on_event(ev))
         # Most steps have nothing to emit: the empty lists are not handed on.
@@ -219,12 +224,6 @@ class Session:
             speaking = {c: vad.speaking for c, vad in self._vads.items()}
             for stepper in list(self._steppers):
                 self._emit(self._deliver(stepper, partial(stepper.step, self.t, speaking)) or [])
-
-    def _due_call_events(self, t: float) -> list[CallEvent]:
-        due = []
-        while self._call_events and self._call_events[0].t < t:
-            due.append(self._call_events.popleft())
-        return due
 
     def _nuclei(self, decoded: DecodedFrame, in_segment: bool) -> list[Nucleus]:
         """Syllable nuclei of the agent's speech; silence is skipped, which keeps the counter
@@ -251,11 +250,12 @@ class Session:
             events += self._vad_events(list(vad.flush()))
         if self._asr is not None:
             events += self._asr.flush()
-        events += self._due_call_events(float("inf"))  # what came after the audio ended
+        events += self._feed.rest(self.t)  # what came after the audio ended
         for ev in events:
             self._emit(self._engine.on_event(ev))
         self._emit(list(self._source.notices()))
-        records = self._engine.finish(self.t, {**summary_extra, **self._source.summary()})
+        records = self._engine.finish(self.t, {**summary_extra, **self._source.summary(),
+                                               **self._feed.summary()})
         self._emit(records)
         return records[-1].to_json()
 

@@ -30,6 +30,7 @@ from monitor.config.sections import (
     HintConfig,
     LiveConfig,
     RuleMessage,
+    SoftphoneConfig,
     StoreConfig,
     SyllableConfig,
     TapConfig,
@@ -66,8 +67,8 @@ class _Profile:
 _SECTIONS: dict[str, type] = {
     "store": StoreConfig, "audio": AudioConfig, "vad": VadConfig, "tones": ToneConfig,
     "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig,
-    "fillers": FillerConfig, "live": LiveConfig, "hints": HintConfig, "web": WebConfig,
-    "matching": MatchingConfig, "tap": TapConfig}
+    "fillers": FillerConfig, "live": LiveConfig, "softphone": SoftphoneConfig,
+    "hints": HintConfig, "web": WebConfig, "matching": MatchingConfig, "tap": TapConfig}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Config:
     syllables: SyllableConfig
     fillers: FillerConfig
     live: LiveConfig
+    softphone: SoftphoneConfig
     hints: HintConfig
     web: WebConfig
     matching: MatchingConfig

@@ -7,7 +7,7 @@ The field types are the checks (see ``checks.py``): a duration is ``Seconds`` (>
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import pairwise
 from typing import Annotated, Literal
 
@@ -264,6 +264,43 @@ class TapConfig:
             value = getattr(self, key)
             yield Relation((key,), value == "" or host_port(value) is not None,
                            '"" or HOST:PORT (a port from 1 to 65535)')
+
+
+@dataclass(frozen=True, slots=True)
+class RingCadences:
+    """Ring cadences by name: on and off times in turn, in seconds; one cycle is one ring
+    (the UK's double ring, on-off-on-off, is one)."""
+
+    CN: tuple[PositiveSeconds, ...]
+    NA: tuple[PositiveSeconds, ...]
+    UK: tuple[PositiveSeconds, ...]
+    EU: tuple[PositiveSeconds, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SoftphoneConfig:
+    """``live --softphone``: where baresip's ctrl_tcp listens and how its ringing is counted."""
+
+    host: str
+    port: Port
+    # A softphone that cannot be reached (or went away) is tried again this often.
+    reconnect_s: PositiveSeconds
+    # One message longer than this is refused (bounds what a peer can make us hold).
+    max_message_bytes: PositiveCount
+    # The cadence rings are counted in: the ringing time over its cycle.
+    cadence: Literal["CN", "NA", "UK", "EU"]
+    cadences: RingCadences
+
+    @property
+    def ring_period_s(self) -> float:
+        """One ring cycle of the chosen cadence: a ring starts every this many seconds."""
+        return sum(getattr(self.cadences, self.cadence))
+
+    def relations(self) -> Iterator[Relation]:
+        for name in (f.name for f in fields(RingCadences)):
+            times = getattr(self.cadences, name)
+            yield Relation(("cadences",), len(times) >= 2 and len(times) % 2 == 0,
+                           f"for {name}, on and off times in pairs (on, off[, on, off ...])")
 
 
 @dataclass(frozen=True, slots=True)
