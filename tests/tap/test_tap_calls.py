@@ -114,8 +114,11 @@ def test_a_side_that_lags_is_padded_so_the_other_sides_audio_goes_on(calls, tmp_
         for data in audio_messages(stereo[:, 0]):
             agent.raw(data)
         # The customer sends nothing: after lag_wait_s the agent's audio goes on without it.
-        [call] = tap.tap.calls.running()
         deadline = time.monotonic() + 30
+        while not tap.tap.calls.running():  # the server may not have read the UUID yet
+            assert time.monotonic() < deadline, "the call never started"
+            time.sleep(0.01)
+        [call] = tap.tap.calls.running()
         while call.session is None or call.session.t < len(stereo) / 8000 - TOLERANCE_S:
             assert time.monotonic() < deadline, "the agent's audio waited for the customer"
             time.sleep(0.05)

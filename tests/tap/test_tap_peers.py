@@ -174,5 +174,7 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_the_legs_are_still_read_t
         five_s = np.tile(TONE, 5)
         play_call(tap.agent_port, tap.customer_port, np.stack([five_s, five_s], axis=1), call_id)
         assert tap.tap.idle(10, accepted=2)
-    [line] = [r.getMessage() for r in caplog.records]
+    # Under load the small inbox may also fill before the session has failed: that is said
+    # too, in its own line (the legs were held back, not lost).
+    [line] = [r.getMessage() for r in caplog.records if "overloaded" not in r.getMessage()]
     assert line.startswith(f"call {call_id}: cannot open the session database: {db}")
