@@ -6,6 +6,7 @@ the audio clock)."""
 from __future__ import annotations
 
 import errno
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
@@ -109,6 +110,13 @@ class Session:
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.
         self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
+        # Which of a block's agent frames the counter can be given (``_counted_span``): those
+        # up to the backlog's length before, or a hangover (and a frame to spare) after, a
+        # frame at the VAD's minimum level; and how many frames before the block that was.
+        self._vad_cfg = cfg.vad
+        self._counted_reach = (cfg.vad.onset_window_frames - 1,
+                               math.ceil(cfg.vad.hangover_s / FRAME_S) + 1)
+        self._since_loud = self._counted_reach[1] + 1
         self._engine = Engine(cfg, channels, words=recognizer is not None, mixed=source.mixed)
         self.t = 0.0
         self._stopping = False
@@ -178,9 +186,25 @@ class Session:
             samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
             if channel == "agent" and len(steps) > 1:  # frames ahead to work on together
                 self._fillers.prepare(samples)
-                self._syllables.prepare(samples, steps[0][j].t)
+                first, end = self._counted_span(decoded)
+                if first < end:
+                    self._syllables.prepare(samples[first:end], steps[first][j].t)
             by_channel.append(decoded)
         return list(zip(*by_channel, strict=True))
+
+    def _counted_span(self, decoded: list[DecodedFrame]) -> tuple[int, int]:
+        """The first and past the last of a block's agent frames that the syllable counter
+        may be given while the block is stepped through (the counter costs an FFT a frame,
+        and a third of a call is the agent listening). A frame is given while a VAD segment
+        is open, with the backlog before it: a segment is open only within ``hangover_s`` of
+        a voiced frame, and a voiced frame is at least ``min_level_dbfs`` loud."""
+        before, after = self._counted_reach
+        loud = [i for i, d in enumerate(decoded) if d.level_dbfs >= self._vad_cfg.min_level_dbfs]
+        n = len(decoded)
+        last = loud[-1] if loud else -self._since_loud
+        first = 0 if self._since_loud <= after else max(0, loud[0] - before) if loud else n
+        self._since_loud = n - last
+        return first, min(n, last + after + 1)
 
     def _step(self, frames: tuple[Frame, ...], decoded_frames: tuple[DecodedFrame, ...]) -> None:
         for keeper in self._frame_sinks:
