@@ -26,6 +26,7 @@ from monitor.frames import (
     CallEvent,
     Channel,
     DecodedFrame,
+    Filler,
     Frame,
     Nucleus,
     Record,
@@ -105,8 +106,11 @@ class Session:
         self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad,
                                        background=asr_in_background, names=names)
                      if recognizer else None)
-        self._syllables = SyllableCounter(cfg.syllables)
-        self._fillers = FillerDetector(cfg.fillers)
+        self._engine = Engine(cfg, channels, words=recognizer is not None, mixed=source.mixed)
+        # The analyses that cost an FFT a frame, made only where a rule reads their events.
+        self._syllables = (SyllableCounter(cfg.syllables) if self._engine.hears(Nucleus)
+                           else None)
+        self._fillers = FillerDetector(cfg.fillers) if self._engine.hears(Filler) else None
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.
         self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
@@ -117,7 +121,6 @@ class Session:
         self._counted_reach = (cfg.vad.onset_window_frames - 1,
                                math.ceil(cfg.vad.hangover_s / FRAME_S) + 1)
         self._since_loud = self._counted_reach[1] + 1
-        self._engine = Engine(cfg, channels, words=recognizer is not None, mixed=source.mixed)
         self.t = 0.0
         self._stopping = False
         self.broken: OSError | None = None
@@ -185,10 +188,12 @@ class Session:
         for j, channel in enumerate(self._source.channels):
             samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
             if channel == "agent" and len(steps) > 1:  # frames ahead to work on together
-                self._fillers.prepare(samples)
-                first, end = self._counted_span(decoded)
-                if first < end:
-                    self._syllables.prepare(samples[first:end], steps[first][j].t)
+                if self._fillers is not None:
+                    self._fillers.prepare(samples)
+                if self._syllables is not None:
+                    first, end = self._counted_span(decoded)
+                    if first < end:
+                        self._syllables.prepare(samples[first:end], steps[first][j].t)
             by_channel.append(decoded)
         return list(zip(*by_channel, strict=True))
 
@@ -222,9 +227,11 @@ class Session:
             if vad_events:
                 events += self._vad_events(vad_events)
             if frame.channel == "agent":
-                events += self._nuclei(decoded, vad.speaking or bool(vad_events))
-                # Every agent frame: the detector needs the pauses around a filler too.
-                events += self._fillers.process(decoded.samples, frame.t)
+                if self._syllables is not None:
+                    events += self._nuclei(decoded, vad.speaking or bool(vad_events))
+                if self._fillers is not None:
+                    # Every agent frame: the detector needs the pauses around a filler too.
+                    events += self._fillers.process(decoded.samples, frame.t)
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)
@@ -253,6 +260,7 @@ class Session:
     def _nuclei(self, decoded: DecodedFrame, in_segment: bool) -> list[Nucleus]:
         """Syllable nuclei of the agent's speech; silence is skipped, which keeps the counter
         (an FFT a frame) off the two thirds of a call in which the agent is quiet."""
+        assert self._syllables is not None
         backlog = self._agent_backlog
         backlog.append(decoded)
         if not in_segment:
