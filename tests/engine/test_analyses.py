@@ -4,9 +4,11 @@ reads them must say so, or a replay would silently leave it without them."""
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
 
-from monitor.config import load_config
+from monitor.config import Config, load_config
 from monitor.engine.core import Engine
 from monitor.engine.rules import RULES
 from monitor.frames import Filler, Nucleus
@@ -21,8 +23,13 @@ ANALYSES = {
 }
 
 
+@cache
+def config() -> Config:
+    return load_config("zh-CN")
+
+
 def records(rule: type, extra: list) -> list:
-    engine = Engine(load_config("zh-CN"), ("agent", "customer"), (rule,))
+    engine = Engine(config(), ("agent", "customer"), (rule,))
     return [r.to_json() for r in feed(engine, [*CALL, *extra], 16.0)]
 
 
@@ -34,7 +41,7 @@ def test_a_rule_reads_the_analyses_it_lists_and_no_other(rule, kind):
 
 
 def test_without_words_or_sides_nothing_reads_what_needs_them():
-    cfg = load_config("zh-CN")
+    cfg = config()
     both = ("agent", "customer")
     assert Engine(cfg, both).hears(Nucleus) and Engine(cfg, both).hears(Filler)
     # No recogniser: the speaking rate (the nuclei's one reader) is not judged; fillers are.
