@@ -6,6 +6,7 @@ the audio clock)."""
 from __future__ import annotations
 
 import errno
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
@@ -25,6 +26,7 @@ from monitor.frames import (
     CallEvent,
     Channel,
     DecodedFrame,
+    Filler,
     Frame,
     Nucleus,
     Record,
@@ -110,12 +112,21 @@ class Session:
         self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad,
                                        background=asr_in_background, names=names)
                      if recognizer else None)
-        self._syllables = SyllableCounter(cfg.syllables)
-        self._fillers = FillerDetector(cfg.fillers)
+        self._engine = Engine(cfg, channels, words=recognizer is not None, mixed=source.mixed)
+        # The analyses that cost an FFT a frame, made only where a rule reads their events.
+        self._syllables = (SyllableCounter(cfg.syllables) if self._engine.hears(Nucleus)
+                           else None)
+        self._fillers = FillerDetector(cfg.fillers) if self._engine.hears(Filler) else None
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.
         self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
-        self._engine = Engine(cfg, channels, words=recognizer is not None, mixed=source.mixed)
+        # Which of a block's agent frames the counter can be given (``_counted_span``): those
+        # up to the backlog's length before, or a hangover (and a frame to spare) after, a
+        # frame at the VAD's minimum level; and how many frames before the block that was.
+        self._vad_cfg = cfg.vad
+        self._counted_reach = (cfg.vad.onset_window_frames - 1,
+                               math.ceil(cfg.vad.hangover_s / FRAME_S) + 1)
+        self._since_loud = self._counted_reach[1] + 1
         self.t = 0.0
         self._stopping = False
         self.broken: OSError | None = None
@@ -183,10 +194,28 @@ class Session:
         for j, channel in enumerate(self._source.channels):
             samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
             if channel == "agent" and len(steps) > 1:  # frames ahead to work on together
-                self._fillers.prepare(samples)
-                self._syllables.prepare(samples, steps[0][j].t)
+                if self._fillers is not None:
+                    self._fillers.prepare(samples)
+                if self._syllables is not None:
+                    first, end = self._counted_span(decoded)
+                    if first < end:
+                        self._syllables.prepare(samples[first:end], steps[first][j].t)
             by_channel.append(decoded)
         return list(zip(*by_channel, strict=True))
+
+    def _counted_span(self, decoded: list[DecodedFrame]) -> tuple[int, int]:
+        """The first and past the last of a block's agent frames that the syllable counter
+        may be given while the block is stepped through (the counter costs an FFT a frame,
+        and a third of a call is the agent listening). A frame is given while a VAD segment
+        is open, with the backlog before it: a segment is open only within ``hangover_s`` of
+        a voiced frame, and a voiced frame is at least ``min_level_dbfs`` loud."""
+        before, after = self._counted_reach
+        loud = [i for i, d in enumerate(decoded) if d.level_dbfs >= self._vad_cfg.min_level_dbfs]
+        n = len(decoded)
+        last = loud[-1] if loud else -self._since_loud
+        first = 0 if self._since_loud <= after else max(0, loud[0] - before) if loud else n
+        self._since_loud = n - last
+        return first, min(n, last + after + 1)
 
     def _step(self, frames: tuple[Frame, ...], decoded_frames: tuple[DecodedFrame, ...]) -> None:
         for keeper in self._frame_sinks:
@@ -204,9 +233,11 @@ class Session:
             if vad_events:
                 events += self._vad_events(vad_events)
             if frame.channel == "agent":
-                events += self._nuclei(decoded, vad.speaking or bool(vad_events))
-                # Every agent frame: the detector needs the pauses around a filler too.
-                events += self._fillers.process(decoded.samples, frame.t)
+                if self._syllables is not None:
+                    events += self._nuclei(decoded, vad.speaking or bool(vad_events))
+                if self._fillers is not None:
+                    # Every agent frame: the detector needs the pauses around a filler too.
+                    events += self._fillers.process(decoded.samples, frame.t)
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)
@@ -228,6 +259,7 @@ class Session:
     def _nuclei(self, decoded: DecodedFrame, in_segment: bool) -> list[Nucleus]:
         """Syllable nuclei of the agent's speech; silence is skipped, which keeps the counter
         (an FFT a frame) off the two thirds of a call in which the agent is quiet."""
+        assert self._syllables is not None
         backlog = self._agent_backlog
         backlog.append(decoded)
         if not in_segment:
