@@ -214,9 +214,14 @@ class _Spectrum:
 
     def __init__(self, cfg: FillerConfig) -> None:
         self._cfg = cfg
-        self._nfft = 1 << (2 * _WINDOW - 1).bit_length()  # no wrap-around in the autocorrelation
+        # The envelope's FFT size, which sets the mel filters' frequency grid.
+        self._nfft = 1 << (2 * _WINDOW - 1).bit_length()
         self._min_lag = max(2, math.floor(SAMPLE_RATE_HZ / cfg.pitch_max_hz))
         self._max_lag = min(_WINDOW // 2, math.ceil(SAMPLE_RATE_HZ / cfg.pitch_min_hz))
+        # The autocorrelation's FFT: zero-padded to at least window + largest lag, no lag up to
+        # it wraps around onto another (exact as a sum), and no longer (half of 2048 with the
+        # defaults: a 1024-point FFT costs less than half a 2048-point one).
+        self._acf_nfft = 1 << (_WINDOW + self._max_lag - 1).bit_length()
         self._lags = np.arange(self._max_lag + 1)
         self._taper = np.hanning(_WINDOW)
         self._mel = _mel_matrix(cfg, self._nfft)
@@ -248,8 +253,9 @@ class _Spectrum:
 
     def _pitches(self, windows: np.ndarray) -> list[float | None]:
         """YIN: the first dip of the normalised difference under ``max_aperiodicity``."""
-        spectrum = np.fft.rfft(windows, self._nfft, axis=1)
-        acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, axis=1)[:, : self._max_lag + 1]
+        spectrum = np.fft.rfft(windows, self._acf_nfft, axis=1)
+        acf = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, self._acf_nfft,
+                           axis=1)[:, : self._max_lag + 1]
         energy = np.concatenate((np.zeros((len(windows), 1)), np.cumsum(windows**2, axis=1)),
                                 axis=1)
         lags = self._lags
