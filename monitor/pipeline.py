@@ -108,6 +108,11 @@ class Session:
                                               "agent" if source.mixed else None)
         self._tones = ToneDetector(cfg.tones) if self._ring_channel else None
         self._vads = {c: ChannelVad(c, cfg.vad) for c in channels}
+        # Per channel, in the source's order, what hears its frames besides the recogniser:
+        # its VAD, the tone detector on the ring channel, and whether it is the agent's
+        # (looked up once here rather than at each of a replay's 100 frames a second).
+        self._lanes = [(self._vads[c], self._tones if c == self._ring_channel else None,
+                        c == "agent") for c in channels]
         names = {"company": cfg.company, "agent_name": cfg.agent_name}
         self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad,
                                        background=asr_in_background, names=names)
@@ -221,18 +226,19 @@ class Session:
         for keeper in self._frame_sinks:
             keeper.frames(frames)
         events: list[EngineEvent] = []
-        for frame, decoded in zip(frames, decoded_frames, strict=True):
+        for frame, decoded, (vad, tones, agent) in zip(frames, decoded_frames, self._lanes,
+                                                      strict=True):
             masked = False
-            if self._tones is not None and frame.channel == self._ring_channel:
-                masked, rings = self._tones.process(decoded)
-                events += rings
+            if tones is not None:
+                masked, rings = tones.process(decoded)
+                if rings:
+                    events += rings
             if self._asr is not None:
                 self._asr.push(frame)
-            vad = self._vads[frame.channel]
             vad_events = vad.process(decoded, masked)
             if vad_events:
                 events += self._vad_events(vad_events)
-            if frame.channel == "agent":
+            if agent:
                 if self._syllables is not None:
                     events += self._nuclei(decoded, vad.speaking or bool(vad_events))
                 if self._fillers is not None:
