@@ -198,6 +198,8 @@ class Session:
         by_channel = []
         for j, channel in enumerate(self._source.channels):
             samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
+            if self._tones is not None and channel == self._ring_channel and len(steps) > 1:
+                self._tones.prepare(samples, [d.level_dbfs for d in decoded])
             if channel == "agent" and len(steps) > 1:  # frames ahead to work on together
                 if self._fillers is not None:
                     self._fillers.prepare(samples)

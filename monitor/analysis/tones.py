@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -52,14 +53,41 @@ class ToneDetector:
         kept = math.ceil(n / FRAME_SAMPLES)
         self._recent = deque([np.zeros(FRAME_SAMPLES)] * kept, maxlen=kept)
         self._window, self._band_freqs, self._dft = _band_dft(n, cfg.freqs_hz, cfg.band_hz)
+        self._count = 0  # frames taken so far: the index of the next one
+        # Peaks judged by ``prepare`` for the frames from ``_ahead_from`` to ``_ahead_to``
+        # (None: not tonal; a quiet frame has none, as ``_tonal_peak_hz`` gives it).
+        self._ahead: dict[int, float | None] = {}
+        self._ahead_from = self._ahead_to = 0
         self._run_start: float | None = None
         self._run_end = 0.0
         self._peaks: list[float] = []
 
+    def prepare(self, frames: np.ndarray, levels: Sequence[float]) -> None:
+        """The frames the next ``process`` calls will take, in order (rows of samples, with
+        their levels), where the caller has them at hand (a recording): their loud ones are
+        judged together, numpy's calls costing more than the arithmetic on one window. Each
+        comes out as alone: row-wise products and sums, ``matmul`` over a stack."""
+        self._ahead_from, self._ahead_to = self._count, self._count + len(frames)
+        loud = [i for i, level in enumerate(levels) if level >= self._cfg.min_level_dbfs]
+        self._ahead = dict.fromkeys(range(self._ahead_from, self._ahead_to))
+        if not loud:
+            return
+        n, before = len(self._window), len(self._recent)
+        audio = np.concatenate((*self._recent, frames.ravel()))
+        ends = (np.array(loud) + before + 1) * FRAME_SAMPLES
+        bufs = audio[ends[:, None] + np.arange(-n, 0)]
+        windowed = bufs * self._window
+        totals = np.matmul(windowed[:, None, :], windowed[:, :, None])[:, 0, 0] * n / 2.0
+        peaks = self._tonal_peaks(totals.tolist(), np.matmul(self._dft, bufs[:, :, None])[:, :, 0])
+        self._ahead.update(zip((self._ahead_from + i for i in loud), peaks, strict=True))
+
     def process(self, decoded: DecodedFrame) -> tuple[bool, list[Ring]]:
         """Is this frame tone? And the ring that ended just before it, if one did."""
         self._recent.append(decoded.samples)
-        peak = self._tonal_peak_hz(decoded.level_dbfs)
+        index = self._count
+        self._count += 1
+        peak = (self._ahead[index] if self._ahead_from <= index < self._ahead_to
+                else self._tonal_peak_hz(decoded.level_dbfs))
         if peak is not None:
             t = decoded.frame.t
             if self._run_start is None:
@@ -87,10 +115,16 @@ class ToneDetector:
         buf = np.concatenate(self._recent)[-len(self._window):]
         windowed = buf * self._window
         total = len(windowed) * float(windowed @ windowed) / 2.0
-        parts = self._dft @ buf
+        return self._tonal_peaks([total], (self._dft @ buf)[None, :])[0]
+
+    def _tonal_peaks(self, totals: list[float], parts: np.ndarray) -> list[float | None]:
+        """Each window's strongest ringback frequency, if it is tonal: from its total power
+        (Parseval) and its rows of the band's DFT (cosine parts, then sine parts)."""
         half = len(self._band_freqs)
         squares = np.square(parts)
-        in_band = squares[:half] + squares[half:]
-        if total <= 0.0 or float(in_band.sum()) < self._cfg.tonal_ratio * total:
-            return None
-        return float(self._band_freqs[int(np.argmax(in_band))])
+        in_band = squares[:, :half] + squares[:, half:]
+        sums = in_band.sum(axis=1).tolist()
+        strongest = np.argmax(in_band, axis=1).tolist()
+        ratio = self._cfg.tonal_ratio
+        return [None if total <= 0.0 or band < ratio * total else float(self._band_freqs[i])
+                for total, band, i in zip(totals, sums, strongest, strict=True)]

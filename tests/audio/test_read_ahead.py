@@ -1,10 +1,10 @@
 """A recording is analysed a block at a time (``Source.read_ahead_steps``): frames decoded
-together, the filler detector's and the syllable counter's work prepared for the block, the
-counter's only over the frames it can be given. A live capture is analysed step by step. Both
-must feed the engine the same events, to the last bit, and give the same records: replayed
-here with blocks of 50 (a recording's), 7 and 1 (a live capture's) on synthesised calls, with
-every analysis made (without a recogniser no rule reads the syllable nuclei, so a replay
-counts none: ``Engine.hears``)."""
+together, the tone detector's, the filler detector's and the syllable counter's work prepared
+for the block, the counter's only over the frames it can be given. A live capture is analysed
+step by step. Both must feed the engine the same events, to the last bit, and give the same
+records: replayed here with blocks of 50 (a recording's), 7 and 1 (a live capture's) on
+synthesised calls, with every analysis made (without a recogniser no rule reads the syllable
+nuclei, so a replay counts none: ``Engine.hears``)."""
 
 from __future__ import annotations
 
