@@ -10,7 +10,9 @@ and last voiced frames, not the confirmation or hangover points, so they sit on 
 from __future__ import annotations
 
 from collections import deque
+from functools import partial
 
+import _webrtcvad
 import numpy as np
 import webrtcvad
 
@@ -24,7 +26,11 @@ class ChannelVad:
     def __init__(self, channel: Channel, cfg: VadConfig) -> None:
         self.channel = channel
         self._cfg = cfg
-        self._vad = webrtcvad.Vad(cfg.aggressiveness)
+        # ``Vad.is_speech`` is a Python wrapper that passes the buffer's length in samples to
+        # this C function (which rejects a frame not 10, 20 or 30 ms long); the wrapper cost a
+        # fifth of the call, and a replay makes 100 calls a second.
+        self._is_speech = partial(_webrtcvad.process, webrtcvad.Vad(cfg.aggressiveness)._vad,
+                                  SAMPLE_RATE_HZ)
         self._window: deque[tuple[float, bool, float]] = deque(maxlen=cfg.onset_window_frames)
         self._start: float | None = None
         self._last_voiced_end = 0.0
@@ -44,7 +50,8 @@ class ChannelVad:
         """
         frame, level = decoded.frame, decoded.level_dbfs
         loud = self._above_floor(level)
-        voiced = self._vad.is_speech(frame.pcm, SAMPLE_RATE_HZ) and loud and not masked
+        pcm = frame.pcm
+        voiced = self._is_speech(pcm, len(pcm) // 2) and loud and not masked
         power = 10.0 ** (level / 10.0) if voiced else 0.0
         if self._start is None:
             return self._while_quiet(frame.t, voiced, power)
