@@ -88,20 +88,6 @@ def test_the_8k_mulaw_copy_gives_the_same_timeline_as_the_original(demo):
         len(of_type(wide, "utterance")), abs=2)
 
 
-def test_the_summary_names_the_backend_and_model(synth_call, cfg, whisper_zh, tmp_path):
-    from click.testing import CliRunner
-
-    from monitor.cli import main
-
-    call = synth_call("dead_air")
-    result = CliRunner().invoke(main, ["replay", str(call.wav), "--json", "--asr", "whisper",
-                                       "--db", str(tmp_path / "s.sqlite3")])
-    assert result.exit_code == 0, result.output
-    summary = [line for line in result.output.splitlines() if '"summary"' in line][-1]
-    assert '"asr_backend": "whisper"' in summary
-    assert '"asr_model": "faster-whisper-base"' in summary
-
-
 def test_vosk_streams_a_whole_call_with_word_times_inside_the_speech(synth_call, cfg, vosk_ko):
     """The Korean model cannot spell Mandarin, but its streaming, endpoints and word times are
     the Vosk path end to end: every word must sit on speech the VAD found."""
