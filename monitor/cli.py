@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from monitor.devices import DeviceWatch
     from monitor.pipeline import Session
     from monitor.sinks.audio import AudioKeeper
-    from monitor.sources.live import DeviceInput
+    from monitor.sources.call_events import CallEventFeed
+    from monitor.sources.live import DeviceInput, LiveSource
     from monitor.sources.recorded import ChannelLayout
 
 EXIT_USAGE = 2
@@ -163,9 +164,17 @@ def _setup(mode: str, source_name: str, cfg: Config, asr_backend: str | None,
     """Load the recogniser and open the stored session: only once the input is known good,
     so bad input leaves the database untouched."""
     from monitor.asr import session_recognizer
+
+    return _open_session(mode, source_name, cfg, session_recognizer(cfg, asr_backend), db,
+                         keep_audio)
+
+
+def _open_session(mode: str, source_name: str, cfg: Config, recognizer: Any, db: str | None,
+                  keep_audio: bool) -> _Setup:
+    """Open the stored session, with a recogniser already loaded (once for every call of
+    ``live --softphone``)."""
     from monitor.pipeline import session_facts
 
-    recognizer = session_recognizer(cfg, asr_backend)
     backend = recognizer.backend if recognizer else None
     location = _location(db, cfg)
     writer = SessionWriter(location, mode=mode, source=source_name,
@@ -234,50 +243,164 @@ def replay(file: Path, profile: str, company: str | None, agent_name: str | None
               help="One two-channel device carrying both sides ([audio] agent_side).")
 @click.option("--headset-device", default=None, help="Where hints are whispered to the agent.")
 @click.option("--no-whisper", is_flag=True, help="Do not whisper hints.")
+@click.option("--softphone", default=None, metavar="baresip[:HOST:PORT]",
+              help="Follow the softphone's calls (baresip's ctrl_tcp, default [softphone] "
+                   "host and port): each incoming call is a session, from the incoming call "
+                   "to its close.")
 def live(profile: str, company: str | None, agent_name: str | None, asr_backend: str | None,
          as_json: bool, db: str | None, site: Path | None, keep_audio: bool,
          agent_device: str | None,
          customer_device: str | None, stereo_device: str | None, headset_device: str | None,
-         no_whisper: bool) -> None:
+         no_whisper: bool, softphone: str | None) -> None:
     """Monitor a call live from sound devices (names from `callmonitor devices`); Ctrl-C ends
-    the session with its summary."""
-    from rich.console import Console
-
+    the session with its summary. With --softphone, every call the softphone takes."""
+    from monitor.asr import session_recognizer
     from monitor.devices import DeviceWatch
-    from monitor.pipeline import Session
-    from monitor.sinks.console import LiveConsole
-    from monitor.sources.live import LiveSource
 
     stdout = _stdout()
     cfg = session_config(profile, company, agent_name, asr_backend, site)
-    inputs = _live_inputs(cfg, agent_device, customer_device, stereo_device)
+    address = _softphone_address(softphone, cfg) if softphone is not None else None
+    _live_inputs(cfg, agent_device, customer_device, stereo_device)  # bad flags fail now
     whisper = cfg.hints.enabled and not no_whisper
     if whisper and headset_device is None:
         raise CallmonitorError("hints need a headset device",
                                "give --headset-device (see `callmonitor devices`) or --no-whisper")
-    names = [i.name for i in inputs] + ([headset_device] if whisper and headset_device else [])
+    devices = (agent_device, customer_device, stereo_device)
+    names = [n for n in devices if n] + ([headset_device] if whisper and headset_device else [])
     watch = DeviceWatch(names, cfg.live.watch_s)
+    rig = _LiveRig(cfg, devices, headset_device if whisper else None, as_json, stdout, db,
+                   keep_audio, watch)
+    session: Session | None
+    summary: dict[str, Any] | None
     try:
-        source = LiveSource(inputs, cfg.live, watch)
+        if address is None:
+            source = rig.start_source()  # a wrong device fails before the model loads
+            rig.recognizer = session_recognizer(cfg, asr_backend)
+            session, summary, stopped = rig.run(source)
+        else:
+            rig.start_source().close()  # a wrong device fails now, not at the first call
+            rig.recognizer = session_recognizer(cfg, asr_backend)
+            session, summary, stopped = _serve_softphone(rig, address)
+    finally:
+        watch.close()
+    if session is None or summary is None:  # stopped before any call came in
+        sys.exit(128 + (stopped.signum or signal.SIGINT))
+    _exit(session, summary, stopped)
+
+
+def _serve_softphone(rig: _LiveRig, address: tuple[str, int]
+                     ) -> tuple[Session | None, dict[str, Any] | None, _Stopped]:
+    from monitor.softphone.desk import serve_calls
+
+    click.echo(f"callmonitor live: waiting for calls from baresip at {address[0]}:"
+               f"{address[1]}; Ctrl-C stops", err=True)
+    return serve_calls(rig, address, rig.cfg.softphone, _stop_on_signals, _warn)
+
+
+def _softphone_address(value: str, cfg: Config) -> tuple[str, int]:
+    """``baresip``, ``baresip:HOST:PORT`` (HOST may be an IPv6 address in brackets)."""
+    kind, _, rest = value.partition(":")
+    fix = "give --softphone baresip or baresip:HOST:PORT (e.g. baresip:127.0.0.1:4444)"
+    if kind != "baresip":
+        raise CallmonitorError(f"unknown softphone {kind!r}", fix)
+    if not rest:
+        return cfg.softphone.host, cfg.softphone.port
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise CallmonitorError(f"--softphone {value}: no HOST:PORT after baresip:", fix)
+    return host.strip("[]"), int(port)
+
+
+@dataclass
+class _LiveRig:
+    """What the live sessions of one command share (devices, outputs, the recogniser): one
+    session, or one per call of the softphone."""
+
+    cfg: Config
+    devices: tuple[str | None, str | None, str | None]  # agent, customer, stereo
+    headset: str | None  # where hints go; None: no hints
+    as_json: bool
+    stdout: TextIO
+    db: str | None
+    keep_audio: bool
+    watch: DeviceWatch
+    recognizer: Any = None
+
+    def start_source(self) -> LiveSource:
+        """Open the devices now: audio time 0 of the session is here."""
+        from monitor.sources.live import LiveSource
+
+        source = LiveSource(_live_inputs(self.cfg, *self.devices), self.cfg.live, self.watch)
         source.start()
-        hints = _hint_sink(cfg, headset_device, watch) if whisper and headset_device else None
-        setup = _setup("live", source.describe(), cfg, asr_backend, db, keep_audio)
+        return source
+
+    def run(self, source: LiveSource, call_events: CallEventFeed | tuple[()] = ()
+            ) -> tuple[Session, dict[str, Any], _Stopped]:
+        """One session on ``source``, to its end (Ctrl-C, or the call's close)."""
+        from rich.console import Console
+
+        from monitor.pipeline import Session
+        from monitor.sinks.console import LiveConsole
+
+        hints = (_hint_sink(self.cfg, self.headset, self.watch) if self.headset is not None
+                 else None)
+        setup = _open_session("live", source.describe(), self.cfg, self.recognizer, self.db,
+                              self.keep_audio)
         view = LiveConsole(setup.cfg, setup.header("live", source),
                            lambda: source.overruns + source.device_overflows,
-                           Console(stderr=as_json),
+                           Console(stderr=self.as_json),
                            store_trouble=lambda: setup.writer.trouble)
         sinks: list[Sink] = [*setup.sinks(), view]
-        if as_json:
-            sinks.append(JsonlSink(stdout))
+        if self.as_json:
+            sinks.append(JsonlSink(self.stdout))
         if hints is not None:
             sinks.append(hints)
-        session = Session(setup.cfg, source, setup.recognizer, sinks, asr_in_background=True)
+        session = Session(setup.cfg, source, setup.recognizer, sinks, call_events=call_events,
+                          asr_in_background=True)
         with _stop_on_signals(source.stop) as stopped:
             summary = session.run(setup.extra)
         setup.report()
-    finally:
-        watch.close()
-    _exit(session, summary, stopped)
+        return session, summary, stopped
+
+
+@main.command()
+@click.option("--audiosocket-agent", metavar="HOST:PORT", default=None,
+              help="Where Asterisk's AudioSocket legs of the agent's side connect (default: "
+                   "config [tap] audiosocket_agent; \"\" for none).")
+@click.option("--audiosocket-customer", metavar="HOST:PORT", default=None,
+              help="Where the customer's side's legs connect (default: config [tap] "
+                   "audiosocket_customer).")
+@click.option("--websocket", metavar="HOST:PORT", default=None,
+              help="Where WebSocket audio forks connect, a call each (FreeSWITCH "
+                   "mod_audio_fork, jambonz listen; default: config [tap] websocket).")
+@click.option("--profile", type=click.Choice(PROFILES), default="zh-CN", show_default=True)
+@click.option("--company", default=None, help="Company name the greeting must contain.")
+@click.option("--agent-name", default=None, help="Agent name the greeting must contain.")
+@click.option("--asr", "asr_backend", type=click.Choice(["auto", "vosk", "whisper", "none"]),
+              default=None, help="Speech recogniser (default: config; none = timing only).")
+@store_options
+def tap(audiosocket_agent: str | None, audiosocket_customer: str | None, websocket: str | None,
+        profile: str, company: str | None, agent_name: str | None, asr_backend: str | None,
+        db: str | None, site: Path | None) -> None:
+    """Serve the calls a PBX forks (Asterisk AudioSocket, one connection per side; a WebSocket
+    fork, one per call): each call becomes a session in the store. Ctrl-C or SIGTERM ends
+    every open call as interrupted."""
+    from monitor.asr import session_recognizer
+    from monitor.tap.calls import TapContext
+    from monitor.tap.service import Tap, listeners, log_to_stderr
+
+    cfg = session_config(profile, company, agent_name, asr_backend, site)
+    listening = listeners(cfg.tap, {("audiosocket", "agent"): audiosocket_agent,
+                                    ("audiosocket", "customer"): audiosocket_customer,
+                                    ("websocket", None): websocket})
+    location = _location(db, cfg)
+    open_database(location, cfg.store.lock_wait_s, create=True).close()  # reachable now
+    server = Tap(TapContext(cfg, session_recognizer(cfg, asr_backend), location), listening)
+    log_to_stderr()
+    with _stop_on_signals(server.stop) as stopped:
+        server.run()
+    if stopped.signum is not None:
+        sys.exit(128 + stopped.signum)
 
 
 @main.command()

@@ -30,9 +30,12 @@ def _r(t: float) -> float:
     return round(t, 3)
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """20 ms of 16 kHz mono int16 audio from one channel, starting at audio time ``t``."""
+class Frame(NamedTuple):
+    """20 ms of 16 kHz mono int16 audio from one channel, starting at audio time ``t``.
+
+    A named tuple, like ``DecodedFrame``: a replay makes one per channel every 20 ms, and a
+    frozen dataclass took three times as long to make (its ``__init__`` sets each field
+    through ``object.__setattr__``)."""
 
     channel: Channel
     t: float

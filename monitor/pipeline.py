@@ -6,6 +6,7 @@ the audio clock)."""
 from __future__ import annotations
 
 import errno
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
@@ -25,6 +26,7 @@ from monitor.frames import (
     CallEvent,
     Channel,
     DecodedFrame,
+    Filler,
     Frame,
     Nucleus,
     Record,
@@ -33,6 +35,7 @@ from monitor.frames import (
 )
 from monitor.sinks.base import Sink
 from monitor.sources.base import Source
+from monitor.sources.call_events import CallEventFeed, EventList
 
 T = TypeVar("T")
 
@@ -75,8 +78,11 @@ def session_facts(source_name: str, cfg: Config,
 class Session:
     """Holds the per-channel state of one call; ``run`` drives it to the end of the source.
 
-    ``call_events`` are the softphone's (ring, answer, hold ...), in audio time: each reaches
-    the engine at the step where its time falls. ``asr_in_background`` (live) recognises
+    ``call_events`` are the softphone's (ring, answer, hold ...), in audio time: a list known
+    in advance, or a feed polled at every step (live, the softphone's events as they come,
+    stamped with the audio time of the step they reached the session in); each reaches the
+    engine at the step where its time falls. A feed that says the call ended ends the
+    session after that step (status complete). ``asr_in_background`` (live) recognises
     phrases on a thread of their own, so the timing rules never wait for the recogniser.
 
     A sink whose stream breaks (a closed pipe, a full disk: any ``OSError`` from its
@@ -86,14 +92,16 @@ class Session:
     """
 
     def __init__(self, cfg: Config, source: Source, recognizer: Recognizer | None,
-                 sinks: Sequence[Sink], call_events: Iterable[CallEvent] = (),
+                 sinks: Sequence[Sink],
+                 call_events: Iterable[CallEvent] | CallEventFeed = (),
                  asr_in_background: bool = False) -> None:
         channels = source.channels
         self._source = source
         self._sinks = list(sinks)
         self._steppers: list[SteppingSink] = [s for s in sinks if isinstance(s, SteppingSink)]
         self._frame_sinks: list[FrameSink] = [s for s in sinks if isinstance(s, FrameSink)]
-        self._call_events = deque(sorted(call_events, key=lambda ev: ev.t))
+        self._feed = (call_events if isinstance(call_events, CallEventFeed)
+                      else EventList(call_events))
         # The ringback is heard where the caller's line is: the customer channel, or the one
         # channel of a mixed recording.
         self._ring_channel: Channel | None = ("customer" if "customer" in channels else
@@ -104,12 +112,21 @@ class Session:
         self._asr = (PhraseRecognition(recognizer, channels, cfg.asr, cfg.vad,
                                        background=asr_in_background, names=names)
                      if recognizer else None)
-        self._syllables = SyllableCounter(cfg.syllables)
-        self._fillers = FillerDetector(cfg.fillers)
+        self._engine = Engine(cfg, channels, words=recognizer is not None, mixed=source.mixed)
+        # The analyses that cost an FFT a frame, made only where a rule reads their events.
+        self._syllables = (SyllableCounter(cfg.syllables) if self._engine.hears(Nucleus)
+                           else None)
+        self._fillers = FillerDetector(cfg.fillers) if self._engine.hears(Filler) else None
         # Agent frames since the last segment: the counter only hears speech, but it must hear
         # a segment's onset too, which passes before the VAD confirms it.
         self._agent_backlog: deque[DecodedFrame] = deque(maxlen=cfg.vad.onset_window_frames)
-        self._engine = Engine(cfg, channels, words=recognizer is not None, mixed=source.mixed)
+        # Which of a block's agent frames the counter can be given (``_counted_span``): those
+        # up to the backlog's length before, or a hangover (and a frame to spare) after, a
+        # frame at the VAD's minimum level; and how many frames before the block that was.
+        self._vad_cfg = cfg.vad
+        self._counted_reach = (cfg.vad.onset_window_frames - 1,
+                               math.ceil(cfg.vad.hangover_s / FRAME_S) + 1)
+        self._since_loud = self._counted_reach[1] + 1
         self.t = 0.0
         self._stopping = False
         self.broken: OSError | None = None
@@ -134,7 +151,7 @@ class Session:
                 self._deliver(opener, opener.open)
             for steps in self._blocks():
                 self._run_block(steps)
-                if self._stopping:
+                if self._stopping or self._feed.ended:
                     break
             status = self._end_status()
         except KeyboardInterrupt:
@@ -166,7 +183,7 @@ class Session:
     def _run_block(self, steps: list[tuple[Frame, ...]]) -> None:
         """Step through a block, up to the end of the step where the session was stopped."""
         for frames, decoded in zip(steps, self._decode(steps), strict=True):
-            if self._stopping:
+            if self._stopping or self._feed.ended:
                 return
             self._step(frames, decoded)
 
@@ -177,10 +194,28 @@ class Session:
         for j, channel in enumerate(self._source.channels):
             samples, decoded = DecodedFrame.decode_all([frames[j] for frames in steps])
             if channel == "agent" and len(steps) > 1:  # frames ahead to work on together
-                self._fillers.prepare(samples)
-                self._syllables.prepare(samples, steps[0][j].t)
+                if self._fillers is not None:
+                    self._fillers.prepare(samples)
+                if self._syllables is not None:
+                    first, end = self._counted_span(decoded)
+                    if first < end:
+                        self._syllables.prepare(samples[first:end], steps[first][j].t)
             by_channel.append(decoded)
         return list(zip(*by_channel, strict=True))
+
+    def _counted_span(self, decoded: list[DecodedFrame]) -> tuple[int, int]:
+        """The first and past the last of a block's agent frames that the syllable counter
+        may be given while the block is stepped through (the counter costs an FFT a frame,
+        and a third of a call is the agent listening). A frame is given while a VAD segment
+        is open, with the backlog before it: a segment is open only within ``hangover_s`` of
+        a voiced frame, and a voiced frame is at least ``min_level_dbfs`` loud."""
+        before, after = self._counted_reach
+        loud = [i for i, d in enumerate(decoded) if d.level_dbfs >= self._vad_cfg.min_level_dbfs]
+        n = len(decoded)
+        last = loud[-1] if loud else -self._since_loud
+        first = 0 if self._since_loud <= after else max(0, loud[0] - before) if loud else n
+        self._since_loud = n - last
+        return first, min(n, last + after + 1)
 
     def _step(self, frames: tuple[Frame, ...], decoded_frames: tuple[DecodedFrame, ...]) -> None:
         for keeper in self._frame_sinks:
@@ -198,14 +233,15 @@ class Session:
             if vad_events:
                 events += self._vad_events(vad_events)
             if frame.channel == "agent":
-                events += self._nuclei(decoded, vad.speaking or bool(vad_events))
-                # Every agent frame: the detector needs the pauses around a filler too.
-                events += self._fillers.process(decoded.samples, frame.t)
+                if self._syllables is not None:
+                    events += self._nuclei(decoded, vad.speaking or bool(vad_events))
+                if self._fillers is not None:
+                    # Every agent frame: the detector needs the pauses around a filler too.
+                    events += self._fillers.process(decoded.samples, frame.t)
         self.t = frames[0].t + FRAME_S
         if self._asr is not None:
             events += self._asr.poll(self.t)
-        if self._call_events:
-            events += self._due_call_events(self.t)
+        events += self._feed.poll(self.t)
         for ev in events:
             self._emit(self._engine.on_event(ev))
         # Most steps have nothing to emit: the empty lists are not handed on.
@@ -220,15 +256,10 @@ class Session:
             for stepper in list(self._steppers):
                 self._emit(self._deliver(stepper, partial(stepper.step, self.t, speaking)) or [])
 
-    def _due_call_events(self, t: float) -> list[CallEvent]:
-        due = []
-        while self._call_events and self._call_events[0].t < t:
-            due.append(self._call_events.popleft())
-        return due
-
     def _nuclei(self, decoded: DecodedFrame, in_segment: bool) -> list[Nucleus]:
         """Syllable nuclei of the agent's speech; silence is skipped, which keeps the counter
         (an FFT a frame) off the two thirds of a call in which the agent is quiet."""
+        assert self._syllables is not None
         backlog = self._agent_backlog
         backlog.append(decoded)
         if not in_segment:
@@ -251,11 +282,12 @@ class Session:
             events += self._vad_events(list(vad.flush()))
         if self._asr is not None:
             events += self._asr.flush()
-        events += self._due_call_events(float("inf"))  # what came after the audio ended
+        events += self._feed.rest(self.t)  # what came after the audio ended
         for ev in events:
             self._emit(self._engine.on_event(ev))
         self._emit(list(self._source.notices()))
-        records = self._engine.finish(self.t, {**summary_extra, **self._source.summary()})
+        records = self._engine.finish(self.t, {**summary_extra, **self._source.summary(),
+                                               **self._feed.summary()})
         self._emit(records)
         return records[-1].to_json()
 

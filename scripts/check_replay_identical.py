@@ -6,7 +6,10 @@ the working tree, each through ``callmonitor replay CALL --asr none --json`` (th
 in a child process per code tree), and compares the JSON lines byte for byte, and the events
 the engine was fed (every VAD onset, syllable nucleus, filler, ring ..., written with ``repr``:
 floats to the last bit), since a timing-only replay's records leave some of them out (the
-nuclei only count for the speaking rate, which needs words).
+nuclei only count for the speaking rate, which needs words). The records come from the replay
+as the command makes it; the events from a second replay with every analysis made, also
+those no rule reads (``Engine.hears``: a timing-only replay counts no nuclei), so that the
+analyses are checked all the same.
 
 The calls: the 10-minute benchmark call of ``scripts/bench_replay.py`` and every scenario
 (``scenarios/rules/*.toml``, ``scenarios/*.toml``), each as synthesised (16 kHz PCM) and as a
@@ -68,21 +71,32 @@ def emit(out_dir: Path, jobs: list[tuple[str, list[str]]]) -> None:
     from monitor.engine.core import Engine
 
     fed: list[str] = []
-    on_event = Engine.on_event
+    on_event, hears = Engine.on_event, getattr(Engine, "hears", None)
 
     def logged(self: Engine, ev: Any) -> Any:
         fed.append(repr(ev))
         return on_event(self, ev)
 
-    Engine.on_event = logged  # type: ignore[method-assign]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, args in jobs:
-        fed.clear()
-        with tempfile.TemporaryDirectory() as tmp, \
-                (out_dir / f"{name}.jsonl").open("w", encoding="utf-8") as fh, \
+    def replay(args: list[str], out: Path) -> None:
+        with tempfile.TemporaryDirectory() as tmp, out.open("w", encoding="utf-8") as fh, \
                 contextlib.redirect_stdout(fh):
             argv = ["replay", *args, "--asr", "none", "--json", "--db", f"{tmp}/s.sqlite3"]
             main.main(argv, prog_name="callmonitor", standalone_mode=False)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, args in jobs:
+        replay(args, out_dir / f"{name}.jsonl")
+        fed.clear()
+        Engine.on_event = logged  # type: ignore[method-assign]
+        if hears is not None:  # a revision from before ``hears`` made every analysis anyway
+            Engine.hears = lambda self, kind: True  # type: ignore[method-assign]
+        try:
+            replay(args, out_dir / f"{name}.all.jsonl")
+        finally:
+            Engine.on_event = on_event  # type: ignore[method-assign]
+            if hears is not None:
+                Engine.hears = hears  # type: ignore[method-assign]
+        (out_dir / f"{name}.all.jsonl").unlink()
         (out_dir / f"{name}.events").write_text("".join(f"{e}\n" for e in fed), encoding="utf-8")
 
 

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # app's browser tests (Playwright drives Debian's Chromium; it never downloads a browser);
 # fonts-wqy-microhei: Chinese glyphs in the browser's screenshots.
 SYSTEM_PACKAGES=(espeak-ng sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins
-                 postgresql chromium chromium-driver fonts-wqy-microhei)
+                 postgresql chromium chromium-driver fonts-wqy-microhei baresip sip-tester)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

@@ -63,6 +63,8 @@ class FillerDetector:
         self._count = 0  # frames taken so far: the index of the next one
         self._ahead = np.zeros((0, FRAME_SAMPLES))  # frames known before they are taken
         self._ahead_from = 0  # the index of the first of them
+        self._ahead_energy: list[float] = []  # their sums of squares
+        self._ahead_quiet: list[bool] = []  # and whether each one's window is quiet
         self._analysed: dict[int, _Analysis] = {}  # by frame index
         self._prev: _Analysis = None
         self._prev_unanalysed = False  # the frame before was loud but not analysed
@@ -81,19 +83,28 @@ class FillerDetector:
         """The frames the next ``process`` calls will take, in order (rows of samples), where
         the caller has them at hand (a recording). Then an analysis that is needed is made
         with those of the frames after it: numpy's calls cost more than the arithmetic on one
-        40 ms window, so some frames analysed in vain cost less than a call for each."""
+        40 ms window, so some frames analysed in vain cost less than a call for each. Only
+        loud windows are ever analysed: a batch ends at the first quiet one."""
         self._ahead, self._ahead_from = frames, self._count
+        # Exact in any order, as in ``process``: sums of squares of int16 values.
+        self._ahead_energy = np.einsum("ij,ij->i", frames, frames).tolist()
+        before = [self._energy, *self._ahead_energy[:-1]]
+        self._ahead_quiet = [self._quiet(a + b) for a, b in zip(before, self._ahead_energy,
+                                                                 strict=True)]
 
     def process(self, samples: np.ndarray, t: float) -> list[Filler]:
         """Take the 20 ms frame starting at ``t`` (int16 samples as float64)."""
+        row = self._count - self._ahead_from
         self._count += 1
         self._frames.append(samples)
-        # Sums of squares of int16 values are exact in float64 (below 2**53): the window's is
-        # the sum of its two frames', in any order.
-        energy = float(samples.dot(samples))
-        power = (self._energy + energy) / _WINDOW
+        if 0 <= row < len(self._ahead_energy):
+            energy, quiet = self._ahead_energy[row], self._ahead_quiet[row]
+        else:
+            # Sums of squares of int16 values are exact in float64 (below 2**53): the
+            # window's is the sum of its two frames', in any order.
+            energy = float(samples.dot(samples))
+            quiet = self._quiet(self._energy + energy)
         self._energy = energy
-        quiet = 10.0 * math.log10(power / FULL_SCALE**2 + 1e-20) < self._cfg.quiet_dbfs
         if quiet:
             steady, self._prev, self._prev_unanalysed = False, None, False
         elif self._matters(t):
@@ -105,6 +116,11 @@ class FillerDetector:
             pitch = self._prev[0]
             self._pitch_span = (min(self._pitch_span[0], pitch), max(self._pitch_span[1], pitch))
         return self._track_pause(quiet, t)
+
+    def _quiet(self, energy: float) -> bool:
+        """Whether a window of this sum of squares is a pause."""
+        power = energy / _WINDOW
+        return 10.0 * math.log10(power / FULL_SCALE**2 + 1e-20) < self._cfg.quiet_dbfs
 
     def _matters(self, t: float) -> bool:
         """Whether this frame's steadiness can change what is reported: it can while a run
@@ -129,11 +145,10 @@ class FillerDetector:
 
     def _analysis(self, index: int) -> _Analysis:
         """The analysis of the window ending with frame ``index`` (the newest or the one
-        before), made with those of the frames known after it (up to ``_BATCH``)."""
+        before), made with those of the loud frames known after it (up to ``_BATCH``)."""
         if index not in self._analysed:
             newest = self._count - 1
-            ahead_end = self._ahead_from + len(self._ahead)
-            stop = max(newest + 1, min(index + _BATCH, ahead_end))
+            stop = max(newest + 1, self._batch_end(index))
             frames = np.array([self._frames[i - newest + 2] if i <= newest
                                else self._ahead[i - self._ahead_from]
                                for i in range(index - 1, stop)])
@@ -141,6 +156,16 @@ class FillerDetector:
             self._analysed = dict(zip(range(index, stop), self._spectrum.analyse(windows),
                                       strict=True))
         return self._analysed[index]
+
+    def _batch_end(self, index: int) -> int:
+        """Where a batch of windows from ``index`` on ends: at ``_BATCH``, the end of the frames
+        known ahead, or the first quiet window after ``index`` (never analysed)."""
+        first = max(index + 1, self._ahead_from)
+        end = min(index + _BATCH, self._ahead_from + len(self._ahead))
+        for i in range(first, end):
+            if self._ahead_quiet[i - self._ahead_from]:
+                return i
+        return end
 
     def _track_run(self, steady: bool, t: float) -> None:
         """Grow the steady run; an ended run of the right length awaits its pause after."""
@@ -235,17 +260,15 @@ class _Spectrum:
         cmnd = diff[:, 1:] * lags[1:] / np.maximum(running, 1e-9)  # index i: lag i + 1
         search = cmnd[:, self._min_lag - 1:]
         below = search < self._cfg.max_aperiodicity
-        firsts, found = below.argmax(axis=1).tolist(), below.any(axis=1).tolist()
-        out: list[float | None] = []
-        for row, i, voiced in zip(search, firsts, found, strict=True):
-            if not voiced:
-                out.append(None)
-                continue
-            while i + 1 < row.size and row[i + 1] < row[i]:
-                i += 1  # down to the bottom of the dip
-            lag = i + self._min_lag
-            out.append(12.0 * math.log2(SAMPLE_RATE_HZ / lag / 100.0))
-        return out
+        firsts = below.argmax(axis=1)
+        # Down to the bottom of the dip: the first index from the first one under the
+        # threshold on that the next value does not fall below (else the last index).
+        cols = np.arange(search.shape[1] - 1)
+        bottom = ~(search[:, 1:] < search[:, :-1]) & (cols >= firsts[:, None])
+        bottoms = np.where(bottom.any(axis=1), bottom.argmax(axis=1), cols.size)
+        return [12.0 * math.log2(SAMPLE_RATE_HZ / (i + self._min_lag) / 100.0) if voiced
+                else None for i, voiced in zip(bottoms.tolist(), below.any(axis=1).tolist(),
+                                               strict=True)]
 
 
 def _mel_matrix(cfg: FillerConfig, nfft: int) -> np.ndarray:

@@ -30,8 +30,10 @@ from monitor.config.sections import (
     HintConfig,
     LiveConfig,
     RuleMessage,
+    SoftphoneConfig,
     StoreConfig,
     SyllableConfig,
+    TapConfig,
     ToneConfig,
     VadConfig,
     WebConfig,
@@ -65,8 +67,8 @@ class _Profile:
 _SECTIONS: dict[str, type] = {
     "store": StoreConfig, "audio": AudioConfig, "vad": VadConfig, "tones": ToneConfig,
     "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig,
-    "fillers": FillerConfig, "live": LiveConfig, "hints": HintConfig, "web": WebConfig,
-    "matching": MatchingConfig}
+    "fillers": FillerConfig, "live": LiveConfig, "softphone": SoftphoneConfig,
+    "hints": HintConfig, "web": WebConfig, "matching": MatchingConfig, "tap": TapConfig}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +85,11 @@ class Config:
     syllables: SyllableConfig
     fillers: FillerConfig
     live: LiveConfig
+    softphone: SoftphoneConfig
     hints: HintConfig
     web: WebConfig
     matching: MatchingConfig
+    tap: TapConfig
     phrases: MappingProxyType[str, PhraseFamily]
     """Every phrase family by name (``monitor.config.phrases``)."""
     pinyin_costs: PinyinCosts

@@ -7,7 +7,7 @@ The field types are the checks (see ``checks.py``): a duration is ``Seconds`` (>
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import pairwise
 from typing import Annotated, Literal
 
@@ -36,6 +36,14 @@ Port = Annotated[int, Bounds(lo=1, hi=65535)]
 AudibleHz = Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ, lo_open=True, hi_open=True)]
 WhisperWindow = Annotated[int, Bounds(lo=1, hi=30)]
 """Whisper's encoder window in whole seconds: at most the 30 s it was trained on."""
+
+
+def host_port(address: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as its parts, or None if it is not one."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return None
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +227,80 @@ class LiveConfig:
     device_timeout_s: PositiveSeconds
     # How often a gone device is looked for, and PulseAudio asked which devices exist.
     watch_s: PositiveSeconds
+
+
+@dataclass(frozen=True, slots=True)
+class TapConfig:
+    """Limits of ``callmonitor tap``, the server that takes calls forked by a PBX."""
+
+    # Listen addresses of the AudioSocket legs (HOST:PORT; "" = not listened on).
+    audiosocket_agent: str
+    audiosocket_customer: str
+    # Listen address of the WebSocket audio forks (mod_audio_fork, jambonz listen); "" = none.
+    websocket: str
+    # Which channel of a stereo fork is the agent's (FreeSWITCH puts the forked channel's own
+    # party left, what it hears right); a mono fork carries the other, left, side.
+    fork_agent_channel: Literal["left", "right"]
+    # Largest WebSocket message accepted (mod_audio_fork buffers up to 5 s: 320000 bytes of
+    # 16 kHz stereo).
+    websocket_max_message_bytes: Annotated[int, Bounds(lo=1024, hi=16_777_216)]
+    # Largest message payload accepted; Asterisk sends 20 ms of audio (320 bytes at 8 kHz).
+    max_payload_bytes: Annotated[int, Bounds(lo=16, hi=65535)]
+    # A connection that sends nothing for this long is closed (a stalled or idle peer).
+    idle_timeout_s: PositiveSeconds
+    # A leg waits this long for the other side's leg of the same call, then is a mono call.
+    partner_wait_s: Seconds
+    # A side with no audio while the other has some waiting is waited for this long, then
+    # padded with silence, so the other side's alerts are not held back.
+    lag_wait_s: PositiveSeconds
+    # Messages queued per call while its session is busy; beyond it the server is overloaded
+    # and stops reading that call's connections (TCP holds the audio back).
+    queue_messages: PositiveCount
+    # Open connections at most; more are closed at once.
+    max_connections: PositiveCount
+
+    def relations(self) -> Iterator[Relation]:
+        for key in ("audiosocket_agent", "audiosocket_customer", "websocket"):
+            value = getattr(self, key)
+            yield Relation((key,), value == "" or host_port(value) is not None,
+                           '"" or HOST:PORT (a port from 1 to 65535)')
+
+
+@dataclass(frozen=True, slots=True)
+class RingCadences:
+    """Ring cadences by name: on and off times in turn, in seconds; one cycle is one ring
+    (the UK's double ring, on-off-on-off, is one)."""
+
+    CN: tuple[PositiveSeconds, ...]
+    NA: tuple[PositiveSeconds, ...]
+    UK: tuple[PositiveSeconds, ...]
+    EU: tuple[PositiveSeconds, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SoftphoneConfig:
+    """``live --softphone``: where baresip's ctrl_tcp listens and how its ringing is counted."""
+
+    host: str
+    port: Port
+    # A softphone that cannot be reached (or went away) is tried again this often.
+    reconnect_s: PositiveSeconds
+    # One message longer than this is refused (bounds what a peer can make us hold).
+    max_message_bytes: PositiveCount
+    # The cadence rings are counted in: the ringing time over its cycle.
+    cadence: Literal["CN", "NA", "UK", "EU"]
+    cadences: RingCadences
+
+    @property
+    def ring_period_s(self) -> float:
+        """One ring cycle of the chosen cadence: a ring starts every this many seconds."""
+        return sum(getattr(self.cadences, self.cadence))
+
+    def relations(self) -> Iterator[Relation]:
+        for name in (f.name for f in fields(RingCadences)):
+            times = getattr(self.cadences, name)
+            yield Relation(("cadences",), len(times) >= 2 and len(times) % 2 == 0,
+                           f"for {name}, on and off times in pairs (on, off[, on, off ...])")
 
 
 @dataclass(frozen=True, slots=True)

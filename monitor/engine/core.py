@@ -75,6 +75,12 @@ class Engine:
         self._tickers = [r for r in self._rules if type(r).on_tick is not Rule.on_tick]
         self._alerts: Counter[str] = Counter()
 
+    def hears(self, kind: type[EngineEvent]) -> bool:
+        """Whether a rule that runs reads events of ``kind`` (``Rule.analyses``): without a
+        recogniser the speaking rate is not judged, so nothing reads the syllable nuclei,
+        and the pipeline need not count them."""
+        return any(kind in rule.analyses for rule in self._rules)
+
     def on_event(self, ev: EngineEvent) -> list[Record]:
         """Feed one event; returns it (when it belongs on the timeline) and what it caused."""
         out: list[Record] = ([] if isinstance(ev, SpeechStart | Nucleus | Filler | PartialUtterance)

@@ -47,7 +47,7 @@ class CallMetrics:
         150 characters per minute is the pace a caller hears, not the syllable rate.
         """
         eng = self._cfg.engine
-        turns = build_turns(self._segments["agent"], self._segments.get("customer", []),
+        turns = build_turns(self._segments.get("agent", []), self._segments.get("customer", []),
                             eng.turn_gap_s, eng.backchannel_max_s)
         units = span = 0.0
         for turn in turns:
@@ -77,8 +77,8 @@ class CallMetrics:
         }
         if "customer" in self._channels:
             total = sum(talk.values())
-            out["talk_ratio_agent"] = round(talk["agent"] / total, 3) if total else None
-            turns = build_turns(self._segments["customer"], self._segments["agent"],
+            out["talk_ratio_agent"] = round(talk.get("agent", 0.0) / total, 3) if total else None
+            turns = build_turns(self._segments["customer"], self._segments.get("agent", []),
                                 eng.turn_gap_s, eng.backchannel_max_s)
             out["longest_customer_turn_s"] = round(max((t.span_s for t in turns), default=0.0), 3)
         return out

@@ -17,15 +17,63 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, Protocol, cast, get_args, runtime_checkable
 
 from monitor.errors import CallmonitorError
 from monitor.frames import CHANNELS, CallEvent, CallEventKind
 
 _FIX = ('write one JSON object per line, e.g. {"t": 2.0, "event": "ring"}; events: '
         + ", ".join(get_args(CallEventKind)))
+
+
+@runtime_checkable
+class CallEventFeed(Protocol):
+    """Where a session takes the softphone's events from, polled at every 20 ms step: a file
+    known in advance (replay) or a softphone reporting as the call goes (live). Every event
+    comes stamped in audio time."""
+
+    @property
+    def ended(self) -> bool:
+        """The call is over (the softphone said so): the session ends after this step."""
+        ...
+
+    def poll(self, t: float) -> list[CallEvent]:
+        """The events due before audio time ``t`` (the end of the step), in time order."""
+        ...
+
+    def rest(self, t: float) -> list[CallEvent]:
+        """Everything still to come when the audio ended at ``t``."""
+        ...
+
+    def summary(self) -> dict[str, Any]:
+        """What the feed adds to the session's summary (live: who ended the call)."""
+        ...
+
+
+class EventList:
+    """Events known in advance (a ``--call-events`` file): each is due at its own time."""
+
+    ended = False
+
+    def __init__(self, events: Iterable[CallEvent]) -> None:
+        self._events = deque(sorted(events, key=lambda ev: ev.t))
+
+    def poll(self, t: float) -> list[CallEvent]:
+        due = []
+        while self._events and self._events[0].t < t:
+            due.append(self._events.popleft())
+        return due
+
+    def rest(self, t: float) -> list[CallEvent]:
+        """Those after the recording's end too: a hang-up logged after the audio stopped."""
+        left, self._events = list(self._events), deque()
+        return left
+
+    def summary(self) -> dict[str, Any]:
+        return {}
 
 
 def read_call_events(path: Path) -> list[CallEvent]:

@@ -111,8 +111,13 @@ class LiveSource(Source):
                     self._watch(now)
                 yield from self._ready_frames(now)
         finally:
-            for device in self._inputs:
-                self._close(device)
+            self.close()
+
+    def close(self) -> None:
+        """Close every device: after the frames, or a source opened only to check that its
+        devices open (``live --softphone`` at start-up, long before the first call)."""
+        for device in self._inputs:
+            self._close(device)
 
     def notices(self) -> list[DeviceNotice]:
         out, self._notices = self._notices, []

@@ -27,7 +27,7 @@ from monitor.frames import (
     Channel,
     Frame,
 )
-from monitor.pcm import float_to_int16
+from monitor.pcm import PCM_DTYPE, float_to_int16, int16_to_float
 from monitor.sources.base import Source
 
 ChannelLayout = Literal["agent-left", "agent-right", "mixed", "agent-only"]
@@ -168,7 +168,8 @@ class RecordedSource(Source):
 
     @abstractmethod
     def _blocks(self) -> Iterator[np.ndarray]:
-        """Float32 blocks in [-1, 1], shape (n, the file's channels), read lazily."""
+        """Float32 blocks in [-1, 1], or int16 ones where the file holds 16-bit samples, shape
+        (n, the file's channels), read lazily."""
 
     def layout_name(self) -> str:
         """How the channels are read, for the timeline header: "stereo" is agent left."""
@@ -181,7 +182,13 @@ class RecordedSource(Source):
     def _pcm16k(self) -> Iterator[list[np.ndarray]]:
         """int16 16 kHz blocks, one array per output channel (agent first)."""
         resamplers = [Resampler(self.sample_rate_hz) for _ in self.channels]
+        as_is = self.sample_rate_hz == SAMPLE_RATE_HZ and self._columns is not None
         for block in self._blocks():
+            if block.dtype == PCM_DTYPE:
+                if as_is and self._columns is not None:  # already the frames' samples
+                    yield [block[:, c] for c in self._columns]
+                    continue
+                block = int16_to_float(block)  # float_to_int16 gives these samples back
             cols = ([block.mean(axis=1, dtype=np.float32)] if self._columns is None
                     else [block[:, c] for c in self._columns])
             yield [float_to_int16(r.push(x)) for r, x in zip(resamplers, cols, strict=True)]
@@ -203,13 +210,12 @@ class RecordedSource(Source):
     def _steps(self, i: int, pcm: list[np.ndarray]) -> Iterator[tuple[Frame, ...]]:
         """The steps of whole frames of ``pcm`` (one array per channel), the first at step
         ``i``: each channel's bytes are taken once and cut, cheaper than a numpy slice and
-        its bytes per frame."""
-        raw = [p.tobytes() for p in pcm]
-        for k in range(len(pcm[0]) // FRAME_SAMPLES):
-            t = (i + k) * FRAME_S
-            at = k * FRAME_BYTES
-            yield tuple(Frame(ch, t, b[at:at + FRAME_BYTES])
-                        for ch, b in zip(self.channels, raw, strict=True))
+        its bytes per frame; a channel's frames are made in one go and zipped into steps."""
+        n = len(pcm[0]) // FRAME_SAMPLES
+        per_channel = [[Frame(ch, (i + k) * FRAME_S, b[k * FRAME_BYTES:(k + 1) * FRAME_BYTES])
+                        for k in range(n)]
+                       for ch, b in zip(self.channels, (p.tobytes() for p in pcm), strict=True)]
+        yield from zip(*per_channel, strict=True)
 
 
 __all__ = ["CHANNEL_LAYOUTS", "MAX_RATE_HZ", "MIN_RATE_HZ", "ChannelLayout", "RecordedSource",

@@ -204,20 +204,24 @@ def _open_checked(path: Path) -> tuple[WavInfo, _Layout]:
     return info, _Layout(data_offset, n_samples, block_align)
 
 
-def decode(raw: bytes, sample_format: SampleFormat, channels: int) -> np.ndarray:
+def decode(raw: bytes, sample_format: SampleFormat, channels: int,
+           int16: bool = False) -> np.ndarray:
     """Whole sample frames of ``raw`` as float32 in [-1, 1], shape (n, channels).
 
     One common scale lets every format share the resampler and the int16 conversion; a
-    trailing partial sample frame (a cut-off recording) is dropped.
+    trailing partial sample frame (a cut-off recording) is dropped. ``int16``: 16-bit PCM
+    stays int16 (the samples frames carry: at 16 kHz they need no conversion at all).
     """
     width = 1 if sample_format in ("pcm_u8", "mulaw", "alaw") else (
         2 if sample_format == "pcm_s16" else 4)
     usable = len(raw) - len(raw) % (width * channels)
     buf = memoryview(raw)[:usable]
+    x: np.ndarray
     if sample_format == "pcm_u8":
         x = (np.frombuffer(buf, np.uint8).astype(np.float32) - 128.0) / 128.0
     elif sample_format == "pcm_s16":
-        x = int16_to_float(np.frombuffer(buf, PCM_DTYPE))
+        pcm = np.frombuffer(buf, PCM_DTYPE)
+        x = pcm if int16 else int16_to_float(pcm)
     elif sample_format == "pcm_s32":
         x = (np.frombuffer(buf, "<i4").astype(np.float64) / 2147483648.0).astype(np.float32)
     elif sample_format == "float32":
@@ -255,7 +259,7 @@ class WavSource(RecordedSource):
             while remaining > 0:
                 want = min(remaining, self._block_samples)
                 raw = fh.read(want * layout.block_align)
-                block = decode(raw, self.info.sample_format, self.info.channels)
+                block = decode(raw, self.info.sample_format, self.info.channels, int16=True)
                 if len(block) == 0:
                     return
                 remaining -= len(block)

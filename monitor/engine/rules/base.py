@@ -52,6 +52,10 @@ class Rule:
     # its fillers. A mixed recording (both sides in one channel) cannot tell whose voice it
     # hears, so these are not checked there, nor are ``needs_words`` and the two-sided rules.
     agent_voice: ClassVar[frozenset[str]] = frozenset()
+    # The events of the audio analyses that cost an FFT a frame and are made only for a rule
+    # that reads them (the engine's ``hears``): ``Nucleus`` (the syllable counter), ``Filler``
+    # (the filler detector). A rule that reads one of them must list it here.
+    analyses: ClassVar[frozenset[type]] = frozenset()
     # The summary keys ``summary`` fills: null when the rule cannot run on the source.
     summary_keys: ClassVar[tuple[str, ...]] = ()
     # The settings the rule reads: the [rules."<rule id>"] tables of its ids (cfg.rules).

@@ -100,6 +100,7 @@ class FillerExcess(Rule):
     # alone; 那个 and 就是说 need the words).
     settings = (FillerExcessConfig,)
     agent_voice = frozenset({"filler.excess"})
+    analyses = frozenset({Filler})
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)

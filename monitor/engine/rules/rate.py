@@ -27,6 +27,7 @@ class SpeakingRate(Rule):
     # The recognised count decides the pace (the syllable estimate is only reported beside it).
     needs_words = frozenset(ids)
     settings = (RateTooFastConfig, RateTooSlowConfig)
+    analyses = frozenset({Nucleus})
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
