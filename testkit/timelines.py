@@ -18,6 +18,11 @@ def spans(records: list[dict[str, Any]], channel: str) -> list[tuple[float, floa
     return [(r["start"], r["end"]) for r in of_type(records, "speech", channel=channel)]
 
 
+def words(records: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """The (start, end) of every recognised word, utterance by utterance."""
+    return [(w["start"], w["end"]) for u in of_type(records, "utterance") for w in u["words"]]
+
+
 def assert_close(got: list[tuple[float, float]], want: list[tuple[float, float]]) -> None:
     """The same spans, each end within ``TOLERANCE_S``."""
     assert len(got) == len(want)

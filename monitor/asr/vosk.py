@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.asr.base import Hypothesis, Recognizer, SegmentDecoder
+from monitor.asr.vosk_view import dither_free
 from monitor.errors import CallmonitorError
 from monitor.frames import SAMPLE_RATE_HZ, Channel, Utterance, Word
 from monitor.pcm import PCM_DTYPE
@@ -37,10 +38,14 @@ def _import_vosk() -> Any:
 
 
 def load_model(model_name: str, path: Path) -> Any:
-    """Load a Vosk model folder (seconds, hundreds of MB): callers cache the result."""
+    """Load a Vosk model folder (seconds, hundreds of MB): callers cache the result.
+
+    A model whose features are dithered is loaded from a view without dither
+    (``vosk_view``), so the same audio always gives the same words.
+    """
     vosk = _import_vosk()
     try:
-        return vosk.Model(str(path))
+        return vosk.Model(str(dither_free(model_name, path)))
     except Exception as exc:  # vosk raises bare Exception
         raise CallmonitorError(f"vosk could not load {model_name} from {path} ({exc})",
                                "reinstall the model: remove the folder and run `make models`"

@@ -20,6 +20,7 @@ of expansions) is refused when the configuration loads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from itertools import product
 
 MAX_CHAINS = 256
@@ -51,8 +52,12 @@ class _Gap:
 _Token = str | _Gap
 
 
+@cache
 def compile_pattern(pattern: str) -> tuple[Chain, ...]:
-    """Every chain ``pattern`` stands for, in the order written (first alternatives first)."""
+    """Every chain ``pattern`` stands for, in the order written (first alternatives first).
+
+    Cached: every configuration a process loads (each batch call, each test) compiles the
+    same few thousand patterns, and the chains are immutable."""
     body = pattern.strip()
     clause_start, clause_end = body.startswith("^"), body.endswith("$")
     body = body.removeprefix("^").removesuffix("$")
@@ -62,13 +67,11 @@ def compile_pattern(pattern: str) -> tuple[Chain, ...]:
     options = parser.sequence()
     if parser.pos < len(body):
         raise PatternError(f"unexpected {body[parser.pos]!r} at position {parser.pos + 1}")
-    chains: list[Chain] = []
+    chains: dict[Chain, None] = {}  # in the order written, each once
     for tokens in options:
         chain = _chain(tokens)
         if chain is not None:
-            chain = Chain(chain.texts, chain.gaps, clause_start, clause_end)
-            if chain not in chains:
-                chains.append(chain)
+            chains[Chain(chain.texts, chain.gaps, clause_start, clause_end)] = None
     if not chains:
         raise PatternError("it matches nothing (every part is optional)")
     return tuple(chains)

@@ -254,7 +254,7 @@ class TapConfig:
     # padded with silence, so the other side's alerts are not held back.
     lag_wait_s: PositiveSeconds
     # Messages queued per call while its session is busy; beyond it the server is overloaded
-    # (the audio is counted and becomes silence).
+    # and stops reading that call's connections (TCP holds the audio back).
     queue_messages: PositiveCount
     # Open connections at most; more are closed at once.
     max_connections: PositiveCount

@@ -67,22 +67,21 @@ class Peer:
         """Exactly ``n`` bytes starting a message; a clean end of stream before them is None
         (the peer closed between messages)."""
         try:
-            return await asyncio.wait_for(self.reader.readexactly(n), self.cfg.idle_timeout_s)
+            return await self._within_timeout(self.reader.readexactly(n))
         except asyncio.IncompleteReadError as exc:
             if not exc.partial:
                 return None
             raise PeerGone(f"dropped mid-message ({len(exc.partial)} of {n} bytes)") from None
-        except TimeoutError:
-            raise PeerGone(f"nothing for {self.cfg.idle_timeout_s:g} s "
-                           "([tap] idle_timeout_s)") from None
-        except ConnectionError as exc:
-            raise PeerGone(f"connection lost ({exc.strerror or exc})") from None
 
     async def read_some(self, limit: int) -> bytes:
         """What has come, up to ``limit`` bytes, for a protocol that parses a stream itself
         (WebSocket); b"" at the end of the stream."""
+        return await self._within_timeout(self.reader.read(limit))
+
+    async def _within_timeout(self, read: Awaitable[bytes]) -> bytes:
+        """A read that gives up on a peer silent for ``[tap] idle_timeout_s`` or gone."""
         try:
-            return await asyncio.wait_for(self.reader.read(limit), self.cfg.idle_timeout_s)
+            return await asyncio.wait_for(read, self.cfg.idle_timeout_s)
         except TimeoutError:
             raise PeerGone(f"nothing for {self.cfg.idle_timeout_s:g} s "
                            "([tap] idle_timeout_s)") from None

@@ -41,13 +41,31 @@ def replay(*args: object, **kw: object) -> subprocess.CompletedProcess[str]:
                           **kw)  # type: ignore[call-overload]
 
 
+def clean_replay(wav: Path, folder: Path) -> list[dict]:
+    """The call's records, replayed to the end."""
+    done = replay(wav, "--asr", "none", "--json", "--db", folder / "s.sqlite3",
+                  capture_output=True)
+    done.check_returncode()
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     """The demo call's records, replayed to the end."""
-    db = tmp_path_factory.mktemp("clean") / "s.sqlite3"
-    done = replay(DEMO, "--asr", "none", "--json", "--db", db, capture_output=True)
-    done.check_returncode()
-    return [json.loads(line) for line in done.stdout.splitlines()]
+    return clean_replay(DEMO, tmp_path_factory.mktemp("clean"))
+
+
+@pytest.fixture(scope="module")
+def paced_call(synth_call) -> Path:
+    """The call the paced replays cut: picked up at 0.5 s with no ringing, so it is under way
+    a second in (the demo rings until its pickup at 7.5 s, time each cut waited for)."""
+    return synth_call("dead_air").wav
+
+
+@pytest.fixture(scope="module")
+def clean_paced(paced_call: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """The paced call's records, replayed to the end."""
+    return clean_replay(paced_call, tmp_path_factory.mktemp("clean_paced"))
 
 
 def stored(db: Path) -> tuple[str, list[dict]]:
@@ -77,21 +95,21 @@ def assert_cut_short(records: list[dict], clean: list[dict], status: str) -> dic
     return summary
 
 
-def start_realtime(db: Path) -> subprocess.Popen[str]:
-    """The demo call replayed at its own pace (time to cut it), JSON lines on a pipe."""
-    return subprocess.Popen([*CLI, "replay", str(DEMO), "--asr", "none", "--realtime",
+def start_realtime(wav: Path, db: Path) -> subprocess.Popen[str]:
+    """The call replayed at its own pace (time to cut it), JSON lines on a pipe."""
+    return subprocess.Popen([*CLI, "replay", str(wav), "--asr", "none", "--realtime",
                              "--json", "--db", str(db)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
-def test_sigterm_and_sighup_end_replay_like_ctrl_c(tmp_path, clean_run, sig):
+def test_sigterm_and_sighup_end_replay_like_ctrl_c(tmp_path, paced_call, clean_paced, sig):
     db = tmp_path / "s.sqlite3"
-    proc = start_realtime(db)
+    proc = start_realtime(paced_call, db)
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     lines = [""]
-    while '"pickup"' not in lines[-1]:  # the call is under way (pickup at 7.5 s)
+    while '"pickup"' not in lines[-1]:  # the call is under way (pickup at 0.5 s)
         lines.append(proc.stdout.readline())
         assert lines[-1] and time.monotonic() < deadline, "replay ended before pickup"
     proc.send_signal(sig)
@@ -102,15 +120,15 @@ def test_sigterm_and_sighup_end_replay_like_ctrl_c(tmp_path, clean_run, sig):
     status, records = stored(db)
     assert status == "interrupted"
     assert records == printed  # the store got every record the output did
-    summary = assert_cut_short(records, clean_run, "interrupted")
+    summary = assert_cut_short(records, clean_paced, "interrupted")
     assert any(r["type"] == "pickup" for r in records) and summary["duration_s"] < 20
 
 
-def test_a_reader_that_goes_away_ends_replay_with_141_and_a_stored_summary(tmp_path,
-                                                                        clean_run):
+def test_a_reader_that_goes_away_ends_replay_with_141_and_a_stored_summary(
+        tmp_path, paced_call, clean_paced):
     """``replay --json | head -1``: the reader takes one line and closes the pipe."""
     db = tmp_path / "s.sqlite3"
-    proc = start_realtime(db)
+    proc = start_realtime(paced_call, db)
     assert proc.stdout is not None and proc.stderr is not None
     first = json.loads(proc.stdout.readline())
     proc.stdout.close()
@@ -118,8 +136,8 @@ def test_a_reader_that_goes_away_ends_replay_with_141_and_a_stored_summary(tmp_p
     err = proc.stderr.read()
     assert err == "", err  # no traceback, no "Exception ignored ... BrokenPipeError"
     status, records = stored(db)
-    assert status == "interrupted" and records[0] == first == clean_run[0]
-    assert_cut_short(records, clean_run, "interrupted")
+    assert status == "interrupted" and records[0] == first == clean_paced[0]
+    assert_cut_short(records, clean_paced, "interrupted")
 
 
 def test_a_broken_sink_is_dropped_and_the_others_get_every_record_and_close(clean_run):

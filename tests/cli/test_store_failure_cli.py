@@ -98,10 +98,11 @@ def _first_seconds(wav: Path, seconds: float, out: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_lock_taken_mid_call_fails_the_session_and_recover_completes_it(tmp_path):
-    """The demo call's first 12 s (two rings, the pickup at 7.5 s) at its own pace: the lock
-    is taken once the call is under way and held to its end."""
-    call = _first_seconds(DEMO, 12.0, tmp_path / "call.wav")
+def test_a_lock_taken_mid_call_fails_the_session_and_recover_completes_it(tmp_path,
+                                                                          synth_call):
+    """The dead_air call's first 5 s (the pickup at 0.5 s, then both sides speak) at its own
+    pace: the lock is taken once the call is under way and held to its end."""
+    call = _first_seconds(synth_call("dead_air").wav, 5.0, tmp_path / "call.wav")
     db = tmp_path / "calls.sqlite3"
     clean = run("replay", call, "--asr", "none", "--json", "--db", db)
     site = tmp_path / "site.toml"
@@ -109,7 +110,7 @@ def test_a_lock_taken_mid_call_fails_the_session_and_recover_completes_it(tmp_pa
     proc = subprocess.Popen([*CLI, "replay", str(call), "--asr", "none", "--json", "--realtime",
                              "--db", str(db), "--config", str(site)], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = proc.stdout.readline()  # the first ring: the session is stored and under way
+    first = proc.stdout.readline()  # the pickup: the session is stored and under way
     with lock_held(db):
         rest, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 2

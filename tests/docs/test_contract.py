@@ -210,6 +210,9 @@ def test_the_replay_exercises_what_it_is_meant_to_check(replay):
                          "metric", "call_event", "summary"}
         assert {r["event"] for r in replay if r["type"] == "call_event"} == {
             "ring", "answer", "hold", "resume", "hangup"}
+        # The summary names the recogniser that made the words, and its model.
+        assert (replay[-1]["asr_backend"], replay[-1]["asr_model"]) == (
+            "whisper", "faster-whisper-base")
 
 
 def test_every_record_is_a_documented_type_with_documented_keys_and_types(replay):

