@@ -54,10 +54,10 @@ class ToneDetector:
         self._recent = deque([np.zeros(FRAME_SAMPLES)] * kept, maxlen=kept)
         self._window, self._band_freqs, self._dft = _band_dft(n, cfg.freqs_hz, cfg.band_hz)
         self._count = 0  # frames taken so far: the index of the next one
-        # Peaks judged by ``prepare`` for the frames from ``_ahead_from`` to ``_ahead_to``
-        # (None: not tonal; a quiet frame has none, as ``_tonal_peak_hz`` gives it).
-        self._ahead: dict[int, float | None] = {}
-        self._ahead_from = self._ahead_to = 0
+        # Peaks judged by ``prepare`` for the frames from index ``_ahead_from`` on (None: not
+        # tonal; a quiet frame has none, as ``_tonal_peak_hz`` gives it).
+        self._ahead: list[float | None] = []
+        self._ahead_from = 0
         self._run_start: float | None = None
         self._run_end = 0.0
         self._peaks: list[float] = []
@@ -67,9 +67,9 @@ class ToneDetector:
         their levels), where the caller has them at hand (a recording): their loud ones are
         judged together, numpy's calls costing more than the arithmetic on one window. Each
         comes out as alone: row-wise products and sums, ``matmul`` over a stack."""
-        self._ahead_from, self._ahead_to = self._count, self._count + len(frames)
+        self._ahead_from = self._count
         loud = [i for i, level in enumerate(levels) if level >= self._cfg.min_level_dbfs]
-        self._ahead = dict.fromkeys(range(self._ahead_from, self._ahead_to))
+        self._ahead = [None] * len(frames)
         if not loud:
             return
         n, before = len(self._window), len(self._recent)
@@ -79,14 +79,15 @@ class ToneDetector:
         windowed = bufs * self._window
         totals = np.matmul(windowed[:, None, :], windowed[:, :, None])[:, 0, 0] * n / 2.0
         peaks = self._tonal_peaks(totals.tolist(), np.matmul(self._dft, bufs[:, :, None])[:, :, 0])
-        self._ahead.update(zip((self._ahead_from + i for i in loud), peaks, strict=True))
+        for i, peak in zip(loud, peaks, strict=True):
+            self._ahead[i] = peak
 
     def process(self, decoded: DecodedFrame) -> tuple[bool, list[Ring]]:
         """Is this frame tone? And the ring that ended just before it, if one did."""
         self._recent.append(decoded.samples)
-        index = self._count
+        row = self._count - self._ahead_from
         self._count += 1
-        peak = (self._ahead[index] if self._ahead_from <= index < self._ahead_to
+        peak = (self._ahead[row] if 0 <= row < len(self._ahead)
                 else self._tonal_peak_hz(decoded.level_dbfs))
         if peak is not None:
             t = decoded.frame.t
