@@ -23,20 +23,28 @@ CADENCES = {  # frequencies, then (on, off) bursts of one cadence
 }
 
 
-def detect(samples: np.ndarray, window_s: float | None = None):
+def detect(samples: np.ndarray, window_s: float | None = None, block: int = 1):
+    """The rings and the number of tonal frames: frame by frame as live, or with ``block``
+    frames prepared at a time as a recording is."""
     cfg = load_config().tones
     detector = ToneDetector(dataclasses.replace(cfg, window_s=window_s or cfg.window_s))
+    frames = [Frame("customer", i * 0.02, samples[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]
+                    .astype(np.int16).tobytes()) for i in range(len(samples) // FRAME_SAMPLES)]
     rings, tonal = [], 0
-    for i in range(len(samples) // FRAME_SAMPLES):
-        pcm = samples[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES].astype(np.int16).tobytes()
-        is_tone, ended = detector.process(DecodedFrame.decode(Frame("customer", i * 0.02, pcm)))
-        rings += ended
-        tonal += is_tone
+    for first in range(0, len(frames), block):
+        rows, decoded = DecodedFrame.decode_all(frames[first:first + block])
+        if block > 1:
+            detector.prepare(rows, [d.level_dbfs for d in decoded])
+        for d in decoded:
+            is_tone, ended = detector.process(d)
+            rings += ended
+            tonal += is_tone
     return rings + detector.flush(), tonal
 
 
+@pytest.mark.parametrize("block", [1, 50])
 @pytest.mark.parametrize("country", CADENCES)
-def test_each_cadence_is_found_burst_by_burst(country):
+def test_each_cadence_is_found_burst_by_burst(country, block):
     freqs, bursts = CADENCES[country]
     rng = np.random.default_rng(1)
     audio = rng.normal(0.0, 30.0, SAMPLE_RATE_HZ * 14)  # line noise, about -60 dBFS
@@ -48,7 +56,7 @@ def test_each_cadence_is_found_burst_by_burst(country):
             audio[n0:n1] += sum(2000.0 * np.sin(2 * np.pi * f * tt) for f in freqs)
             expected.append((t, t + on_s))
             t += on_s + off_s
-    rings, _ = detect(audio)
+    rings, _ = detect(audio, block=block)
     assert len(rings) == len(expected)
     for ring, (start, end) in zip(rings, expected, strict=True):
         assert ring.start == pytest.approx(start, abs=0.05)
@@ -56,8 +64,9 @@ def test_each_cadence_is_found_burst_by_burst(country):
         assert min(abs(ring.freq_hz - f) for f in (*freqs, sum(freqs) / len(freqs))) <= 15
 
 
+@pytest.mark.parametrize("block", [1, 50])
 @pytest.mark.parametrize("window_s", [0.05, 0.07])
-def test_a_window_of_part_frames_finds_the_rings_too(window_s):
+def test_a_window_of_part_frames_finds_the_rings_too(window_s, block):
     """The detector keeps whole frames; a window that ends part way into one still works."""
     rng = np.random.default_rng(1)
     audio = rng.normal(0.0, 30.0, SAMPLE_RATE_HZ * 12)
@@ -65,7 +74,7 @@ def test_a_window_of_part_frames_finds_the_rings_too(window_s):
     for start in (0.5, 5.5):
         n0 = int(start * SAMPLE_RATE_HZ)
         audio[n0:n0 + SAMPLE_RATE_HZ] += 2000.0 * np.sin(2 * np.pi * 450.0 * tt)
-    rings, _ = detect(audio, window_s)
+    rings, _ = detect(audio, window_s, block)
     bounds = [t for r in rings for t in (r.start, r.end)]
     assert bounds == pytest.approx([0.5, 1.5, 5.5, 6.5], abs=0.05)
     assert all(abs(r.freq_hz - 450.0) <= 15 for r in rings)
