@@ -74,11 +74,8 @@ class DecodedFrame(NamedTuple):
         # results at a fraction of the call cost.
         energies = np.einsum("ij,ij->i", samples, samples).tolist()
         n = samples.shape[1]
-        # ``tuple.__new__`` makes the same named tuple as ``cls(...)`` without the Python
-        # ``__new__`` that named tuples are given (a quarter of the cost; 100 a second).
-        new = tuple.__new__
         return samples, [
-            new(cls, (f, row, 20.0 * math.log10(max(math.sqrt(e / n) / FULL_SCALE, 1e-10))))
+            cls(f, row, 20.0 * math.log10(max(math.sqrt(e / n) / FULL_SCALE, 1e-10)))
             for f, row, e in zip(frames, samples, energies, strict=True)]
 
 

@@ -212,9 +212,7 @@ class RecordedSource(Source):
         ``i``: each channel's bytes are taken once and cut, cheaper than a numpy slice and
         its bytes per frame; a channel's frames are made in one go and zipped into steps."""
         n = len(pcm[0]) // FRAME_SAMPLES
-        new = tuple.__new__  # ``Frame(...)`` without its Python ``__new__``, as in ``decode_all``
-        per_channel = [[new(Frame, (ch, (i + k) * FRAME_S,
-                                    b[k * FRAME_BYTES:(k + 1) * FRAME_BYTES]))
+        per_channel = [[Frame(ch, (i + k) * FRAME_S, b[k * FRAME_BYTES:(k + 1) * FRAME_BYTES])
                         for k in range(n)]
                        for ch, b in zip(self.channels, (p.tobytes() for p in pcm), strict=True)]
         yield from zip(*per_channel, strict=True)
