@@ -69,6 +69,9 @@ class CallResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     bug: str | None = None
     """The traceback of an exception that is not a ``CallmonitorError``."""
+    warnings: list[str] = field(default_factory=list)
+    """What opening the recording worked around (``Source.warnings``, one line each, as
+    ``replay`` prints them): a researcher filters the calls whose audio was odd."""
     skipped: bool = False
     """Done by an earlier run (``--resume``): read back, not analysed again."""
 
@@ -243,6 +246,7 @@ def _run(result: CallResult, run: RunOptions, done: Done | None) -> CallResult |
         return dataclasses.replace(earlier, task=task, skipped=True)
     events = read_call_events(task.call_events) if task.call_events else []
     source = open_source(task, cfg)
+    result.warnings = list(source.warnings)
     sink = CollectSink()
     extra = session_facts(str(task.path), cfg, recognizer)
     Session(cfg, source, recognizer, [sink], call_events=events).run(extra)
