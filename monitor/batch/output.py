@@ -72,12 +72,17 @@ class BatchDir:
     def holds_a_run(self) -> bool:
         return (self.path / RUN_FILE).exists() or self.parts.is_dir()
 
-    def prepare(self, resume: bool) -> None:
-        """Make the folder; refuse one that holds a run already unless resuming it, and drop
-        the temporary files of a run that was killed."""
+    def check(self, resume: bool) -> None:
+        """Refuse a folder that holds a run already unless resuming it: asked before any
+        engine starts (a Ray started for nothing costs seconds), and again by ``prepare``."""
         if self.holds_a_run() and not resume:
             raise CallmonitorError(f"{self.path} already holds a batch run",
                                    "add --resume to complete it, or give another --out")
+
+    def prepare(self, resume: bool) -> None:
+        """Make the folder (``check`` first) and drop the temporary files of a run that was
+        killed."""
+        self.check(resume)
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

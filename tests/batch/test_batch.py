@@ -113,6 +113,24 @@ def test_a_used_output_folder_is_refused_without_resume(corpus, straight):
     assert (straight / "calls.parquet").stat().st_mtime_ns == before
 
 
+def test_a_used_output_folder_is_refused_before_ray_is_started(corpus, straight, tmp_path,
+                                                                 monkeypatch):
+    """Ray started for the run writes its session under $RAY_TMPDIR at once: an empty one
+    after the refusal says Ray never started (it would take seconds, then be refused)."""
+    ray_dir, home = tmp_path / "ray", tmp_path / "home"
+    ray_dir.mkdir()
+    home.mkdir()
+    monkeypatch.setenv("RAY_TMPDIR", str(ray_dir))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    before = (straight / "calls.parquet").stat().st_mtime_ns
+    done = batch(corpus.ring, "--out", straight, "--asr", "none", "--engine", "ray")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "already holds a batch run" in done.stderr
+    assert list(ray_dir.iterdir()) == [] and list(home.iterdir()) == []
+    assert (straight / "calls.parquet").stat().st_mtime_ns == before
+
+
 def test_resume_skips_the_calls_done_and_gives_the_same_tables(corpus, straight, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(straight, out)
