@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -64,6 +65,8 @@ def test_a_cluster_run_gives_the_local_tables_and_resume_finds_every_call(
     workers = info["workers"]
     assert 1 <= len(workers) <= 2 and sum(w["calls"] for w in workers) == 3
     assert all(w["peak_rss_mib"] > 50 for w in workers)
+    # both nodes are on this machine (loopback): each worker by host and pid
+    assert {w["host"] for w in workers} == {socket.gethostname()}
 
     again = batch(corpus.manifest, "--out", out, "--asr", "none", "--resume", *on_cluster)
     assert again.returncode == 0, again.stderr
