@@ -29,10 +29,9 @@ from monitor.batch.inputs import CallTask
 from monitor.config import Config, session_config
 from monitor.errors import CallmonitorError
 from monitor.sinks.collect import CollectSink
-from monitor.sources.base import Source
 
 if TYPE_CHECKING:
-    from monitor.sources.recorded import ChannelLayout
+    from monitor.sources.recorded import ChannelLayout, RecordedSource
 
 HASH_CHUNK = 1 << 20
 
@@ -70,7 +69,7 @@ class CallResult:
     bug: str | None = None
     """The traceback of an exception that is not a ``CallmonitorError``."""
     warnings: list[str] = field(default_factory=list)
-    """What opening the recording worked around (``Source.warnings``, one line each, as
+    """What opening the recording worked around (``RecordedSource.warnings``, one line each, as
     ``replay`` prints them): a researcher filters the calls whose audio was odd."""
     skipped: bool = False
     """Done by an earlier run (``--resume``): read back, not analysed again."""
@@ -195,8 +194,9 @@ def _plain(obj: Any) -> Any:
     return repr(obj)
 
 
-def open_source(task: CallTask, cfg: Config) -> Source:
-    """The call's recording as a ``Source``: the one place a batch opens audio."""
+def open_source(task: CallTask, cfg: Config) -> RecordedSource:
+    """The call's recording as a ``Source`` (with the warnings of opening it): the one place
+    a batch opens audio."""
     from monitor.sources.recording import open_recording
 
     layout = task.channels or cfg.audio.channels or None

@@ -6,6 +6,7 @@ the local engine's, row for row (timing columns apart)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -74,6 +75,22 @@ def test_a_cluster_run_gives_the_local_tables_and_resume_finds_every_call(
         "3 calls: 2 complete, 1 failed (3 done before, not run again)"
     assert run_json(out)["skipped"] == 3
     assert_same_tables(local, out)
+
+
+@pytest.mark.slow
+def test_a_recordings_warnings_reach_the_calls_table_from_the_cluster(
+        warned: tuple[Path, Path, float], warned_out: Path, on_cluster: list[str],
+        tmp_path: Path) -> None:
+    """The warnings of opening a file are carried in its part, from the worker that opened it
+    (tests/batch/test_warnings.py checks them against replay's)."""
+    clean, odd, _seconds = warned
+    out = tmp_path / "ray"
+    done = batch(clean, odd, "--out", out, "--asr", "none", *on_cluster)
+    assert done.returncode == 0, done.stderr
+    assert_same_tables(warned_out, out)
+    cells = pd.read_parquet(out / "calls.parquet").set_index("path")["warnings"].map(json.loads)
+    assert cells[str(clean)] == [] and len(cells[str(odd)]) == 1
+    assert cells[str(odd)][0].startswith(f"{odd}: 2 'fmt ' chunks")
 
 
 def test_the_workers_use_the_commands_site_configuration(

@@ -5,39 +5,23 @@ clean file, whatever ``--jobs`` is (the cluster's run: tests/batch/test_ray_engi
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from testkit.batch_corpus import WARNING_PREFIX, assert_same_tables, batch, warned_pair
+from testkit.batch_corpus import WARNING_PREFIX, assert_same_tables, batch
 from testkit.wavfuzz import DURATION_TOLERANCE_S, replay_in_process
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
-    return warned_pair(tmp_path_factory.mktemp("warned"))
-
-
-@pytest.fixture(scope="module")
-def two_workers(pair: tuple[Path, Path, float], tmp_path_factory: pytest.TempPathFactory
-                ) -> Path:
-    out = tmp_path_factory.mktemp("two") / "out"
-    done = batch(pair[0], pair[1], "--out", out, "--asr", "none", "--jobs", 2)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip() == "2 calls: 2 complete, 0 failed"
-    return out
-
-
-def test_the_calls_warnings_are_the_lines_replay_warns_with(pair, two_workers, tmp_path):
-    clean, odd, seconds = pair
+def test_the_calls_warnings_are_the_lines_replay_warns_with(warned, warned_out, tmp_path):
+    clean, odd, seconds = warned
     said = replay_in_process(odd, tmp_path / "s.sqlite3")
     assert said.status == 0 and said.traceback is None, said.stderr
     (line,) = said.stderr.strip().splitlines()
     assert line.startswith(WARNING_PREFIX) and "2 'fmt ' chunks" in line
     assert replay_in_process(clean, tmp_path / "s.sqlite3").stderr == ""
-    for table in (pd.read_parquet(two_workers / "calls.parquet"),
-                  pd.read_csv(two_workers / "calls.csv")):
+    for table in (pd.read_parquet(warned_out / "calls.parquet"),
+                  pd.read_csv(warned_out / "calls.csv")):
         calls = table.set_index("path")
         assert json.loads(calls.loc[str(odd), "warnings"]) == [line[len(WARNING_PREFIX):]]
         assert json.loads(calls.loc[str(clean), "warnings"]) == []
@@ -47,8 +31,8 @@ def test_the_calls_warnings_are_the_lines_replay_warns_with(pair, two_workers, t
                 seconds, abs=DURATION_TOLERANCE_S)
 
 
-def test_the_warnings_do_not_depend_on_the_number_of_workers(pair, two_workers, tmp_path):
+def test_the_warnings_do_not_depend_on_the_number_of_workers(warned, warned_out, tmp_path):
     one = tmp_path / "one"
-    done = batch(pair[0], pair[1], "--out", one, "--asr", "none", "--jobs", 1)
+    done = batch(warned[0], warned[1], "--out", one, "--asr", "none", "--jobs", 1)
     assert done.returncode == 0, done.stderr
-    assert_same_tables(one, two_workers)
+    assert_same_tables(one, warned_out)
