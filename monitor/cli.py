@@ -449,6 +449,7 @@ def batch(inputs: tuple[str, ...], out: Path, jobs: int | None, profile: str,
     target = BatchDir(out)
     meta = {"version": __version__, "config_hash": config_hash(defaults, run, models),
             "models": models, "argv": sys.argv}
+    target.check(resume)  # a used DIR is refused before Ray is started or joined
     with _engine(engine, address, jobs) as (workers, runner):
         target.prepare(resume)  # once the engine runs: a cluster not found leaves no DIR
         end = run_batch(tasks, run, target, workers, resume, meta, engine, runner)

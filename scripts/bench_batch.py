@@ -94,7 +94,7 @@ def run(engine: str, jobs: int, calls: Path, extra: list[str]) -> dict[str, Any]
 
 
 def report(fig: dict[str, Any]) -> str:
-    peaks = ", ".join(f"{w['peak_rss_mib']:.0f}" for w in fig["workers"])
+    peaks = ", ".join(f"{w['host']}:{w['pid']} {w['peak_rss_mib']:.0f}" for w in fig["workers"])
     return (f"{fig['engine']:<6} --jobs {fig['jobs']}: {fig['calls']} calls "
             f"({fig['audio_s'] / 3600:.2f} h of audio, {fig['status']}) in {fig['wall_s']:.1f} s"
             f" = {fig['calls'] / fig['wall_s']:.1f} calls/s, "

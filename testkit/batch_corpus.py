@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,10 @@ HOLD_CALL = {
     ],
 }
 HOLD_MARGIN_S = 0.3
+# A short real recording (16 kHz mono 16-bit), rewritten as a clean WAV and as one the replay
+# warns about.
+WARNED_CLIP = Path("/work/shared/audio/zh/a_bc_haode.wav")
+WARNING_PREFIX = "callmonitor: warning: "
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,27 @@ def build_corpus(root: Path) -> Corpus:
                         "calls/sub/hold_call.wav,诚美,meta/hold_call.jsonl\n"
                         "broken.wav,,\n", encoding="utf-8")
     return Corpus(folder, ring, hold, bad, manifest, ring_truth, hold_truth, span)
+
+
+def _chunk(cid: bytes, body: bytes) -> bytes:
+    return cid + struct.pack("<I", len(body)) + body + b"\0" * (len(body) & 1)
+
+
+def warned_pair(folder: Path) -> tuple[Path, Path, float]:
+    """``WARNED_CLIP``'s audio as a plain WAV and as one with a second ``fmt `` chunk (8 kHz
+    8-bit) before its data, which plays by the first, as sox does, with one warning; and the
+    clip's length, which both play for."""
+    with wave.open(str(WARNED_CLIP)) as clip:
+        rate, channels, width = clip.getframerate(), clip.getnchannels(), clip.getsampwidth()
+        pcm = clip.readframes(clip.getnframes())
+    first = struct.pack("<HHIIHH", 1, channels, rate, rate * channels * width,
+                        channels * width, 8 * width)
+    second = struct.pack("<HHIIHH", 1, 1, 8000, 8000, 1, 8)
+    clean, odd = folder / "a_clean.wav", folder / "b_two_formats.wav"
+    for path, fmts in ((clean, [first]), (odd, [first, second])):
+        body = b"WAVE" + b"".join(_chunk(b"fmt ", f) for f in fmts) + _chunk(b"data", pcm)
+        path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return clean, odd, len(pcm) / (rate * channels * width)
 
 
 def batch(*args: Any, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -29,10 +29,9 @@ from monitor.batch.inputs import CallTask
 from monitor.config import Config, session_config
 from monitor.errors import CallmonitorError
 from monitor.sinks.collect import CollectSink
-from monitor.sources.base import Source
 
 if TYPE_CHECKING:
-    from monitor.sources.recorded import ChannelLayout
+    from monitor.sources.recorded import ChannelLayout, RecordedSource
 
 HASH_CHUNK = 1 << 20
 
@@ -69,6 +68,9 @@ class CallResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     bug: str | None = None
     """The traceback of an exception that is not a ``CallmonitorError``."""
+    warnings: list[str] = field(default_factory=list)
+    """What opening the recording worked around (``RecordedSource.warnings``, one line each, as
+    ``replay`` prints them): a researcher filters the calls whose audio was odd."""
     skipped: bool = False
     """Done by an earlier run (``--resume``): read back, not analysed again."""
 
@@ -192,8 +194,9 @@ def _plain(obj: Any) -> Any:
     return repr(obj)
 
 
-def open_source(task: CallTask, cfg: Config) -> Source:
-    """The call's recording as a ``Source``: the one place a batch opens audio."""
+def open_source(task: CallTask, cfg: Config) -> RecordedSource:
+    """The call's recording as a ``Source`` (with the warnings of opening it): the one place
+    a batch opens audio."""
     from monitor.sources.recording import open_recording
 
     layout = task.channels or cfg.audio.channels or None
@@ -243,6 +246,7 @@ def _run(result: CallResult, run: RunOptions, done: Done | None) -> CallResult |
         return dataclasses.replace(earlier, task=task, skipped=True)
     events = read_call_events(task.call_events) if task.call_events else []
     source = open_source(task, cfg)
+    result.warnings = list(source.warnings)
     sink = CollectSink()
     extra = session_facts(str(task.path), cfg, recognizer)
     Session(cfg, source, recognizer, [sink], call_events=events).run(extra)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import resource
+import socket
 import tempfile
 import time
 from collections import Counter
@@ -72,12 +73,17 @@ class BatchDir:
     def holds_a_run(self) -> bool:
         return (self.path / RUN_FILE).exists() or self.parts.is_dir()
 
-    def prepare(self, resume: bool) -> None:
-        """Make the folder; refuse one that holds a run already unless resuming it, and drop
-        the temporary files of a run that was killed."""
+    def check(self, resume: bool) -> None:
+        """Refuse a folder that holds a run already unless resuming it: asked before any
+        engine starts (a Ray started for nothing costs seconds), and again by ``prepare``."""
         if self.holds_a_run() and not resume:
             raise CallmonitorError(f"{self.path} already holds a batch run",
                                    "add --resume to complete it, or give another --out")
+
+    def prepare(self, resume: bool) -> None:
+        """Make the folder (``check`` first) and drop the temporary files of a run that was
+        killed."""
+        self.check(resume)
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -157,6 +163,9 @@ class Outcome:
     elapsed_s: float
     skipped: bool
     bug: str | None
+    host: str
+    """The machine the call ran on (its name): with ``pid``, which worker ran it, also on a
+    cluster, where two machines may give their workers the same pid."""
     pid: int
     peak_rss_mib: float
     """The process's peak resident memory so far (the batch's memory figure per worker)."""
@@ -191,7 +200,8 @@ def outcome_of(result: CallResult, part: Path, since: tuple[float, float] | None
     cpu_s, busy_s = (0.0, 0.0) if since is None else (cpu - since[0], wall - since[1])
     return Outcome(str(part), result.status, result.error,
                    float(summary["t"]) if summary else 0.0, result.elapsed_s, result.skipped,
-                   result.bug, os.getpid(), peak_rss_mib(), cpu_s, busy_s)
+                   result.bug, socket.gethostname(), os.getpid(), peak_rss_mib(), cpu_s,
+                   busy_s)
 
 
 def peak_rss_mib() -> float:
@@ -207,15 +217,21 @@ def finish_run(out: BatchDir, outcomes: list[Outcome], meta: dict[str, Any]) -> 
     """Merge the tables from the parts of every call (in input order) and write run.json with
     ``meta`` (version, config hash, models, engine, jobs, argv, started_at) completed."""
     write_tables(out, [Path(o.part) for o in outcomes])
-    workers: dict[int, dict[str, Any]] = {}
+    write_run(out, {**meta, "inputs": len(outcomes), "status_counts": status_counts(outcomes),
+                    "skipped": sum(o.skipped for o in outcomes),
+                    "workers": worker_figures(outcomes), "ended_at": utc_now()})
+
+
+def worker_figures(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
+    """run.json's ``workers``: per worker process, keyed by its machine and pid (a pid alone
+    names two workers of a cluster's two machines as one), what its calls took, sorted."""
+    workers: dict[tuple[str, int], dict[str, Any]] = {}
     for o in outcomes:
-        w = workers.setdefault(o.pid, {"pid": o.pid, "calls": 0, "peak_rss_mib": 0.0,
-                                       "cpu_s": 0.0, "busy_s": 0.0})
+        w = workers.setdefault((o.host, o.pid), {"host": o.host, "pid": o.pid, "calls": 0,
+                                                 "peak_rss_mib": 0.0, "cpu_s": 0.0,
+                                                 "busy_s": 0.0})
         w["calls"] += 0 if o.skipped else 1
         w["peak_rss_mib"] = max(w["peak_rss_mib"], o.peak_rss_mib)
         w["cpu_s"] = round(w["cpu_s"] + o.cpu_s, 3)
         w["busy_s"] = round(w["busy_s"] + o.busy_s, 3)
-    write_run(out, {**meta, "inputs": len(outcomes), "status_counts": status_counts(outcomes),
-                    "skipped": sum(o.skipped for o in outcomes),
-                    "workers": sorted(workers.values(), key=lambda w: w["pid"]),
-                    "ended_at": utc_now()})
+    return [workers[key] for key in sorted(workers)]

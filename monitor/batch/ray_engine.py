@@ -117,8 +117,9 @@ def _land(reply: Reply) -> Outcome:
             tmp.write_text(reply.part, encoding="utf-8")
         return reply.outcome
     earlier = dataclasses.replace(read_part(path), skipped=True)
-    return dataclasses.replace(outcome_of(earlier, path), pid=reply.outcome.pid,
-                               peak_rss_mib=reply.outcome.peak_rss_mib)
+    worker = reply.outcome
+    return dataclasses.replace(outcome_of(earlier, path), host=worker.host, pid=worker.pid,
+                               peak_rss_mib=worker.peak_rss_mib)
 
 
 @contextlib.contextmanager

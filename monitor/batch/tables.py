@@ -22,7 +22,7 @@ _STR, _F64, _I64, _BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
 CALL_FIELDS: list[tuple[str, pa.DataType]] = [
     ("path", _STR), ("sha256", _STR), ("config_hash", _STR), ("status", _STR),
-    ("error", _STR), ("elapsed_s", _F64), ("duration_s", _F64),
+    ("error", _STR), ("warnings", _STR), ("elapsed_s", _F64), ("duration_s", _F64),
     ("profile", _STR), ("language", _STR), ("company", _STR), ("agent_name", _STR),
     ("asr_backend", _STR), ("asr_model", _STR), ("rate_unit", _STR),
 ]
@@ -91,7 +91,7 @@ def call_row(result: CallResult) -> dict[str, Any]:
     row: dict[str, Any] = {name: None for name in CALLS.names}
     row.update(path=str(result.task.path), sha256=result.sha256,
                config_hash=result.config_hash, status=result.status, error=result.error,
-               elapsed_s=round(result.elapsed_s, 3))
+               warnings=_json(result.warnings), elapsed_s=round(result.elapsed_s, 3))
     summary = result.summary
     if summary is None:
         return row

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from monitor.batch.output import Outcome, worker_figures
 from monitor.batch.scoring import DEFAULT_TOLERANCE_S
 from monitor.config.rules import RULE_IDS
 from testkit.batch_corpus import (
@@ -97,11 +99,29 @@ def test_run_json_says_what_ran(corpus, straight):
     assert run["config_hash"] != calls.iloc[1]["config_hash"]  # another company, events
     assert run["started_at"] <= run["ended_at"]
     assert all(w["peak_rss_mib"] > 0 for w in run["workers"])
+    # each worker by its machine and pid, this machine's here
+    assert {w["host"] for w in run["workers"]} == {socket.gethostname()}
+    assert len({w["pid"] for w in run["workers"]}) == len(run["workers"])
     # each worker's busy time holds its calls' analysis (the calls table's elapsed_s) and
     # their part files; a worker that analysed calls spent CPU time on them
     assert sum(w["calls"] for w in run["workers"]) == 3
     assert all(w["cpu_s"] > 0 for w in run["workers"] if w["calls"])
     assert sum(w["busy_s"] for w in run["workers"]) >= calls["elapsed_s"].sum() - 0.01
+
+
+def test_workers_of_two_machines_with_the_same_pid_are_two_workers():
+    """A cluster's machines number their processes apart: the same pid on two hosts is two
+    workers, each with its own calls and figures; one worker's calls are summed."""
+    def did(host: str, pid: int, rss: float, cpu: float) -> Outcome:
+        return Outcome("p.json", "complete", None, 10.0, 1.0, False, None, host, pid, rss,
+                       cpu, cpu + 0.5)
+
+    figures = worker_figures([did("node-b", 4242, 300.0, 1.0), did("node-a", 4242, 200.0, 2.0),
+                              did("node-b", 4242, 310.0, 3.0), did("node-a", 99, 100.0, 1.0)])
+    assert [(w["host"], w["pid"], w["calls"], w["peak_rss_mib"], w["cpu_s"], w["busy_s"])
+            for w in figures] == [("node-a", 99, 1, 100.0, 1.0, 1.5),
+                                  ("node-a", 4242, 1, 200.0, 2.0, 2.5),
+                                  ("node-b", 4242, 2, 310.0, 4.0, 5.0)]
 
 
 def test_a_used_output_folder_is_refused_without_resume(corpus, straight):
@@ -110,6 +130,24 @@ def test_a_used_output_folder_is_refused_without_resume(corpus, straight):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "already holds a batch run" in done.stderr
     assert "--resume" in done.stderr
+    assert (straight / "calls.parquet").stat().st_mtime_ns == before
+
+
+def test_a_used_output_folder_is_refused_before_ray_is_started(corpus, straight, tmp_path,
+                                                                 monkeypatch):
+    """Ray started for the run writes its session under $RAY_TMPDIR at once: an empty one
+    after the refusal says Ray never started (it would take seconds, then be refused)."""
+    ray_dir, home = tmp_path / "ray", tmp_path / "home"
+    ray_dir.mkdir()
+    home.mkdir()
+    monkeypatch.setenv("RAY_TMPDIR", str(ray_dir))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    before = (straight / "calls.parquet").stat().st_mtime_ns
+    done = batch(corpus.ring, "--out", straight, "--asr", "none", "--engine", "ray")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "already holds a batch run" in done.stderr
+    assert list(ray_dir.iterdir()) == [] and list(home.iterdir()) == []
     assert (straight / "calls.parquet").stat().st_mtime_ns == before
 
 

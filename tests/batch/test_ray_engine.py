@@ -6,9 +6,11 @@ the local engine's, row for row (timing columns apart)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -64,6 +66,8 @@ def test_a_cluster_run_gives_the_local_tables_and_resume_finds_every_call(
     workers = info["workers"]
     assert 1 <= len(workers) <= 2 and sum(w["calls"] for w in workers) == 3
     assert all(w["peak_rss_mib"] > 50 for w in workers)
+    # both nodes are on this machine (loopback): each worker by host and pid
+    assert {w["host"] for w in workers} == {socket.gethostname()}
 
     again = batch(corpus.manifest, "--out", out, "--asr", "none", "--resume", *on_cluster)
     assert again.returncode == 0, again.stderr
@@ -71,6 +75,22 @@ def test_a_cluster_run_gives_the_local_tables_and_resume_finds_every_call(
         "3 calls: 2 complete, 1 failed (3 done before, not run again)"
     assert run_json(out)["skipped"] == 3
     assert_same_tables(local, out)
+
+
+@pytest.mark.slow
+def test_a_recordings_warnings_reach_the_calls_table_from_the_cluster(
+        warned: tuple[Path, Path, float], warned_out: Path, on_cluster: list[str],
+        tmp_path: Path) -> None:
+    """The warnings of opening a file are carried in its part, from the worker that opened it
+    (tests/batch/test_warnings.py checks them against replay's)."""
+    clean, odd, _seconds = warned
+    out = tmp_path / "ray"
+    done = batch(clean, odd, "--out", out, "--asr", "none", *on_cluster)
+    assert done.returncode == 0, done.stderr
+    assert_same_tables(warned_out, out)
+    cells = pd.read_parquet(out / "calls.parquet").set_index("path")["warnings"].map(json.loads)
+    assert cells[str(clean)] == [] and len(cells[str(odd)]) == 1
+    assert cells[str(odd)][0].startswith(f"{odd}: 2 'fmt ' chunks")
 
 
 def test_the_workers_use_the_commands_site_configuration(
