@@ -14,7 +14,8 @@ A run of N calls is held when no backlog grows:
 
 - every leg could send at real-time pace (at most ``MAX_LATE_S`` behind its schedule, else the
   tap held it back through TCP: its inbox was full);
-- every session was stored complete within ``MAX_END_LAG_S`` of its last message;
+- every session was stored complete within ``MAX_END_LAG_S`` of its last message (none failed,
+  none missing: a store that refuses a session fails the run);
 - with a recogniser, every call has utterances, and each utterance was in the store within
   ``MAX_ASR_LAG_S`` of the moment its audio ended (the last one, decoded at the hangup, within
   that of the last message). The floor is the recogniser's: Whisper decodes a phrase only once
