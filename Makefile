@@ -9,6 +9,7 @@ models: setup
 	.venv/bin/python models/install.py --profile all
 
 demo: setup
+	mkdir -p var
 	.venv/bin/callmonitor replay demo/demo_call.wav --db var/demo.sqlite3
 
 # Style and types: ruff on everything, mypy on the package (settings in pyproject.toml).
