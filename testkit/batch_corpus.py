@@ -181,5 +181,17 @@ def assert_same_tables(a: Path, b: Path) -> None:
         pd.testing.assert_frame_equal(csv_a, csv_b)
 
 
+def assert_resumed_as_straight(done: subprocess.CompletedProcess[str], n: int, kept: int,
+                               folder: Path, out: Path, straight: Path) -> None:
+    """A stopped run of ``folder``'s ``n`` calls, completed by ``--resume`` (``done``), ran
+    only what the ``kept`` parts lacked and left the tables a straight local run gives."""
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().endswith(
+        f"{n} calls: {n} complete, 0 failed ({kept} done before, not run again)")
+    whole = batch(folder, "--out", straight, "--asr", "none", "--jobs", 2)
+    assert whole.returncode == 0, whole.stderr
+    assert_same_tables(out, straight)
+
+
 def run_json(out: Path) -> dict[str, Any]:
     return json.loads((out / "run.json").read_text(encoding="utf-8"))

@@ -17,6 +17,7 @@ from monitor.batch.scoring import DEFAULT_TOLERANCE_S
 from monitor.config.rules import RULE_IDS
 from testkit.batch_corpus import (
     Corpus,
+    assert_resumed_as_straight,
     assert_same_tables,
     batch,
     many_copies,
@@ -176,9 +177,4 @@ def test_a_stopped_run_leaves_no_table_and_resume_completes_it(corpus, tmp_path,
     kept = settled_parts(stopped)
     assert 2 <= kept < n
     done = batch(folder, "--out", stopped, "--asr", "none", "--resume", "--jobs", 2)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().endswith(
-        f"{n} calls: {n} complete, 0 failed ({kept} done before, not run again)")
-    whole = batch(folder, "--out", straight, "--asr", "none", "--jobs", 2)
-    assert whole.returncode == 0, whole.stderr
-    assert_same_tables(stopped, straight)
+    assert_resumed_as_straight(done, n, kept, folder, stopped, straight)

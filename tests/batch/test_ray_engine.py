@@ -24,6 +24,7 @@ from testkit.batch_corpus import (
     CLI,
     REPO,
     Corpus,
+    assert_resumed_as_straight,
     assert_same_tables,
     batch,
     many_copies,
@@ -122,12 +123,7 @@ def test_a_stopped_cluster_run_leaves_no_table_and_resume_completes_it(
     kept = settled_parts(stopped)
     assert 2 <= kept < n
     done = batch(folder, "--out", stopped, "--asr", "none", "--resume", *on_cluster)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().endswith(
-        f"{n} calls: {n} complete, 0 failed ({kept} done before, not run again)")
-    whole = batch(folder, "--out", straight, "--asr", "none", "--jobs", 2)
-    assert whole.returncode == 0, whole.stderr
-    assert_same_tables(stopped, straight)
+    assert_resumed_as_straight(done, n, kept, folder, stopped, straight)
 
 
 def _parts_of(out: Path) -> int:
@@ -179,12 +175,7 @@ def test_a_lost_node_stops_the_run_with_one_line_and_resume_completes_it(
         # On the head alone, started while the cluster may still count the lost node's CPU:
         # the worker placed there never starts, and the other does every call.
         done = batch(*args, "--resume")
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().endswith(
-        f"{n} calls: {n} complete, 0 failed ({kept} done before, not run again)")
-    whole = batch(folder, "--out", straight, "--asr", "none", "--jobs", 2)
-    assert whole.returncode == 0, whole.stderr
-    assert_same_tables(out, straight)
+    assert_resumed_as_straight(done, n, kept, folder, out, straight)
 
 
 @pytest.mark.slow
