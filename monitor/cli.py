@@ -28,7 +28,7 @@ from monitor.config import PROFILES, Config, load_config, session_config
 from monitor.errors import CallmonitorError
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
-from monitor.sinks.store import StoreSink
+from monitor.sinks.store import StoreSink, open_stored_session
 from monitor.sinks.timeline import TimelineSink, clock, render
 from monitor.sources.base import Source
 from monitor.storage.database import describe, open_database, resolve_location
@@ -173,13 +173,8 @@ def _open_session(mode: str, source_name: str, cfg: Config, recognizer: Any, db:
                   keep_audio: bool) -> _Setup:
     """Open the stored session, with a recogniser already loaded (once for every call of
     ``live --softphone``)."""
-    from monitor.pipeline import session_facts
-
-    backend = recognizer.backend if recognizer else None
     location = _location(db, cfg)
-    writer = SessionWriter(location, mode=mode, source=source_name,
-                           profile=cfg.profile, agent=cfg.agent_name, company=cfg.company,
-                           asr_backend=backend, store=cfg.store, on_trouble=_warn)
+    writer, extra = open_stored_session(location, mode, source_name, cfg, recognizer, _warn)
     keeper = None
     if keep_audio:
         from monitor.sinks.audio import AudioKeeper
@@ -191,8 +186,7 @@ def _open_session(mode: str, source_name: str, cfg: Config, recognizer: Any, db:
             writer.close("failed")
             raise
         writer.keep_audio(name)
-    extra = {"session_id": writer.session_id, **session_facts(source_name, cfg, recognizer),
-             "kept_audio": str(keeper.path) if keeper else None}
+        extra["kept_audio"] = str(keeper.path)
     return _Setup(cfg, recognizer, writer, extra, keeper)
 
 

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from monitor.storage.writer import SessionWriter
+
+if TYPE_CHECKING:
+    from monitor.asr.base import Recognizer
+    from monitor.config import Config
+
+
+def open_stored_session(location: str, mode: str, source_name: str, cfg: Config,
+                        recognizer: Recognizer | None, on_trouble: Callable[[str], None]
+                        ) -> tuple[SessionWriter, dict[str, Any]]:
+    """A new stored session and the set-up facts its summary carries (``session_id`` and
+    ``session_facts``; ``kept_audio`` None until a keeper is made): every command that stores
+    calls (replay, live, tap) opens them alike."""
+    from monitor.pipeline import session_facts  # the CLI imports this module at start-up
+
+    writer = SessionWriter(location, mode=mode, source=source_name, profile=cfg.profile,
+                           agent=cfg.agent_name, company=cfg.company,
+                           asr_backend=recognizer.backend if recognizer else None,
+                           store=cfg.store, on_trouble=on_trouble)
+    return writer, {"session_id": writer.session_id,
+                    **session_facts(source_name, cfg, recognizer), "kept_audio": None}
 
 
 class StoreSink:

@@ -32,10 +32,9 @@ from monitor.asr.base import Recognizer
 from monitor.config import Config
 from monitor.errors import CallmonitorError
 from monitor.frames import CHANNELS, Channel
-from monitor.pipeline import Session, session_facts
-from monitor.sinks.store import StoreSink
+from monitor.pipeline import Session
+from monitor.sinks.store import StoreSink, open_stored_session
 from monitor.sources.pushed import Chunk, LegEnd, Pushed, PushedSource
-from monitor.storage.writer import SessionWriter
 
 log = logging.getLogger("callmonitor.tap")
 
@@ -144,12 +143,8 @@ class Call:
             return
         cfg = replace(ctx.cfg, agent_name=self.setup.agent_name or ctx.cfg.agent_name,
                       company=self.setup.company or ctx.cfg.company)
-        writer = SessionWriter(ctx.location, mode="tap", source=name, profile=cfg.profile,
-                               agent=cfg.agent_name, company=cfg.company,
-                               asr_backend=ctx.recognizer.backend if ctx.recognizer else None,
-                               store=cfg.store, on_trouble=log.warning)
-        extra = {"session_id": writer.session_id, "kept_audio": None,
-                 **session_facts(name, cfg, ctx.recognizer)}
+        writer, extra = open_stored_session(ctx.location, "tap", name, cfg, ctx.recognizer,
+                                            log.warning)
         session = Session(cfg, source, ctx.recognizer, [StoreSink(writer), _Callbacks(self)])
         self.session = session
         log.info("call %s: session %d (%s)", self.call_id, writer.session_id, name)
