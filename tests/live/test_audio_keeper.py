@@ -27,9 +27,11 @@ from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame
 from monitor.pipeline import Session
 from monitor.sinks.audio import FILE_MODE, FLUSH_S, AudioKeeper
 from monitor.sinks.audio_formats import WAV_HEADER_BYTES as HEADER_BYTES
+from monitor.sinks.audio_formats import ogg_crc
 from monitor.sinks.collect import CollectSink
 from monitor.sources.wavfile import WavSource
 from testkit import synth
+from testkit.encode import encode_wav
 from testkit.kept import correlation, decoded_s, read_kept
 
 REPO_DIR = Path(__file__).resolve().parents[2]
@@ -351,3 +353,21 @@ def test_kept_files_are_not_readable_by_other_users(call, tmp_path: Path) -> Non
             assert path.stat().st_mode & 0o777 == FILE_MODE == 0o640
     finally:
         os.umask(before)
+
+
+def test_ogg_pages_carry_the_checksum_ffmpegs_muxer_writes(call, tmp_path: Path) -> None:
+    """Every page of an Ogg Opus file made by FFmpeg's own muxer (testkit.encode) checks out
+    with ``ogg_crc``, so players that verify page checksums accept the kept files."""
+    data = encode_wav(call.wav, "opus", tmp_path).read_bytes()
+    pages = 0
+    at = 0
+    while at < len(data):
+        assert data[at:at + 4] == b"OggS"
+        count = data[at + 26]
+        size = 27 + count + sum(data[at + 27:at + 27 + count])
+        page = data[at:at + size]
+        zeroed = page[:22] + b"\0\0\0\0" + page[26:]
+        assert ogg_crc(zeroed) == int.from_bytes(page[22:26], "little")
+        at += size
+        pages += 1
+    assert pages >= 3  # head, tags and audio
