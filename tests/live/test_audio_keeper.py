@@ -200,14 +200,18 @@ from monitor.config import load_config
 from monitor.pipeline import Session
 from monitor.sinks.audio import AudioKeeper
 from monitor.sources.wavfile import WavSource
+from monitor.frames import FRAME_S
+FLUSH_STEPS = {flush_steps}
 
 class KillAt:
-    def frames(self, frames):  # once the call is past kill_at and the writer has caught up
-        if {kill_at!r} is not None and frames[0].t >= {kill_at!r} + 0.6:
+    def frames(self, frames):  # once past kill_at, and the writer has written every flush
+        if {kill_at!r} is not None and frames[0].t >= {kill_at!r}:
+            handed = round(frames[0].t / FRAME_S) + 1
+            flushed = handed // FLUSH_STEPS * FLUSH_STEPS * FRAME_S
             deadline = time.monotonic() + 10
-            while keeper.kept_s < {kill_at!r} and time.monotonic() < deadline:
+            while keeper.kept_s < flushed - 0.02 and time.monotonic() < deadline:
                 time.sleep(0.005)
-            print(json.dumps({{"kept_s": keeper.kept_s}}), flush=True)
+            print(json.dumps({{"flushed": flushed, "kept_s": keeper.kept_s}}), flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
     def write(self, record): pass
     def close(self, status): pass
@@ -224,8 +228,9 @@ print(json.dumps({{"status": summary["status"], "kept_s": keeper.kept_s,
 def run_child(call_wav: Path, out: Path, kill_at: float | None = None, prepare: str = "",
               audio_format: str = "wav") -> subprocess.CompletedProcess[str]:
     """A session keeping ``out``; with ``kill_at``, killed (SIGKILL) once the call is past it
-    and the keeper says that much audio is on disk, after printing how much it said."""
-    code = CHILD.format(kill_at=kill_at, prepare=prepare)
+    and the keeper's writer has written every flush handed to it (it says so in ``kept_s``),
+    after printing where the last flush ended and what the keeper said."""
+    code = CHILD.format(kill_at=kill_at, prepare=prepare, flush_steps=FLUSH_STEPS)
     return subprocess.run([sys.executable, "-c", code, str(call_wav), str(out), audio_format],
                           cwd=REPO_DIR, capture_output=True, text=True, timeout=120)
 
@@ -243,10 +248,14 @@ def test_kill_9_mid_session_leaves_a_playable_file(call, tmp_path: Path,
     out = tmp_path / f"kept.{audio_format}"
     done = run_child(call.wav, out, kill_at=4.0, audio_format=audio_format)
     assert done.returncode == -signal.SIGKILL, done.stderr
-    said = json.loads(done.stdout)["kept_s"]
-    assert said >= 4.0
-    # Everything the keeper had said was on disk plays, decoded by FFmpeg.
-    assert decoded_s(out) >= said - 1e-9
+    said = json.loads(done.stdout)
+    assert said["flushed"] >= 4.0
+    # The file plays, decoded by FFmpeg, up to the last flush (less Opus's look-ahead: its
+    # pre-skip, which the OpusHead at byte 28 says, at 48 kHz), and as far as kept_s said.
+    lookahead = (int.from_bytes(out.read_bytes()[38:40], "little") / 48000
+                 if audio_format == "opus" else 0.0)
+    assert decoded_s(out) >= said["flushed"] - lookahead - 1e-9
+    assert decoded_s(out) >= said["kept_s"] - 1e-9
     kept = read_kept(out)
     original, _ = read_wav(call.wav)
     if audio_format == "opus":  # lossy: each side's loudness over time is the input's
