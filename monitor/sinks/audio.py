@@ -12,7 +12,8 @@ write the file is complete and playable (WAV sizes patched, whole Ogg pages, who
 frames), so a session that ends any way at all (Ctrl-C, a crash, kill -9) leaves a playable
 file of everything up to the last write; ``kept_s`` says how far that is. A write that fails
 mid-call does not end the session: the file keeps what was written, keeping stops, and
-``error`` says why. Files are created 0640: recordings of calls are not for every local user.
+``error`` says why. Files are created 0640 (a folder made for them 0750): recordings of calls
+are not for every local user.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ MIN_FREE_S = 60.0
 would fail within the first minute; compressed audio needs less, so this errs on the safe
 side)."""
 FILE_MODE = 0o640
+DIR_MODE = 0o750
+"""A folder the keeper makes: its listing (who called when) is not for every local user."""
 
 _SIDE = {"agent": 0, "customer": 1}
 _SILENCE = bytes(FRAME_BYTES)
@@ -88,7 +91,7 @@ class AudioKeeper:
         self._blocks: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
         self._out: Output | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             self._out = Output(fd)
             if stat_mod.S_ISREG(os.fstat(fd).st_mode):  # an old file keeps its mode

@@ -349,17 +349,18 @@ def test_a_gap_in_the_clock_is_kept_as_silence(call, tmp_path: Path) -> None:
 
 
 def test_kept_files_are_not_readable_by_other_users(call, tmp_path: Path) -> None:
-    """Recordings of calls are created 0640 (owner and group), whatever the umask, and a file
-    left from before is brought to that mode too."""
+    """Recordings of calls are created 0640 (owner and group), whatever the umask, a file
+    left from before is brought to that mode too, and a folder made for them is 0750."""
     old = tmp_path / "kept.opus"
     old.write_bytes(b"")
     old.chmod(0o666)
     before = os.umask(0)
     try:
-        for path in (tmp_path / "kept.flac", old):
+        for path in (tmp_path / "new" / "kept.flac", old):
             keeper = AudioKeeper(path, "opus" if path.suffix == ".opus" else "flac")
             keeper.close("complete")
             assert path.stat().st_mode & 0o777 == FILE_MODE == 0o640
+        assert (tmp_path / "new").stat().st_mode & 0o777 == 0o750  # the folder it made
     finally:
         os.umask(before)
 
