@@ -185,7 +185,8 @@ def test_a_file_cut_off_mid_session_plays_up_to_the_last_flush(call, cfg,
     assert copier.kept_s is not None
     cut, rate = read_wav(tmp_path / "cut.wav")
     assert rate == SAMPLE_RATE_HZ
-    assert len(cut) / rate == pytest.approx(copier.kept_s)  # what the keeper said is there
+    # At least what the keeper had said was there (its writer may have gone on meanwhile).
+    assert len(cut) / rate >= copier.kept_s >= 1.7
     assert len(cut) % (FLUSH_STEPS * FRAME_SAMPLES) == 0  # whole flushes
     assert_header_consistent(tmp_path / "cut.wav")
     whole, _ = read_wav(tmp_path / "kept.wav")
