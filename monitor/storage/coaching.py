@@ -12,7 +12,6 @@ The web layer decides who may do what; these functions only read and write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -125,27 +124,30 @@ def set_review(location: Location, session_id: int, state: ReviewState, by: str)
                    (session_id, state, by, _now()))
 
 
-def needs_review(location: Location, order: str, violation_rules: Sequence[str], *,
-                 offset: int = 0, limit: int = 50) -> tuple[list[tuple[SessionInfo, str]], int]:
+# An alert record's severity, in each engine's JSON.
+_SEVERITY = {"sqlite": "json_extract(a.body, '$.severity')",
+             "postgresql": "(a.body::jsonb ->> 'severity')"}
+
+
+def needs_review(location: Location, order: str, *, offset: int = 0,
+                 limit: int = 50) -> tuple[list[tuple[SessionInfo, str]], int]:
     """Ended sessions still ``new`` or ``disputed`` (with that state), one page, and how many
-    in all. ``order``: ``score`` (lowest first, unscored last) or ``violations`` (most alerts
-    of ``violation_rules`` first, then the lowest score)."""
+    in all. ``order``: ``score`` (lowest first, unscored last) or ``violations`` (the most
+    alerts of severity ``violation`` first, then the lowest score)."""
     if order not in QUEUE_ORDERS:
         raise ValueError(f"unknown queue order {order!r}")
-    marks = ", ".join("?" for _ in violation_rules) or "NULL"
-    violations = ("(SELECT COALESCE(SUM(a.count), 0) FROM session_alerts a WHERE"
-                  f" a.session_id = sessions.id AND a.rule IN ({marks}))")
-    first = f"{violations} DESC, " if order == "violations" else ""
     states = ", ".join("?" for _ in QUEUE_STATES)
     where = (" FROM sessions LEFT JOIN reviews r ON r.session_id = sessions.id"
              f" WHERE sessions.status <> 'running' AND COALESCE(r.state, 'new') IN ({states})")
     columns = ", ".join(f"sessions.{c.strip()}" for c in _COLUMNS.split(","))
     with open_database(location) as db:
+        first = ("(SELECT COUNT(*) FROM records a WHERE a.session_id = sessions.id AND"
+                 f" a.type = 'alert' AND {_SEVERITY[db.dialect]} = 'violation') DESC, "
+                 if order == "violations" else "")
         total = db.one(f"SELECT COUNT(*){where}", QUEUE_STATES)
         rows = db.rows(f"SELECT {columns}, COALESCE(r.state, 'new'){where}"
                        f" ORDER BY {first}sessions.score ASC NULLS LAST, sessions.id DESC"
-                       " LIMIT ? OFFSET ?",
-                       [*QUEUE_STATES, *(violation_rules if first else ()), limit, offset])
+                       " LIMIT ? OFFSET ?", [*QUEUE_STATES, limit, offset])
     return [(_info(row[:-1]), row[-1]) for row in rows], int(total[0]) if total else 0
 
 

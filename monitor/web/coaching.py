@@ -134,8 +134,8 @@ def queue() -> str:
         abort(400, f"order: one of {', '.join(QUEUE_ORDERS)}")
     size = settings().cfg.web.page_size
     page = _page()
-    rows, total = needs_review(settings().location, order, _violation_rules(),
-                               offset=(page - 1) * size, limit=size)
+    rows, total = needs_review(settings().location, order, offset=(page - 1) * size,
+                               limit=size)
     return render_template("queue.html", rows=rows, total=total, order=order, page=page,
                            pages=max(1, math.ceil(total / size)), orders=QUEUE_ORDERS,
                            severity=settings().severity)
@@ -155,12 +155,6 @@ def audit() -> str:
     return render_template("audit.html", rows=rows, total=total, page=page,
                            pages=max(1, math.ceil(total / size)), user_filter=name or "",
                            session_filter=session_id, actions=AUDIT_ACTIONS)
-
-
-def _violation_rules() -> list[str]:
-    """The rules whose alerts the profile calls violations (the queue's "violations first")."""
-    return sorted(rule for rule, message in settings().cfg.messages.items()
-                  if message.severity == "violation")
 
 
 def _moment(info: SessionInfo) -> float:
