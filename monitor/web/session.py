@@ -128,8 +128,8 @@ def highlight(line: dict[str, Any], alerts: list[dict[str, Any]],
     text = line["text"]
     taken = [False] * len(text)
     for alert in alerts:
-        if alert["mark"] and (line["start"] - asr.pad_s <= alert["seek"]
-                              <= line["end"] + asr.whisper_tail_s):
+        if alert["mark"] and (round(line["start"] - asr.pad_s, 3) <= alert["seek"]
+                              <= round(line["end"] + asr.whisper_tail_s, 3)):
             for start, end in find_words(text, alert["mark"]):
                 taken[start:end] = [True] * (end - start)
     pieces: list[tuple[str, bool]] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import tomllib
 from dataclasses import replace
 
 import pytest
@@ -22,6 +23,7 @@ from monitor.storage.sessions import default_audio_dir
 from monitor.storage.users import add_user
 from monitor.web.app import create_app
 from monitor.web.auth import COOKIE
+from testkit import synth
 from testkit.pages import Page
 
 PASSWORDS = {"boss": "boss-password", "wang": "wang-password", "li": "li-password"}
@@ -317,3 +319,30 @@ def test_an_older_store_without_the_coaching_tables_gains_them_on_open(store, tm
     client = signed_in(make_app(old), "boss")
     assert client.get(f"/sessions/{WANG_HOLD}").status_code == 200
     assert audit(old) == [("boss", "view", WANG_HOLD, "")]
+
+
+@pytest.mark.slow
+def test_a_taboo_links_to_where_it_was_said_and_is_highlighted(tmp_path, whisper_zh):
+    """A taboo (你弄错了) said at the start of the agent's line, as the synthesised truth
+    places it: the alert's link goes there (Whisper's word times, within 0.35 s), not to the
+    end of its words when the rule decided, and its words are marked in the line."""
+    with open(synth.SCENARIOS_DIR / "rules" / "forbidden_a.toml", "rb") as f:
+        scenario = tomllib.load(f)  # its first exchange only: the customer, then the taboo
+    call = synth.synthesize({**scenario, "name": "coaching_taboo",
+                             "events": scenario["events"][:2], "expect": []}, tmp_path)
+    db = tmp_path / "calls.sqlite3"
+    result = CliRunner().invoke(main, ["replay", str(call.wav), "--asr", "whisper", "--db",
+                                       str(db), "--agent-name", "wang"])
+    assert result.exit_code == 0, result.output
+    add_user(db, "boss", "supervisor", PASSWORDS["boss"])
+    html = signed_in(make_app(db), "boss").get("/sessions/1").text
+    [alert] = [a for a in timeline_json(html)["alerts"] if a["rule"] == "forbidden_phrase"]
+    [said] = [u for u in call.truth["utterances"] if u["channel"] == "agent"]
+    [evidence] = [r["evidence"] for r in map(json.loads, (b for (b,) in query(
+        db, "SELECT body FROM records WHERE type = 'alert'"))) if r["rule"] == "forbidden_phrase"]
+    assert alert["seek"] == evidence["word_start"]
+    assert alert["seek"] == pytest.approx(said["start"], abs=0.35)
+    assert alert["t"] - alert["seek"] > 0.5  # decided at the end of the words
+    assert Page(html).texts("phrase-mark") == [evidence["heard"]] == ["你弄错了"]
+    [item] = [i for i in Page(html).all("alert-item") if i["data-rule"] == "forbidden_phrase"]
+    assert float(item["data-seek"]) == alert["seek"]
