@@ -157,14 +157,21 @@ def audit() -> str:
                            session_filter=session_id, actions=AUDIT_ACTIONS)
 
 
-def _moment(info: SessionInfo) -> float:
-    """The posted ``t``: seconds into the call, within it."""
+def moment(value: str | None, duration: float) -> float | None:
+    """``value`` as seconds into a call that lasts ``duration`` (a note's ``t``, a link's
+    ``?t=``), to the millisecond; ``None`` if it is not a moment of the call."""
     try:
-        t = float(request.form.get("t", ""))
+        t = float(value) if value else math.nan
     except ValueError:
-        t = math.nan
-    duration = info.duration_s if info.duration_s is not None else math.inf
-    if not 0.0 <= t <= duration:
+        return None
+    return round(t, 3) if 0.0 <= t <= duration else None
+
+
+def _moment(info: SessionInfo) -> float:
+    """The posted ``t`` (a running call has no end yet)."""
+    t = moment(request.form.get("t"), info.duration_s if info.duration_s is not None
+               else math.inf)
+    if t is None:
         abort(400, "t: a moment of the call, in seconds from its start")
     return t
 

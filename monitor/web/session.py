@@ -4,7 +4,6 @@ audio. Only the sessions the signed-in user may see; any other is "not found".""
 from __future__ import annotations
 
 import json
-import math
 import mimetypes
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +16,7 @@ from monitor.config import AsrConfig, Config
 from monitor.storage.coaching import record, record_play
 from monitor.storage.sessions import SessionInfo, audio_file, session_records
 from monitor.web.auth import safe_next
-from monitor.web.coaching import coaching_of
+from monitor.web.coaching import coaching_of, moment
 from monitor.web.context import settings, user, visible_session
 from monitor.web.labels import RULE_LABELS, clock
 from monitor.web.timeline import timeline_data
@@ -95,15 +94,6 @@ def kept_audio(info: SessionInfo) -> Path | None:
     return audio_file(settings().audio_dir, info)
 
 
-def moment(value: str | None, duration: float) -> float | None:
-    """A ``?t=`` seconds into the call (a note's link), if it is one."""
-    try:
-        t = float(value) if value else math.nan
-    except ValueError:
-        return None
-    return round(t, 3) if 0.0 <= t <= duration else None
-
-
 def transcript(data: dict[str, Any], asr: AsrConfig) -> list[dict[str, Any]]:
     """What was said, in time order, with the alerts between the lines; each line's text in
     ``pieces`` (text, highlighted) with the words of the alerts about it highlighted.
@@ -143,7 +133,8 @@ def highlight(line: dict[str, Any], alerts: list[dict[str, Any]],
 
 def find_words(text: str, words: str) -> list[tuple[int, int]]:
     """Where ``words`` are in ``text``, as (start, end) spans: whole, or (a filler alert's
-    tokens are its fillers run together, 嗯那个) the longest runs of them in turn."""
+    tokens are its fillers run together, 嗯那个) the longest runs of them in turn; nothing if
+    some of them are not there (never a stray character of a phrase heard otherwise)."""
     spans: list[tuple[int, int]] = []
     at, rest = 0, words
     while rest:
@@ -154,7 +145,7 @@ def find_words(text: str, words: str) -> list[tuple[int, int]]:
                 at, rest = found + size, rest[size:]
                 break
         else:
-            break
+            return []
     return spans
 
 

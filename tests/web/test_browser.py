@@ -235,6 +235,7 @@ def test_a_note_pinned_at_a_moment_seeks_there_for_the_agent_as_an_alert_to_its_
             _audio_near(page, start, 0.1)
         page.click("[data-testid=note-acknowledge]")
         page.wait_for_selector("[data-testid=note-ack]")
+        _screenshot(page, "coaching.png")
     assert _rows(floor.db, "SELECT acknowledged_by FROM notes WHERE id = ?", note_id) == [
         ("wang",)]
 

@@ -23,6 +23,7 @@ from monitor.storage.sessions import default_audio_dir
 from monitor.storage.users import add_user
 from monitor.web.app import create_app
 from monitor.web.auth import COOKIE
+from monitor.web.session import find_words
 from testkit import synth
 from testkit.pages import Page
 
@@ -346,3 +347,13 @@ def test_a_taboo_links_to_where_it_was_said_and_is_highlighted(tmp_path, whisper
     assert Page(html).texts("phrase-mark") == [evidence["heard"]] == ["你弄错了"]
     [item] = [i for i in Page(html).all("alert-item") if i["data-rule"] == "forbidden_phrase"]
     assert float(item["data-seek"]) == alert["seek"]
+
+
+@pytest.mark.parametrize("text, words, marked", [
+    ("你弄错了我们，我们不会乱扣钱的", "你弄错了", ["你弄错了"]),
+    ("嗯，那个我帮您查一下，就是说", "嗯那个就是说", ["嗯", "那个", "就是说"]),  # fillers
+    ("这不关我的事", "这是规定", []),  # not all there: no stray 这
+    ("您好", "再见", []),
+])
+def test_the_words_of_an_alert_are_found_in_its_line(text, words, marked):
+    assert [text[a:b] for a, b in find_words(text, words)] == marked
