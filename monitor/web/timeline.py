@@ -153,7 +153,7 @@ def _alert_starts(alerts: list[dict[str, Any]],
         end = alert.pop("word_end")
         if alert["seek"] is None and end is not None:
             word = min(words, default=None, key=lambda w: abs(w["end"] - end))
-            near = word is not None and abs(word["end"] - end) < 0.01
+            near = word is not None and abs(word["end"] - end) < 0.001  # both to the ms
             alert["seek"] = float(word["start"]) if near and word else end
         if alert["seek"] is None:
             alert["seek"] = alert["t"]
