@@ -43,7 +43,6 @@ bp = Blueprint("coaching", __name__)
 
 FORM_TOKEN = "form_token"
 """The name of the hidden field every form posted here carries."""
-NOTES_SHOWN = 200
 
 
 @bp.before_request
@@ -92,7 +91,7 @@ def ack_note(note_id: int) -> BaseResponse:
     who = user()
     if note is None or (not who.sees_all and note.agent != who.agent):
         abort(404)
-    if who.sees_all:
+    if who.sees_all or note.author == who.name:  # the agent's own word needs no receipt
         abort(403)
     acknowledge(settings().location, note_id, who.name)
     return redirect(url_for("session.page", session_id=note.session_id,
@@ -118,9 +117,11 @@ def review(session_id: int) -> BaseResponse:
 
 @bp.get("/notes")
 def notes() -> str:
-    """Notes on the signed-in agent's calls (a supervisor: on every call), unread first."""
+    """Notes on the signed-in agent's calls (a supervisor: on every call), a page of them,
+    not yet acknowledged first."""
     who = user()
-    rows = agent_notes(settings().location, None if who.sees_all else who.agent, NOTES_SHOWN)
+    rows = agent_notes(settings().location, None if who.sees_all else who.agent,
+                       settings().cfg.web.page_size)
     return render_template("notes.html", notes=rows, form_token=form_token())
 
 

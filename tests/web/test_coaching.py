@@ -214,8 +214,10 @@ def test_review_states_and_the_needs_review_queue(store, app, boss, wang, li):
         "form_token": token(wang, WANG_HOLD)}).status_code == 303
     assert query(store, "SELECT state, by_user FROM reviews WHERE session_id = ?",
                  WANG_HOLD) == [("disputed", "wang")]
-    assert ("wang", 2.5, "我说了请稍等") in query(
-        store, "SELECT author, t, body FROM notes WHERE session_id = ?", WANG_HOLD)
+    [(dispute_id,)] = query(store, "SELECT id FROM notes WHERE session_id = ? AND author = ?"
+                            " AND t = 2.5 AND body = ?", WANG_HOLD, "wang", "我说了请稍等")
+    assert wang.post(f"/notes/{dispute_id}/ack", data={
+        "form_token": token(wang, WANG_INTERRUPTION)}).status_code == 403  # their own note
     assert (WANG_HOLD, "disputed") in queue_ids(boss)
     assert wang.get("/queue").status_code == 404 and "nav-queue" not in wang.get("/").text
 
