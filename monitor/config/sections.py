@@ -85,6 +85,8 @@ class WebConfig:
     sign_in_hours: Positive
     page_size: PositiveCount
     secure_cookies: bool
+    audit_play_window_s: PositiveSeconds
+    note_max_chars: PositiveCount
 
 
 @dataclass(frozen=True, slots=True)

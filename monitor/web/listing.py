@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
+from monitor.storage.coaching import record
 from monitor.storage.sessions import (
     SORTABLE_COLUMNS,
     SessionFilter,
@@ -123,6 +124,8 @@ def export_csv() -> Response:
     query = parse_query(request.args, user())
     if query.problems:
         abort(400, "; ".join(query.problems))
+    record(cfg.location, user().name, "download", None,
+           "csv " + request.query_string.decode("utf-8", "replace"))
     rules = alerted_rules(cfg.location)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(

@@ -8,8 +8,10 @@ linearly onto the call's seconds between ``data-x0`` and ``data-x1``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -228,3 +230,55 @@ def test_a_request_without_a_sign_in_is_refused(browser, floor):
             urllib.request.urlopen(f"{floor.url}{path}", timeout=5)
         assert refused.value.code == 401
         assert own_text.encode() not in refused.value.read()
+
+
+def _audio_near(page, t: float, within: float = 0.25) -> None:
+    page.wait_for_function(
+        f"Math.abs(document.querySelector('[data-testid=audio]').currentTime - {t}) < {within}",
+        timeout=5000)
+
+
+def test_a_note_pinned_at_a_moment_seeks_there_for_the_agent_as_an_alert_to_its_start(
+        browser, floor, synth_call):
+    """The supervisor pins a note where the timeline was clicked; the agent follows the note's
+    link and the audio stands at that moment. An interruption alert's link seeks to where the
+    agent started talking over the customer (the synthesised truth), not 0.5 s later when the
+    rule decided."""
+    moment = 5.0
+    with browser.page(viewport={"width": 1440, "height": 1000}) as page:
+        _sign_in(page, floor, "zhang")
+        page.goto(f"{floor.url}/sessions/{floor.own}")
+        page.wait_for_selector("[data-testid=timeline][data-x1]")
+        _click_at(page, moment)
+        assert page.input_value("[data-testid=note-t]") == f"{moment:.1f}"
+        page.fill("[data-testid=note-body]", "这里先让客户说完")
+        page.click("[data-testid=note-submit]")
+        page.wait_for_selector("[data-testid=note]")
+    [(note_id, t)] = _rows(floor.db, "SELECT id, t FROM notes WHERE session_id = ?", floor.own)
+    assert t == moment
+    alerts = [r for r in session_records(floor.db, floor.own)
+              if r["type"] == "alert" and r["rule"] == "interruption"]
+    agent = [u for u in synth_call("rules/interruption").truth["utterances"]
+             if u["channel"] == "agent"]
+    with browser.page(viewport={"width": 1440, "height": 1000}) as page:
+        _sign_in(page, floor, "wang")
+        page.goto(f"{floor.url}/notes")
+        page.click(f"[data-testid=note-row][data-id='{note_id}'] [data-testid=note-link]")
+        page.wait_for_selector("[data-testid=timeline]")
+        _audio_near(page, moment)
+        for index, (alert, said) in enumerate(zip(alerts, agent[1:], strict=True)):
+            page.locator("[data-testid=alert-item][data-rule=interruption]").nth(index).click()
+            start = alert["evidence"]["start"]
+            assert start == pytest.approx(said["start"], abs=0.3)
+            assert alert["t"] - start > 0.3
+            _audio_near(page, start, 0.1)
+        page.click("[data-testid=note-acknowledge]")
+        page.wait_for_selector("[data-testid=note-ack]")
+        _screenshot(page, "coaching.png")
+    assert _rows(floor.db, "SELECT acknowledged_by FROM notes WHERE id = ?", note_id) == [
+        ("wang",)]
+
+
+def _rows(db: str, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql, params).fetchall()
