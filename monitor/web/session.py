@@ -16,7 +16,7 @@ from monitor.config import Config
 from monitor.storage.sessions import SessionInfo, audio_file, session_records
 from monitor.web.auth import safe_next
 from monitor.web.context import settings, visible_session
-from monitor.web.labels import RULE_LABELS, clock
+from monitor.web.labels import RULE_LABELS, clock, shown_message
 from monitor.web.timeline import timeline_data
 
 bp = Blueprint("session", __name__)
@@ -29,6 +29,8 @@ def page(session_id: int) -> str:
     records = list(session_records(cfg.location, session_id))
     data = timeline_data(info, records, cfg.rate_band(info.profile))
     data["labels"] = RULE_LABELS
+    for alert in data["alerts"]:
+        alert["message"] = shown_message(alert, cfg.profile(info.profile))
     has_audio = kept_audio(info) is not None
     return render_template("session.html", info=info, summary=info.summary or {},
                            back=list_link(),

@@ -72,7 +72,8 @@ class _Sorted:
         elif kind == "alert":
             self.alerts.append({"t": r["t"], "rule": r.get("rule", ""),
                                 "severity": r.get("severity", "info"),
-                                "message": r.get("message", ""), "say": r.get("say", "")})
+                                "message": r.get("message", ""), "say": r.get("say", ""),
+                                "evidence": r.get("evidence") or {}})
         elif kind == "hint":
             self.hints.append({"t": r["t"], "rule": r.get("rule", ""), "say": r.get("say", ""),
                                "played": bool(r.get("played", True))})

@@ -729,4 +729,8 @@
     window.addEventListener("resize", requestDraw);
   }
   draw();
+
+  // A link to a moment of the call (a search hit: #t=12.5) seeks there as the page opens.
+  const moment = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+  if (moment) seek(parseFloat(moment[1]));
 })();
