@@ -121,8 +121,9 @@ _SQLITE_FTS = (
     " VALUES ('delete', old.rowid, old.text); END",
 )
 _BACKFILL = ("INSERT INTO transcript_lines (session_id, seq, start_t, channel, text)"
-             " SELECT session_id, seq, t, {channel}, {text} FROM records"
-             " WHERE type = 'utterance' ON CONFLICT (session_id, seq) DO NOTHING")
+             " SELECT session_id, seq, t, COALESCE({channel}, ''), {text} FROM records"
+             " WHERE type = 'utterance' AND {text} IS NOT NULL"
+             " ON CONFLICT (session_id, seq) DO NOTHING")
 _JSON_FIELDS: dict[Dialect, dict[str, str]] = {
     "sqlite": {"channel": "json_extract(body, '$.channel')",
                "text": "json_extract(body, '$.text')"},

@@ -224,6 +224,10 @@ def test_search_in_postgresql_uses_pg_trgm(postgres_server):
     with open_database(url) as db:
         assert db.rows("SELECT indexname FROM pg_indexes WHERE tablename = 'transcript_lines'"
                        " AND indexdef LIKE '%gin_trgm_ops%'") == [("transcript_lines_trgm",)]
+        db.execute("DROP TABLE transcript_lines")
+    # An older store: the same database under a URL this process has not prepared yet.
+    older = url + ("&" if "?" in url else "?") + "application_name=older"
+    check_search(older)
 
 
 def test_the_search_page_marks_hits_safely_and_links_to_the_moment(tmp_path):
