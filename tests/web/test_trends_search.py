@@ -204,6 +204,12 @@ def test_search_finds_chinese_and_english_substrings_of_any_length(tmp_path):
         rows = conn.execute("SELECT COUNT(*) FROM transcript_fts WHERE transcript_fts MATCH"
                             " '\"有什么可以\"'").fetchone()
     assert rows == (1,)
+    with open_database(db) as conn:  # a session removed (prune) leaves the index with it
+        conn.execute("DELETE FROM sessions WHERE agent = ?", ("李",))
+    assert found(db, "退款") == truth("退款", "王") and found(db, "_") == []
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM transcript_fts WHERE transcript_fts MATCH"
+                            " '\"已经到账\"'").fetchone() == (0,)
 
 
 def test_an_older_store_gets_its_transcripts_indexed_when_opened(tmp_path):
