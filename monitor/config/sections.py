@@ -24,7 +24,9 @@ from monitor.config.checks import (
     PositiveSeconds,
     Ratio,
     Relation,
+    Sayable,
     Seconds,
+    TimeZoneName,
 )
 
 NYQUIST_HZ = 8000.0
@@ -87,6 +89,11 @@ class WebConfig:
     secure_cookies: bool
     audit_play_window_s: PositiveSeconds
     note_max_chars: PositiveCount
+    # The site's time zone (IANA): times shown and the list's day filters, unless a user has
+    # their own. Stored times stay UTC.
+    time_zone: TimeZoneName
+    # How many weeks back from a trend page's latest week it charts.
+    trend_weeks: PositiveCount
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,3 +353,21 @@ class RuleMessage:
     severity: Literal["info", "warn", "violation"]
     message: str
     say: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabelConfig:
+    """The words the review app shows for the parts a rule found missing (the ``missing``
+    evidence of greeting.incomplete and closing.incomplete holds these keys), in the profile's
+    language: people read "公司名称", never ``company``."""
+
+    greeting: Sayable
+    company: Sayable
+    agent_name: Sayable
+    asked_anything_else: Sayable
+    thanked: Sayable
+    said_goodbye: Sayable
+    caller_hung_up_first: Sayable
+    separator: str
+    """Between two names in a list ("、" in Chinese)."""
+

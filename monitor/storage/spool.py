@@ -67,6 +67,12 @@ def store_rows(db: Database, session_id: int, rows: list[Row]) -> None:
         "INSERT INTO records (session_id, seq, type, t, body) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (session_id, seq) DO NOTHING",
         [row.values(session_id) for row in rows])
+    lines = [(session_id, row.seq, row.t, str(record.get("channel") or ""), record["text"])
+             for row in rows if row.type == "utterance"
+             for record in (json.loads(row.body),) if isinstance(record.get("text"), str)]
+    if lines:  # the search index's copy of what was said (monitor.storage.search)
+        db.executemany("INSERT INTO transcript_lines (session_id, seq, start_t, channel, text)"
+                       " VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING", lines)
 
 
 def _json(item: dict[str, Any]) -> str:

@@ -23,17 +23,17 @@ from monitor.config import Config
 from monitor.errors import CallmonitorError
 from monitor.storage.sessions import Location
 from monitor.storage.users import signed_in_user
-from monitor.web import auth, coaching, health, labels, listing, session
+from monitor.web import auth, coaching, health, labels, listing, search, session, trends
 from monitor.web.auth import COOKIE, THROTTLE, SignInThrottle, safe_next
-from monitor.web.context import SETTINGS, Settings, plain_text, settings
+from monitor.web.context import SETTINGS, Settings, plain_text, settings, time_zone
 
 log = logging.getLogger("monitor.web")
 
-BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp, coaching.bp)
+BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp, coaching.bp, trends.bp, search.bp)
 # Routes anyone may ask for; everything else needs a sign-in.
 PUBLIC = frozenset({"auth.login", "static", "health.check"})
 # Routes that answer with data rather than a page: 401 instead of a redirect to sign in.
-DATA = frozenset({"sessions.csv", "session.json", "session.audio"})
+DATA = frozenset({"sessions.csv", "session.json", "session.audio", "trends.json"})
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "media-src 'self'; connect-src 'self'; font-src 'self'; form-action 'self'; "
@@ -60,10 +60,11 @@ def create_app(location: Location, audio_dir: Path, cfg: Config, *,
     app.extensions[THROTTLE] = throttle or SignInThrottle()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # on DefaultJSONProvider, not the base class
     app.jinja_env.filters.update(clock=labels.clock, duration=labels.duration,
-                                 utc=labels.utc_time, rule_label=labels.rule_label,
+                                 local=_local_time, utc=_local_time,
+                                 rule_label=labels.rule_label,
                                  score_class=labels.score_class, number=labels.number,
                                  score=labels.score, short_source=labels.short_source)
-    app.jinja_env.globals.update(rule_standard=labels.RULE_STANDARD)
+    app.jinja_env.globals.update(rule_standard=labels.RULE_STANDARD, time_zone=time_zone)
     app.before_request(_gate)
     app.after_request(_headers)
     app.register_error_handler(HTTPException, _http_error)
@@ -71,6 +72,12 @@ def create_app(location: Location, audio_dir: Path, cfg: Config, *,
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
+
+
+def _local_time(iso: str | None) -> str:
+    """The ``local`` filter: a stored UTC time on the signed-in user's clock (``utc``, the
+    filter's name before time zones, means the same, for templates written then)."""
+    return labels.local_time(iso, time_zone())
 
 
 def _gate() -> BaseResponse | None:

@@ -64,6 +64,13 @@ def user() -> User:
     return g.user
 
 
+def time_zone() -> str:
+    """The zone the signed-in user reads times in: their own, else the site's ``[web]``."""
+    who = g.get("user")
+    return (who.time_zone if who is not None and who.time_zone else None) or (
+        settings().cfg.web.time_zone)
+
+
 def may_see(who: User, info: SessionInfo) -> bool:
     return who.sees_all or info.agent == who.agent
 

@@ -1,6 +1,7 @@
 """The ``sessions`` blueprint: the sessions list (``/``) and its CSV export (``/sessions.csv``).
 
-Both read the same query string: ``agent``, ``since`` and ``until`` (UTC days, both included),
+Both read the same query string: ``agent``, ``since`` and ``until`` (days in the user's time
+zone, both included),
 ``rule``, ``min_score``, ``max_score``, ``sort`` (one of the store's ``SORTABLE_COLUMNS``),
 ``order`` (``asc``/``desc``) and, for the page, ``page``. An agent's own name
 replaces any ``agent`` they ask for. The list reads one page of rows; the export pages through
@@ -30,7 +31,7 @@ from monitor.storage.sessions import (
     query_sessions,
 )
 from monitor.storage.users import User
-from monitor.web.context import settings, user
+from monitor.web.context import settings, time_zone, user
 
 bp = Blueprint("sessions", __name__)
 
@@ -140,7 +141,7 @@ def parse_query(args: Mapping[str, str], who: User) -> ListQuery:
                         since=_day(args, "since", problems),
                         until=_day(args, "until", problems), rule=_text(args, "rule"),
                         min_score=_score(args, "min_score", problems),
-                        max_score=_score(args, "max_score", problems))
+                        max_score=_score(args, "max_score", problems), time_zone=time_zone())
     sort = _text(args, "sort") or "started_at"
     if sort not in SORTABLE_COLUMNS:
         problems.append(f"sort: cannot sort by {sort!r}")
