@@ -97,7 +97,7 @@ class SessionFilter:
         if self.since is not None:
             clauses.append("started_at >= ?")
             params.append(self.since.isoformat())
-        if self.until is not None:
+        if self.until is not None and self.until < date.max:  # the last day has no day after
             clauses.append("started_at < ?")
             params.append((self.until + timedelta(days=1)).isoformat())
         if self.rule is not None:
@@ -161,10 +161,16 @@ def agents(location: Location) -> list[str]:
         return [r[0] for r in db.rows("SELECT DISTINCT agent FROM sessions ORDER BY agent")]
 
 
-def alerted_rules(location: Location) -> list[str]:
-    """Every rule that has fired in some session, for the review app's filter."""
+def alerted_rules(location: Location, agent: str | None = None) -> list[str]:
+    """Every rule that has fired in some session (of ``agent``, if given), for the review
+    app's filter and the CSV's columns: an agent learns nothing of other agents' calls."""
+    sql = "SELECT DISTINCT rule FROM session_alerts"
+    params: list[Any] = []
+    if agent is not None:
+        sql += " a JOIN sessions s ON s.id = a.session_id WHERE s.agent = ?"
+        params.append(agent)
     with open_database(location) as db:
-        return [r[0] for r in db.rows("SELECT DISTINCT rule FROM session_alerts ORDER BY rule")]
+        return [r[0] for r in db.rows(sql + " ORDER BY rule", params)]
 
 
 def default_audio_dir(location: Location) -> Path:

@@ -57,7 +57,9 @@ def audio(session_id: int) -> Response:
     mimetype = "audio/wav" if path.suffix.lower() in (".wav", ".wave") else (
         mimetypes.guess_type(path.name)[0] or "application/octet-stream")
     response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
-    response.headers["Cache-Control"] = "private, no-cache"
+    # A recording of a call is kept by no cache, not even the browser's (no-cache would store
+    # it and only ask before reuse).
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
