@@ -79,7 +79,8 @@ def _sign_in(target: str, typed: str, password: str) -> ResponseReturnValue:
         return (render_template("login.html", next=target, name=name,
                                 error=f"Too many failed sign-ins. Try again in {seconds} s."),
                 429, {"Retry-After": str(seconds)})
-    plausible = name == typed and name and password and len(password) <= MAX_PASSWORD_CHARS
+    plausible = (name == typed and name and "\0" not in name and password
+                 and len(password) <= MAX_PASSWORD_CHARS)
     who = authenticate(settings().location, name, password) if plausible else None
     if who is None:
         throttle.failed(name, address)

@@ -144,7 +144,9 @@ def visible_rules(who: User) -> list[str]:
 
 
 def parse_query(args: Mapping[str, str], who: User) -> ListQuery:
-    problems: list[str] = []
+    # No name, rule or date holds a NUL, and PostgreSQL refuses text with one.
+    problems = [f"{key}: holds a NUL character" for key, value in args.items() if "\0" in value]
+    args = {key: value for key, value in args.items() if "\0" not in value}
     flt = SessionFilter(agent=_text(args, "agent") if who.sees_all else who.agent,
                         since=_day(args, "since", problems),
                         until=_day(args, "until", problems), rule=_text(args, "rule"),

@@ -230,6 +230,25 @@ def test_no_query_parameter_makes_a_500(app):
                 assert response.status_code in (200, 400), (path, key, value)
 
 
+def test_no_query_parameter_makes_a_postgresql_store_fail(postgres_server, tmp_path):
+    """PostgreSQL refuses what SQLite takes (a NUL in text, an id past BIGINT): such values
+    are the request's fault (400, 404), not "database unavailable" (503)."""
+    url = postgres_server.create_database("web_security")
+    add_user(url, "boss", "supervisor", PASSWORD)
+    with open_database(url) as db:
+        _insert_call(db, *CALLS[1])
+    client = signed_in(make_app((url, tmp_path)), "boss")
+    for key in ("agent", "rule", "sort", "order", "page", "since", "until", "min_score"):
+        for path in ("/", "/sessions.csv"):
+            response = client.get(path, query_string={key: "li\x00"})
+            assert response.status_code in (200, 400), (path, key)
+            assert "li\x00" not in response.text
+    assert client.get("/sessions.csv?agent=li").data.count(b"\n") == 2  # the call is there
+    assert post_login(make_app((url, tmp_path)).test_client(), "boss\x00", PASSWORD
+                      ).status_code == 401
+    assert client.get(f"/sessions/{2**63}.json").status_code == 404
+
+
 def test_the_far_ends_of_the_calendar_filter_like_any_day(app):
     client = signed_in(app, "boss")
     everything = [str(n) for n in range(1, len(CALLS) + 1)]
