@@ -90,7 +90,7 @@ def _host_check(allowed: set[str]) -> Callable[[], BaseResponse | None]:
         except ValueError:
             name = None
         if name not in allowed:
-            return plain_text(400, "unknown host name")
+            return plain_text(400, "unknown host name: add it to [web] allowed_hosts")
         return None
     return check
 

@@ -99,6 +99,18 @@ def signed_in(app, name):
     return client
 
 
+@pytest.fixture(scope="module")
+def user(app):
+    """A client of the module's app signed in as a user, one per name (a sign-in hashes)."""
+    clients = {}
+
+    def client(name):
+        if name not in clients:
+            clients[name] = signed_in(app, name)
+        return clients[name]
+    return client
+
+
 def post_login(client, name, password, address="10.0.0.1", **headers):
     return client.post("/login", data={"name": name, "password": password},
                        environ_base={"REMOTE_ADDR": address}, headers=headers)
@@ -220,8 +232,8 @@ ODD_VALUES = ["9999-12-31", "0001-01-01", "1" * 23, "-" + "9" * 30, "1e400", "na
               "x" * 5000, "\x00", "%", "'; DROP TABLE sessions; --", "２０２５-03-01", "0"]
 
 
-def test_no_query_parameter_makes_a_500(app):
-    client = signed_in(app, "boss")
+def test_no_query_parameter_makes_a_500(user):
+    client = user("boss")
     for key in ("since", "until", "page", "min_score", "max_score", "sort", "order", "rule",
                 "agent"):
         for value in ODD_VALUES:
@@ -249,8 +261,8 @@ def test_no_query_parameter_makes_a_postgresql_store_fail(postgres_server, tmp_p
     assert client.get(f"/sessions/{2**63}.json").status_code == 404
 
 
-def test_the_far_ends_of_the_calendar_filter_like_any_day(app):
-    client = signed_in(app, "boss")
+def test_the_far_ends_of_the_calendar_filter_like_any_day(user):
+    client = user("boss")
     everything = [str(n) for n in range(1, len(CALLS) + 1)]
     for query in ("until=9999-12-31", "since=0001-01-01", "since=2025-03-02&until=9999-12-31"):
         rows = read_csv(client.get(f"/sessions.csv?{query}"))[1]
@@ -259,16 +271,16 @@ def test_the_far_ends_of_the_calendar_filter_like_any_day(app):
         assert client.get(f"/?{query}").status_code == 200
 
 
-def test_a_page_past_any_store_shows_the_last_page(app):
-    client = signed_in(app, "boss")
+def test_a_page_past_any_store_shows_the_last_page(user):
+    client = user("boss")
     response = client.get("/?page=" + "1" * 23)
     assert response.status_code == 200
     assert response.text.count('data-testid="session-row"') == len(CALLS)
 
 
 @pytest.mark.parametrize("suffix", ["", ".json", "/audio"])
-def test_session_ids_past_the_databases_integers_are_not_found(app, suffix):
-    client = signed_in(app, "boss")
+def test_session_ids_past_the_databases_integers_are_not_found(user, suffix):
+    client = user("boss")
     for session_id in (2**63, 2**64 + 1, int("9" * 40)):
         assert client.get(f"/sessions/{session_id}{suffix}").status_code == 404
 
@@ -286,9 +298,9 @@ def rule_options(html: str) -> set[str]:
     return {part.split('"', 1)[0] for part in select.split('<option value="')[1:]} - {""}
 
 
-def test_an_agent_sees_only_the_rules_that_fired_on_their_own_calls(app):
+def test_an_agent_sees_only_the_rules_that_fired_on_their_own_calls(user):
     for name in ("wang", "li", "boss"):
-        client = signed_in(app, name)
+        client = user(name)
         fired = {rule for agent, _, alerts in CALLS for rule in alerts
                  if name == "boss" or agent == name}
         assert rule_options(client.get("/").text) == fired
@@ -296,8 +308,8 @@ def test_an_agent_sees_only_the_rules_that_fired_on_their_own_calls(app):
         assert set(columns[columns.index("alerts") + 1:]) == fired
 
 
-def test_an_agent_without_an_agent_name_sees_no_call(app):
-    ghost = signed_in(app, "ghost")
+def test_an_agent_without_an_agent_name_sees_no_call(user):
+    ghost = user("ghost")
     assert 'data-testid="session-row"' not in ghost.get("/").text
     assert read_csv(ghost.get("/sessions.csv"))[1] == []
     assert ghost.get("/sessions/3").status_code == 404  # the call recorded without a name
@@ -321,8 +333,8 @@ def test_users_add_refuses_an_empty_or_taken_agent_name(store, agent_name, probl
 
 # ---- other sites --------------------------------------------------------------------------
 
-def test_an_origin_of_null_is_cross_site(app):
-    client = signed_in(app, "wang")
+def test_an_origin_of_null_is_cross_site(app, user):
+    client = user("wang")
     assert client.post("/logout", headers={"Origin": "null"}).status_code == 403
     assert client.get("/").status_code == 200  # still signed in
     response = app.test_client().post("/login", data={"name": "wang", "password": PASSWORD},
@@ -362,7 +374,7 @@ def test_the_database_and_spool_files_are_private(tmp_path):
     assert modes == dict.fromkeys(modes, 0o600)
 
 
-def test_audio_is_never_stored_by_a_cache(app):
-    response = signed_in(app, "wang").get("/sessions/1/audio")
+def test_audio_is_never_stored_by_a_cache(user):
+    response = user("wang").get("/sessions/1/audio")
     assert response.status_code == 200 and response.data[:4] == b"RIFF"
     assert response.headers["Cache-Control"] == "no-store"
