@@ -83,8 +83,8 @@ def _sign_in(target: str, typed: str, password: str) -> ResponseReturnValue:
                  and len(password) <= MAX_PASSWORD_CHARS)
     who = authenticate(settings().location, name, password) if plausible else None
     if who is None:
-        throttle.failed(name, address)
         log.warning("failed sign-in: name=%r address=%s", name, address)
+        throttle.failed(name, address)
         return (render_template("login.html", next=target, name=name,
                                 error="Wrong name or password."), 401, {})
     throttle.succeeded(name, address)

@@ -129,7 +129,7 @@ class Clock:
 def test_a_flood_of_long_names_from_many_addresses_leaves_the_throttle_bounded(store, caplog):
     """3000 failed sign-ins, each with a new 10 kB name from a new address: the throttle holds
     at most its configured entries, each name cut to the longest a user name may be, and the
-    log grows by one short line per try at most."""
+    log grows by one short line per try; an address held up adds nothing more."""
     entries = 200
     app = make_app(store, sign_in_throttle_entries=entries)
     client = app.test_client()
@@ -140,11 +140,19 @@ def test_a_flood_of_long_names_from_many_addresses_leaves_the_throttle_bounded(s
                                   address=f"10.{n // 65536}.{n // 256 % 256}.{n % 256}")
             assert response.status_code == 401
             assert name not in response.text  # the form does not send the flood back either
-    held = app.extensions[THROTTLE].held()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3000 and max(map(len, lines)) <= 200
+    throttle = app.extensions[THROTTLE]
+    held = throttle.held()
     assert held.entries <= 2 * entries
     assert held.chars <= 2 * entries * (MAX_NAME_CHARS + 40)
-    lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) <= 3000 and max(map(len, lines)) <= 200
+    # Once an address is held up, its tries are refused unchecked and remembered nowhere.
+    for n in range(25):
+        post_login(client, f"again{n:03d}" + "y" * 10_000, "x", address="192.0.2.1")
+    assert post_login(client, "boss", PASSWORD, address="192.0.2.1").status_code == 429
+    assert throttle.held().entries == held.entries  # the address replaced the oldest one
+    held_up = [r.getMessage() for r in caplog.records][len(lines):]
+    assert len(held_up) == 21 and "held" in held_up[-1]  # 20 failures, then one line
 
 
 def test_16_parallel_wrong_passwords_get_at_most_the_limits_tries(store):
