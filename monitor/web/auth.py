@@ -238,7 +238,8 @@ class SignInThrottle:
     def client_address(self, remote: str | None, forwarded: list[str]) -> str:
         """Who is signing in: the connecting address, or behind trusted proxies the
         rightmost ``X-Forwarded-For`` hop that is not one of them (a hop that is no address
-        stops the walk at the proxy that passed it on)."""
+        stops the walk at the proxy that passed it on). An IPv6 client is its /64: one
+        host holds a whole one, and would otherwise get a limit per address in it."""
         client = _address(remote or "") or "unknown"
         hops = [hop.strip() for header in forwarded for hop in header.split(",")]
         for hop in reversed(hops):
@@ -248,14 +249,19 @@ class SignInThrottle:
             if parsed is None:
                 break
             client = parsed
+        if ":" in client and not _in(client, self._proxies):
+            return str(ipaddress.ip_network(f"{client}/64", strict=False))
         return client
 
 
 def _address(text: str) -> str | None:
+    """The address as one spelling (an IPv4 address mapped into IPv6 as IPv4)."""
     try:
-        return str(ipaddress.ip_address(text))
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return str(mapped or ip)
 
 
 def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]

@@ -210,11 +210,16 @@ def test_one_address_no_longer_locks_out_everyone_behind_a_proxy(store):
                           **{"X-Forwarded-For": f"192.0.2.{n}"}).status_code == 401
     assert post_login(plain, "wang", PASSWORD, address="198.51.100.7",
                       **{"X-Forwarded-For": "192.0.2.99"}).status_code == 429
+    for host in ("1", "2"):  # an IPv6 client counts by its /64, which one machine holds
+        assert post_login(plain, f"v6-{host}", "x", address=f"2001:db8::{host}"
+                          ).status_code == 401
+    assert post_login(plain, "wang", PASSWORD, address="2001:db8::3").status_code == 429
+    assert post_login(plain, "wang", PASSWORD, address="2001:db8:0:1::3").status_code == 303
     proxied = make_app(store, clock=clock, trusted_proxies=("10.0.0.0/24",), **web).test_client()
     for n in range(2):  # one guesser behind the proxy, named by the proxy
         assert post_login(proxied, f"user{n}", "x", address="10.0.0.2",
                           **{"X-Forwarded-For": f"6.6.6.{n}, 192.0.2.1"}).status_code == 401
-    assert post_login(proxied, "user9", "x", address="10.0.0.2",
+    assert post_login(proxied, "user9", "x", address="::ffff:10.0.0.2",  # dual-stack spelling
                       **{"X-Forwarded-For": "192.0.2.1"}).status_code == 429
     assert post_login(proxied, "wang", PASSWORD, address="10.0.0.2",
                       **{"X-Forwarded-For": "192.0.2.2"}).status_code == 303
