@@ -26,6 +26,7 @@ from monitor.storage.sessions import (
     SessionInfo,
     agents,
     alerted_rules,
+    audio_missing,
     query_sessions,
 )
 from monitor.storage.users import User
@@ -117,7 +118,8 @@ def index() -> str:
         pages=pages, page_links=page_links(query.page, pages), first=first,
         last=first + len(rows) - 1 if rows else 0,
         agents=agents(cfg.location) if who.sees_all else [],
-        rules=visible_rules(who), severity=cfg.severity, sortable=SORTABLE_COLUMNS)
+        rules=visible_rules(who), severity=cfg.severity, sortable=SORTABLE_COLUMNS,
+        missing_audio={s.id for s in rows if audio_missing(cfg.audio_dir, s)})
 
 
 @bp.get("/sessions.csv", endpoint="csv")

@@ -13,13 +13,16 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
 from monitor.config import Config
-from monitor.storage.sessions import SessionInfo, audio_file, session_records
+from monitor.sinks.audio_formats import MIMETYPE
+from monitor.storage.sessions import SessionInfo, audio_file, audio_missing, session_records
 from monitor.web.auth import safe_next
-from monitor.web.context import settings, visible_session
+from monitor.web.context import plain_text, settings, visible_session
 from monitor.web.labels import RULE_LABELS, clock
 from monitor.web.timeline import timeline_data
 
 bp = Blueprint("session", __name__)
+MISSING_AUDIO = ("The recording file of this session is missing: its audio was kept, but the "
+                 "file is no longer in the audio folder (deleted or moved).")
 
 
 @bp.get("/sessions/<int:session_id>")
@@ -33,6 +36,7 @@ def page(session_id: int) -> str:
     return render_template("session.html", info=info, summary=info.summary or {},
                            back=list_link(),
                            data=data, has_audio=has_audio,
+                           audio_missing=audio_missing(settings().audio_dir, info),
                            facts=facts(info, data, cfg.profile(info.profile)),
                            scorecard=scorecard(info, cfg.profile(info.profile)),
                            transcript=transcript(data), severity=cfg.severity)
@@ -51,11 +55,15 @@ def export_json(session_id: int) -> Response:
 
 @bp.get("/sessions/<int:session_id>/audio")
 def audio(session_id: int) -> Response:
-    path = kept_audio(visible_session(session_id))
+    info = visible_session(session_id)
+    path = kept_audio(info)
     if path is None:
+        if audio_missing(settings().audio_dir, info):
+            return plain_text(404, MISSING_AUDIO)
         abort(404)
-    mimetype = "audio/wav" if path.suffix.lower() in (".wav", ".wave") else (
+    mimetype = MIMETYPE.get(path.suffix.lower()) or (
         mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+    # Range requests (206) are what lets a browser seek in it: conditional=True.
     response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
     # A recording of a call is kept by no cache, not even the browser's (no-cache would store
     # it and only ask before reuse).

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config
-from monitor.sinks.audio import AudioKeeper
+from monitor.sinks.audio import AudioKeeper, kept_audio_name
 from monitor.sinks.store import StoreSink
-from monitor.storage.sessions import default_audio_dir, session_records
+from monitor.storage.sessions import default_audio_dir, get_session, session_records
 from monitor.storage.users import add_user
 from monitor.storage.writer import SessionWriter
 from testkit.replay import replay_records
@@ -50,8 +50,9 @@ def _replay(db: str, wav: Path, agent: str, recognizer: object | None) -> int:
     cfg = load_config("zh-CN", {"company": "诚美", "agent_name": agent})
     writer = SessionWriter(db, mode="replay", source=wav.name, profile="zh-CN", agent=agent,
                            company="诚美", asr_backend=writer_backend(recognizer))
-    name = f"session-{writer.session_id}.wav"
-    keeper = AudioKeeper(default_audio_dir(db) / name)
+    audio_format = cfg.store.audio_format  # Opus in Ogg: what a site keeps by default
+    name = kept_audio_name(writer.session_id, audio_format)
+    keeper = AudioKeeper(default_audio_dir(db) / name, audio_format, cfg.store.audio_bitrate_kbps)
     writer.keep_audio(name)
     replay_records(wav, cfg, recognizer, sinks=[keeper, StoreSink(writer)],  # type: ignore[arg-type]
                    summary_extra={"session_id": writer.session_id,
@@ -158,6 +159,44 @@ def test_a_supervisor_reviews_a_replayed_session_and_the_timeline_seeks_the_audi
                 f"Math.abs(document.querySelector('[data-testid=audio]').currentTime - {t})"
                 " < 0.25", timeout=5000)
         _screenshot(page, "session.png")
+
+
+def test_the_kept_opus_plays_from_where_the_page_seeks(browser, floor):
+    """Chromium seeks in the kept Ogg Opus: the whole call is seekable (which needs the
+    server's Range answers), and after currentTime = t it plays on from t."""
+    summary = list(session_records(floor.db, floor.own))[-1]
+    assert get_session(floor.db, floor.own).audio == f"session-{floor.own}.opus"
+    with browser.page() as page:
+        _sign_in(page, floor, "zhang")
+        ranged = []
+        page.on("request", lambda r: ranged.append(r.headers.get("range"))
+                if r.url.endswith("/audio") else None)
+        page.goto(f"{floor.url}/sessions/{floor.own}")
+        page.wait_for_function("document.querySelector('[data-testid=audio]').readyState >= 1")
+        audio = page.locator("[data-testid=audio]")
+        duration = audio.evaluate("a => a.duration")
+        assert abs(duration - summary["duration_s"]) < 0.05
+        assert audio.evaluate("a => a.seekable.length ? a.seekable.end(0) : 0") >= duration - 0.05
+        t = round(0.6 * duration, 1)
+        seeked_at = audio.evaluate(
+            """(a, t) => new Promise(done => {
+                 a.muted = true;
+                 a.addEventListener("seeked", () => done(a.currentTime), {once: true});
+                 a.currentTime = t;
+               })""", t)
+        assert abs(seeked_at - t) < 0.05
+        now = audio.evaluate(
+            """(a, until) => new Promise(done => {
+                 const stop = setTimeout(() => done(a.currentTime), 5000);
+                 a.addEventListener("timeupdate", () => {
+                   if (a.currentTime > until) { clearTimeout(stop); done(a.currentTime); }
+                 });
+                 a.play();
+               })""", t + 0.5)
+        assert t + 0.5 < now < t + 3
+        played_from = audio.evaluate("a => a.played.length ? a.played.start(0) : -1")
+        assert abs(played_from - t) < 0.1
+        assert any(r and r.startswith("bytes=") for r in ranged), ranged
 
 
 def test_an_agent_sees_only_their_own_sessions(browser, floor):
