@@ -810,8 +810,8 @@ def serve(host: str | None, port: int | None, profile: str, db: str | None,
     cfg = load_config(profile, site=site)
     location = _location(db, cfg)
     open_database(location).close()  # a store that is not there is an error now, not per page
-    app = create_app(location, _audio_dir(location, cfg), cfg)
     host = host or cfg.web.host
+    app = create_app(location, _audio_dir(location, cfg), cfg, host=host)
     port = port if port is not None else cfg.web.port
     click.echo(f"callmonitor serve: http://{host}:{port}/ (sessions in "
                f"{describe(location)}); Ctrl-C stops", err=True)

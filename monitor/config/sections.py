@@ -6,6 +6,7 @@ The field types are the checks (see ``checks.py``): a duration is ``Seconds`` (>
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from itertools import pairwise
@@ -48,6 +49,24 @@ def host_port(address: str) -> tuple[str, int] | None:
     if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         return None
     return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(text: str) -> bool:
+    """A DNS name or an IP address, as a Host header names it without its port."""
+    if _is_network(text) and "/" not in text:
+        return True
+    labels = text.rstrip(".").split(".")
+    return 0 < len(text) <= 253 and all(
+        0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
+        and not label.startswith("-") for label in labels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +113,32 @@ class WebConfig:
     time_zone: TimeZoneName
     # How many weeks back from a trend page's latest week it charts.
     trend_weeks: PositiveCount
+    # Host names (or addresses) the app answers to, besides the one `serve --host` listens on;
+    # any other Host header is refused (a DNS-rebinding page cannot reach the app).
+    allowed_hosts: tuple[str, ...]
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed: the client is
+    # the rightmost hop that is not one of them.
+    trusted_proxies: tuple[str, ...]
+    # Failed sign-ins: from one client address at most address_failures (proxy_failures for a
+    # trusted proxy's own address) in window_s; an account is locked after account_failures
+    # in a row, for lockout_s, doubling with each further failure up to lockout_max_s.
+    sign_in_window_s: PositiveSeconds
+    sign_in_address_failures: PositiveCount
+    sign_in_proxy_failures: PositiveCount
+    sign_in_account_failures: PositiveCount
+    sign_in_lockout_s: PositiveSeconds
+    sign_in_lockout_max_s: PositiveSeconds
+    # Names and addresses the throttle remembers at most (the oldest are forgotten first).
+    sign_in_throttle_entries: PositiveCount
+
+    def relations(self) -> Iterator[Relation]:
+        yield Relation(("allowed_hosts",), all(map(_is_host_name, self.allowed_hosts)),
+                       'a list of host names or addresses without port ("review.example")')
+        yield Relation(("trusted_proxies",), all(map(_is_network, self.trusted_proxies)),
+                       'a list of addresses or networks ("10.0.0.1", "10.0.0.0/8")')
+        yield Relation(("sign_in_lockout_max_s",),
+                       self.sign_in_lockout_max_s >= self.sign_in_lockout_s,
+                       "at least sign_in_lockout_s")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ the one judge of what a command was given as its database.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -180,6 +181,9 @@ _IDLE: dict[str, list[Any]] = {}
 _IDLE_LOCK = threading.Lock()
 _IDLE_MAX = 8
 
+PRIVATE_FILE_MODE = 0o600
+"""Files of the store (the database, spools): what was said on calls is nobody else's."""
+
 _CREATE_FIX = ("check the location, or create the store with a replay, a live session or "
                "`callmonitor users add`")
 
@@ -334,6 +338,7 @@ class Database:
     def _connect_sqlite(self, path: Path, create: bool) -> sqlite3.Connection:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         elif not path.is_file():
             raise StoreNotCreated(f"no session database at {path}", _CREATE_FIX, TABLES)
         # A reader opens read-write (readers sign in and out) but never creates the file.
@@ -469,6 +474,14 @@ class Database:
             detail = " ".join(str(exc).split())
             raise DatabaseError(f"{what}: {describe(self.location)} ({detail})",
                                 _FIX[self.dialect], _is_transient(exc)) from None
+
+
+def _create_private(path: Path) -> None:
+    """Make the SQLite file, if it is not there, readable by its owner alone: it holds what
+    was said on calls and the users' password hashes. SQLite gives its -wal and -shm files
+    the database file's permissions."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
 
 
 def _is_database_error(exc: Exception) -> bool:

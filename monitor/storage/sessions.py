@@ -97,10 +97,11 @@ class SessionFilter:
         if self.agent is not None:
             clauses.append("agent = ?")
             params.append(self.agent)
-        if self.since is not None:
+        # The first and last days have no day before or after, and no filter is needed there.
+        if self.since is not None and self.since > date.min:
             clauses.append("started_at >= ?")
             params.append(day_start_utc(self.since, self.time_zone))
-        if self.until is not None:
+        if self.until is not None and self.until < date.max:
             clauses.append("started_at < ?")
             params.append(day_start_utc(self.until + timedelta(days=1), self.time_zone))
         if self.rule is not None:
@@ -181,10 +182,16 @@ def agents(location: Location) -> list[str]:
         return [r[0] for r in db.rows("SELECT DISTINCT agent FROM sessions ORDER BY agent")]
 
 
-def alerted_rules(location: Location) -> list[str]:
-    """Every rule that has fired in some session, for the review app's filter."""
+def alerted_rules(location: Location, agent: str | None = None) -> list[str]:
+    """Every rule that has fired in some session (of ``agent``, if given), for the review
+    app's filter and the CSV's columns: an agent learns nothing of other agents' calls."""
+    sql = "SELECT DISTINCT rule FROM session_alerts"
+    params: list[Any] = []
+    if agent is not None:
+        sql += " a JOIN sessions s ON s.id = a.session_id WHERE s.agent = ?"
+        params.append(agent)
     with open_database(location) as db:
-        return [r[0] for r in db.rows("SELECT DISTINCT rule FROM session_alerts ORDER BY rule")]
+        return [r[0] for r in db.rows(sql + " ORDER BY rule", params)]
 
 
 def default_audio_dir(location: Location) -> Path:

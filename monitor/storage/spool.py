@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from monitor.errors import CallmonitorError
-from monitor.storage.database import Database, describe, is_postgres, open_database
+from monitor.storage.database import (
+    PRIVATE_FILE_MODE,
+    Database,
+    describe,
+    is_postgres,
+    open_database,
+)
 from monitor.storage.sessions import SessionHeader
 
 FORMAT = 1
@@ -129,7 +135,8 @@ class Spool:
         for path in self._paths:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._stream, self.path = path.open("x", encoding="utf-8"), path
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+                self._stream, self.path = os.fdopen(fd, "w", encoding="utf-8"), path
             except OSError as exc:
                 self._problems.append(f"{path.parent}: {exc.strerror}")
                 continue

@@ -25,6 +25,7 @@ from monitor.storage.sessions import Location
 Role = Literal["supervisor", "agent"]
 ROLES: tuple[Role, ...] = ("supervisor", "agent")
 MIN_PASSWORD_CHARS = 8
+MAX_NAME_CHARS = 64
 
 _HASHER = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -44,10 +45,18 @@ class User:
     def sees_all(self) -> bool:
         return self.role == "supervisor"
 
+    @property
+    def sees_any(self) -> bool:
+        """False for an agent without an agent name (an older store let ``users add`` make
+        one): such a user sees no call, not every call recorded without a name."""
+        return self.sees_all or bool(self.agent)
+
 
 def add_user(location: Location, name: str, role: str, password: str,
              agent: str | None = None, time_zone: str | None = None) -> User:
-    """Create a user; ``agent`` defaults to the user name, ``time_zone`` to the site's."""
+    """Create a user; ``agent`` defaults to the user name, ``time_zone`` to the site's. An
+    agent's agent name must be neither empty (it would match every call recorded without a
+    name) nor another agent's (both would see each other's calls)."""
     _check_name(name)
     _check_role(role)
     _check_password(password)
@@ -57,6 +66,8 @@ def add_user(location: Location, name: str, role: str, password: str,
         if _find(db, name) is not None:
             raise CallmonitorError(f"user {name!r} already exists",
                                    "pick another name or `callmonitor users passwd` to reset")
+        if role == "agent":
+            _check_agent_name(db, user.agent)
         db.execute("INSERT INTO users (name, role, agent, password_hash, created_at, time_zone)"
                    " VALUES (?, ?, ?, ?, ?, ?)",
                    (name, role, user.agent, _HASHER.hash(password), _now().isoformat(),
@@ -148,9 +159,20 @@ def _require(db: Database, name: str) -> None:
 
 
 def _check_name(name: str) -> None:
-    if not name or name != name.strip() or len(name) > 64:
+    if not name or name != name.strip() or len(name) > MAX_NAME_CHARS:
         raise CallmonitorError(f"invalid user name {name!r}",
-                               "use 1 to 64 characters without leading or trailing spaces")
+                               f"use 1 to {MAX_NAME_CHARS} characters without leading or "
+                               "trailing spaces")
+
+
+def _check_agent_name(db: Database, agent: str) -> None:
+    if not agent.strip():
+        raise CallmonitorError("an agent needs an agent name",
+                               "give the name their calls are recorded with in --agent-name")
+    other = db.one("SELECT name FROM users WHERE role = 'agent' AND agent = ?", (agent,))
+    if other is not None:
+        raise CallmonitorError(f"the agent name {agent!r} is taken by the agent {other[0]}",
+                               "give this agent the name on their own calls in --agent-name")
 
 
 def _check_role(role: str) -> None:

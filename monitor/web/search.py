@@ -21,7 +21,7 @@ def page() -> str:
     query = (request.args.get("q") or "").strip()
     limit = max(1, cfg.cfg.web.page_size)
     hits = search_transcripts(cfg.location, query, agent=None if who.sees_all else who.agent,
-                              limit=limit) if query else []
+                              limit=limit) if query and who.sees_any else []
     return render_template("search.html", query=query, limit=limit,
                            hits=[(hit, marked(hit.text, query)) for hit in hits])
 

@@ -87,7 +87,9 @@ def audio(session_id: int) -> Response:
     response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0,
                          as_attachment=download,
                          download_name=f"session-{session_id}{path.suffix}")
-    response.headers["Cache-Control"] = "private, no-cache"
+    # A recording of a call is kept by no cache, not even the browser's (no-cache would store
+    # it and only ask before reuse).
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

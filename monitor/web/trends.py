@@ -50,7 +50,7 @@ def _agent_asked() -> str | None:
     who = user()
     if who.sees_all:
         return asked
-    if asked is not None and asked != who.agent:
+    if not who.sees_any or (asked is not None and asked != who.agent):
         abort(404)
     return who.agent
 

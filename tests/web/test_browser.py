@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -172,7 +173,7 @@ def test_the_kept_opus_plays_from_where_the_page_seeks(browser, floor):
         _sign_in(page, floor, "zhang")
         ranged = []
         page.on("request", lambda r: ranged.append(r.headers.get("range"))
-                if r.url.endswith("/audio") else None)
+                if urlsplit(r.url).path.endswith("/audio") else None)
         page.goto(f"{floor.url}/sessions/{floor.own}")
         page.wait_for_function("document.querySelector('[data-testid=audio]').readyState >= 1")
         audio = page.locator("[data-testid=audio]")
