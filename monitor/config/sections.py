@@ -55,6 +55,7 @@ class StoreConfig:
     lost_after_s: PositiveSeconds
     retry_s: PositiveSeconds
     lock_wait_s: PositiveSeconds
+    live_alerts: PositiveCount
 
     @property
     def location(self) -> str:
@@ -78,6 +79,17 @@ class WebConfig:
     sign_in_hours: Positive
     page_size: PositiveCount
     secure_cookies: bool
+    threads: PositiveCount
+    live_streams: PositiveCount
+    live_poll_s: PositiveSeconds
+    live_stream_s: PositiveSeconds
+    live_lost_keep_s: PositiveSeconds
+
+    def relations(self) -> Iterator[Relation]:
+        yield Relation(("live_streams", "threads"), self.live_streams < self.threads,
+                       "fewer than threads (each open /live/events stream holds a thread)")
+        yield Relation(("live_poll_s", "live_stream_s"), self.live_poll_s < self.live_stream_s,
+                       "live_poll_s shorter than live_stream_s")
 
 
 @dataclass(frozen=True, slots=True)

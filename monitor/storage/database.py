@@ -90,6 +90,8 @@ _ADDED_COLUMNS = (
     ("sessions", "heartbeat_at", "TEXT"),
     ("sessions", "heartbeat_t", "{real}"),
     ("sessions", "lost_after_s", "{real}"),
+    ("sessions", "live", "TEXT"),
+    ("sessions", "live_at", "TEXT"),
 )
 
 _TYPES: dict[Dialect, dict[str, str]] = {
