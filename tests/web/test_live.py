@@ -11,8 +11,8 @@ import json
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import psycopg
 import pytest
 
 from monitor.config import load_config
@@ -245,8 +245,8 @@ def first_event(response) -> dict:
     return json.loads(data)
 
 
-def test_the_event_stream_sends_the_rows_and_its_streams_are_bounded(floor, tmp_path):
-    app, db, _, _ = floor
+def test_the_event_stream_sends_the_rows_and_its_streams_are_bounded(floor):
+    app, _, _, _ = floor
     app.extensions.pop("callmonitor.live_streams", None)
     boss = sign_in(app, "boss")
     one = boss.get("/live/events", buffered=False)
@@ -263,3 +263,22 @@ def test_the_event_stream_sends_the_rows_and_its_streams_are_bounded(floor, tmp_
         response.close()
     assert streams._value == CFG.web.live_streams  # every slot back
     assert boss.get("/live/events", buffered=False).status_code == 200
+
+
+def test_postgresql_notifies_a_watcher_within_a_second_of_the_stored_event(postgres_server):
+    url = postgres_server.create_database("live_notify")
+    writer = open_writer(url)
+    watch = LiveWatch(url, poll_s=CFG.web.live_poll_s)
+    try:
+        while watch.wait(0.2):  # the session's first live state, if it came already
+            pass
+        added = time.monotonic()
+        writer.add(alert(3.0, "dead_air"))
+        assert watch.wait(2.0), "no NOTIFY"
+        assert time.monotonic() - added < 1.0
+        with psycopg.connect(url) as conn:  # the state was committed before the notice
+            live, = conn.execute("SELECT live FROM sessions").fetchone()
+        assert json.loads(live)["alerts_by_rule"] == {"dead_air": 1}
+    finally:
+        watch.close()
+        writer.close("complete")
