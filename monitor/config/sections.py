@@ -84,6 +84,7 @@ class WebConfig:
     live_poll_s: PositiveSeconds
     live_stream_s: PositiveSeconds
     live_lost_keep_s: PositiveSeconds
+    live_page_refresh_s: PositiveSeconds
 
     def relations(self) -> Iterator[Relation]:
         yield Relation(("live_streams", "threads"), self.live_streams < self.threads,

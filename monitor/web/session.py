@@ -35,7 +35,8 @@ def page(session_id: int) -> str:
                            data=data, has_audio=has_audio,
                            facts=facts(info, data, cfg.profile(info.profile)),
                            scorecard=scorecard(info, cfg.profile(info.profile)),
-                           transcript=transcript(data), severity=cfg.severity)
+                           transcript=transcript(data), severity=cfg.severity,
+                           refresh_s=cfg.cfg.web.live_page_refresh_s)
 
 
 @bp.get("/sessions/<int:session_id>.json", endpoint="json")

@@ -8,7 +8,11 @@
 //     t = t0 + (clientX - svg.getBoundingClientRect().left - x0) / (x1 - x0) * (t1 - t0)
 // clamped to [0, duration], wherever in the SVG's height it lands (markers included).
 // data-position is the current position in seconds (the audio's, or the last click's).
-(function () {
+//
+// window.callmonitorTimeline.render() draws it again from the page as it is now (the live
+// session page, static/session-live.js, swaps in new data and lists first): what the last
+// drawing tied to the document, the window and the player is untied first.
+function mountTimeline(signal) {
   "use strict";
 
   const NS = "http://www.w3.org/2000/svg";
@@ -509,14 +513,15 @@
   if (audio) {
     audio.addEventListener("play", () => {
       if (!frame) frame = window.requestAnimationFrame(follow);
-    });
+    }, { signal });
+    signal.addEventListener("abort", () => window.cancelAnimationFrame(frame));
     for (const name of ["pause", "ended", "seeked", "timeupdate"]) {
       audio.addEventListener(name, () => {
         if (audio.paused || audio.ended) {
           position = clampT(audio.currentTime);
           placePlayhead();
         }
-      });
+      }, { signal });
     }
   }
 
@@ -662,7 +667,7 @@
     } else if (line) {
       seek(parseFloat(line.dataset.t));
     }
-  });
+  }, { signal });
   for (const item of alertItems) {
     item.addEventListener("keydown", (event) => {
       if (event.key === "Enter") {
@@ -719,14 +724,28 @@
       }
       default:
     }
-  });
+  }, { signal });
 
   if (window.ResizeObserver) {
-    new ResizeObserver(() => {
+    const resized = new ResizeObserver(() => {
       if (Math.round(root.clientWidth) !== width) requestDraw();
-    }).observe(root);
+    });
+    resized.observe(root);
+    signal.addEventListener("abort", () => resized.disconnect());
   } else {
-    window.addEventListener("resize", requestDraw);
+    window.addEventListener("resize", requestDraw, { signal });
   }
   draw();
+}
+
+window.callmonitorTimeline = (function () {
+  let drawn = null;
+  return {
+    render() {
+      if (drawn) drawn.abort();
+      drawn = new AbortController();
+      mountTimeline(drawn.signal);
+    },
+  };
 })();
+window.callmonitorTimeline.render();
