@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from monitor.config import load_config
 from monitor.storage.users import add_user
 from testkit import synth
 from tests.web.test_browser import PASSWORD, REPO, Floor, _free_port, _sign_in
@@ -130,8 +131,12 @@ def test_the_supervisors_live_floor_follows_two_calls_within_a_second(browser, t
                     [sys.executable, "-m", "monitor", "replay", str(wav), "--realtime",
                      "--asr", "none", "--db", db, "--agent-name", agent], cwd=REPO,
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+            call = _follow_the_silent_call(page, floor.url)
             for replay in replays:
                 assert replay.wait(timeout=60) == 0, replay.stderr.read() if replay.stderr else ""
+            call.wait_for_selector("[data-testid=status]:text('complete')", timeout=3000)
+            grown = call.evaluate("window.__seen")
+            markers = call.locator("[data-testid=alert-marker][data-rule=dead_air]").count()
             page.wait_for_function("document.querySelectorAll('[data-testid=live-row]')"
                                    ".length === 0", timeout=3000)
             time.sleep(0.1)
@@ -148,12 +153,35 @@ def test_the_supervisors_live_floor_follows_two_calls_within_a_second(browser, t
     expected = [f"{ringing}:phase:ringing", f"{ringing}:phase:talking",
                 f"{silent}:phase:talking", f"{silent}:alert:dead_air",
                 f"{ringing}:gone", f"{silent}:gone"]
+    # The session page, opened while the call ran, grew its alert (within its refresh period,
+    # [web] live_page_refresh_s, of the store) and its timeline marker, and ended complete.
+    assert markers == 1
+    delay = grown["dead_air"] / 1000 - stored[f"{silent}:alert:dead_air"]
+    print(f"session page: dead_air shown {delay:+.3f} s after stored")
+    assert 0 < delay < load_config("zh-CN").web.live_page_refresh_s + 1.0
     for key in expected:
         assert key in stored, f"{key} never stored"
         assert key in shown, f"{key} never shown"
         delay = shown[key] / 1000 - stored[key]
         print(f"{key}: shown {delay:+.3f} s after stored")
         assert -0.05 < delay < 1.0, f"{key}: shown {delay:.2f} s after it was stored"
+
+
+def _follow_the_silent_call(page, url: str):
+    """The running silent call's own page, in a second tab, noting when its alert appears."""
+    row = page.wait_for_selector("[data-testid=live-row]:has(td:text('小李'))")
+    call = page.context.new_page()
+    call.goto(f"{url}/sessions/{row.get_attribute('data-id')}")
+    call.wait_for_selector("[data-testid=running]")
+    call.evaluate("""() => {
+      window.__seen = {};
+      new MutationObserver(() => {
+        if (!window.__seen.dead_air
+            && document.querySelector('[data-testid=alert-item][data-rule=dead_air]'))
+          window.__seen.dead_air = Date.now();
+      }).observe(document.body, {subtree: true, childList: true});
+    }""")
+    return call
 
 
 def _wait_for_server(page, url: str) -> None:
