@@ -2,7 +2,8 @@
 supervisor watches `/live` in Debian's headless Chromium, served by `callmonitor serve`.
 
 The truth is the store: a thread reads each session's stored live state every 20 ms and notes
-the wall time at which each phase, each alert and the end was first stored; the page notes
+the wall time at which each phase, each alert and the end was first stored (the writer's own
+stamp, ``live_at``, of the state it reads); the page notes
 (MutationObserver, ``Date.now()``, the same clock) when its rows first showed each. Every change
 must reach the page within 1 s of being stored, and the ended calls must leave it.
 """
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 
 import pytest
 
@@ -93,13 +95,16 @@ class StoreWatch(threading.Thread):
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
         while not self.stop.wait(0.02):
             now = time.time()
-            for sid, status, live in conn.execute("SELECT id, status, live FROM sessions"):
-                state = json.loads(live) if live else {}
+            for sid, status, live, live_at in conn.execute(
+                    "SELECT id, status, live, live_at FROM sessions"):
+                state = json.loads(live) if live else {"phase": "ringing"}  # just started
+                # The writer's stamp of the state read, unless a poll came late (load).
+                stamp = min(now, datetime.fromisoformat(live_at).timestamp()) if live_at else now
                 keys = [f"{sid}:phase:{state.get('phase')}"] if status == "running" else [
                     f"{sid}:gone"]
                 keys += [f"{sid}:alert:{rule}" for rule in state.get("alerts_by_rule", {})]
                 for key in keys:
-                    self.seen.setdefault(key, now)
+                    self.seen.setdefault(key, stamp)
         conn.close()
 
 
@@ -164,7 +169,7 @@ def test_the_supervisors_live_floor_follows_two_calls_within_a_second(browser, t
         assert key in shown, f"{key} never shown"
         delay = shown[key] / 1000 - stored[key]
         print(f"{key}: shown {delay:+.3f} s after stored")
-        assert -0.05 < delay < 1.0, f"{key}: shown {delay:.2f} s after it was stored"
+        assert -0.1 < delay < 1.0, f"{key}: shown {delay:.2f} s after it was stored"
 
 
 def _follow_the_silent_call(page, url: str):
