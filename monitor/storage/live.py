@@ -176,10 +176,13 @@ def live_sessions(location: str | Path, agent: str | None, keep_lost_s: float,
 
 class LiveWatch:
     """Waits for the next change of live state: PostgreSQL LISTENs for the writers' NOTIFY
-    (``LIVE_CHANNEL``); a SQLite file cannot tell, so every ``poll_s`` may be a change."""
+    (``LIVE_CHANNEL``); a SQLite file cannot tell, so every ``poll_s`` may be a change. Either
+    way a watcher wakes at most once per ``poll_s`` (a busy floor NOTIFYs many times a second,
+    and each wake reads the floor)."""
 
     def __init__(self, location: str | Path, poll_s: float) -> None:
         self._poll_s = poll_s
+        self._woke = 0.0
         self._conn: Any = None
         if is_postgres(location):
             import psycopg
@@ -192,7 +195,11 @@ class LiveWatch:
         if self._conn is None:
             time.sleep(min(timeout, self._poll_s))
             return True
-        return any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
+        told = any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
+        if told:
+            time.sleep(max(0.0, self._woke + self._poll_s - time.monotonic()))
+            self._woke = time.monotonic()
+        return told
 
     def close(self) -> None:
         if self._conn is not None:
