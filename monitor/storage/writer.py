@@ -10,6 +10,10 @@ loads, and ``failure`` says where, for the command's one-line error and non-zero
 
 The writer also stamps the session with a heartbeat every ``heartbeat_s``: a session whose
 process died stays ``running`` in the database, and readers tell it by its stale stamp.
+
+With each batch of records it stores the session's live state (``monitor.storage.live``:
+phase, score so far, pace, latest alerts) and the alert counts by rule, in the same
+transaction, so the review app's live floor and alert filter follow the call as it goes.
 """
 
 from __future__ import annotations
