@@ -111,8 +111,9 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
         db_option,
         config_option,
         click.option("--keep-audio", is_flag=True,
-                     help="Keep the call's audio (stereo WAV, agent left) in the audio folder "
-                          "(config [store] audio_dir) for review in `callmonitor serve`."),
+                     help="Keep the call's audio (stereo, agent left; config [store] "
+                          "audio_format, Opus by default) in the audio folder (config [store] "
+                          "audio_dir) for review in `callmonitor serve`."),
     ]):
         command = option(command)
     return command
@@ -177,11 +178,12 @@ def _open_session(mode: str, source_name: str, cfg: Config, recognizer: Any, db:
     writer, extra = open_stored_session(location, mode, source_name, cfg, recognizer, _warn)
     keeper = None
     if keep_audio:
-        from monitor.sinks.audio import AudioKeeper
+        from monitor.sinks.audio import AudioKeeper, kept_audio_name
 
-        name = f"session-{writer.session_id}.wav"
+        name = kept_audio_name(writer.session_id, cfg.store.audio_format)
         try:
-            keeper = AudioKeeper(_audio_dir(location, cfg) / name)
+            keeper = AudioKeeper(_audio_dir(location, cfg) / name, cfg.store.audio_format,
+                                 cfg.store.audio_bitrate_kbps)
         except CallmonitorError:
             writer.close("failed")
             raise
@@ -639,6 +641,33 @@ def recover(spool: Path, db: str | None) -> None:
     torn = "; its cut-off last line was skipped" if done.torn else ""
     click.echo(f"session {done.session_id} ({done.status}) in {done.database}: "
                f"{done.added} records added, {done.already} were already there{torn}")
+
+
+@main.command()
+@click.option("--older-than", "days", type=click.IntRange(min=1), default=None, metavar="DAYS",
+              help="Calls started more than DAYS days ago (default: config [store] keep_days).")
+@click.option("--sessions", "whole", is_flag=True,
+              help="Remove the sessions too, with their records (else only their audio).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@store_options
+def prune(days: int | None, whole: bool, dry_run: bool, db: str | None,
+          site: Path | None) -> None:
+    """Remove the kept audio (and with --sessions the sessions) of old calls; never a call
+    still running."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.storage.prune import prune as prune_store
+
+    cfg = load_config(site=site)
+    days = days or cfg.store.keep_days
+    if not days:
+        raise CallmonitorError("nothing to prune: config [store] keep_days is 0 (keep forever)",
+                               "give --older-than DAYS, or set [store] keep_days")
+    location = _location(db, cfg)
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    done = prune_store(location, _audio_dir(location, cfg), cutoff, sessions=whole,
+                       dry_run=dry_run)
+    click.echo(done.describe(cutoff, dry_run))
 
 
 @main.command()

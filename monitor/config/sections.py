@@ -34,6 +34,8 @@ FRAME_MS = 20.0
 
 Port = Annotated[int, Bounds(lo=1, hi=65535)]
 AudibleHz = Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ, lo_open=True, hi_open=True)]
+OpusKbps = Annotated[int, Bounds(lo=6, hi=256)]
+"""What libopus accepts for a stereo stream, in kbit/s."""
 WhisperWindow = Annotated[int, Bounds(lo=1, hi=30)]
 """Whisper's encoder window in whole seconds: at most the 30 s it was trained on."""
 
@@ -55,6 +57,11 @@ class StoreConfig:
     lost_after_s: PositiveSeconds
     retry_s: PositiveSeconds
     lock_wait_s: PositiveSeconds
+    # Kept audio (--keep-audio): Opus in Ogg, FLAC or PCM WAV; the Opus bitrate; and how many
+    # days `callmonitor prune` keeps it by default (0: forever).
+    audio_format: Literal["opus", "flac", "wav"]
+    audio_bitrate_kbps: OpusKbps
+    keep_days: Count
     live_alerts: PositiveCount
 
     @property
@@ -79,6 +86,8 @@ class WebConfig:
     sign_in_hours: Positive
     page_size: PositiveCount
     secure_cookies: bool
+    audit_play_window_s: PositiveSeconds
+    note_max_chars: PositiveCount
     threads: PositiveCount
     live_streams: PositiveCount
     live_poll_s: PositiveSeconds

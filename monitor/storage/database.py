@@ -79,6 +79,33 @@ CREATE TABLE IF NOT EXISTS logins (
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notes (
+    id              {id},
+    session_id      INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    t               {real} NOT NULL,
+    author          TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    acknowledged_at TEXT,
+    acknowledged_by TEXT
+);
+CREATE INDEX IF NOT EXISTS notes_by_session ON notes (session_id, t);
+CREATE TABLE IF NOT EXISTS reviews (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+    state      TEXT NOT NULL,
+    by_user    TEXT NOT NULL,
+    at         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id         {id},
+    at         TEXT NOT NULL,
+    user_name  TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    session_id INTEGER,
+    detail     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user_name, at);
+CREATE INDEX IF NOT EXISTS audit_by_session ON audit (session_id, at);
 """
 
 TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
@@ -93,6 +120,9 @@ _ADDED_COLUMNS = (
     ("sessions", "live", "TEXT"),
     ("sessions", "live_at", "TEXT"),
 )
+# Tables added after the first release: an older store gets them on open, like the columns
+# above, rather than counting as "not a session store".
+_ADDED_TABLES = ("notes", "reviews", "audit")
 
 _TYPES: dict[Dialect, dict[str, str]] = {
     "sqlite": {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL"},
@@ -219,23 +249,30 @@ class Database:
         self._create_schema()
 
     def require_schema(self) -> None:
-        """Raise :class:`StoreNotCreated` unless every table of the schema exists (asked of
-        the database each time: ``/healthz`` uses it to notice tables dropped under it)."""
+        """Raise :class:`StoreNotCreated` unless every table of the schema exists, but for the
+        ones added since (opening adds those), asked of the database each time: ``/healthz``
+        uses it to notice tables dropped under it."""
+        missing = sorted(set(TABLES) - self._tables())
+        first = set(TABLES) - set(_ADDED_TABLES)  # an older store lacks the added ones
+        if not first.intersection(missing):
+            return
+        if first.issubset(missing):
+            raise StoreNotCreated(f"{describe(self.location)} holds no session database",
+                                  _CREATE_FIX, missing)
+        raise StoreNotCreated(f"the session database {describe(self.location)} lacks the "
+                              f"tables {', '.join(missing)}", _CREATE_FIX, missing)
+
+    def _tables(self) -> set[str]:
         with self.errors("cannot open the session database"):
             rows = self._conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'" if self.dialect == "sqlite"
                 else "SELECT tablename FROM pg_tables"
                      " WHERE schemaname = ANY (current_schemas(false))").fetchall()
-        missing = sorted(set(TABLES) - {row[0] for row in rows})
-        if len(missing) == len(TABLES):
-            raise StoreNotCreated(f"{describe(self.location)} holds no session database",
-                                  _CREATE_FIX, missing)
-        if missing:
-            raise StoreNotCreated(f"the session database {describe(self.location)} lacks the "
-                                  f"tables {', '.join(missing)}", _CREATE_FIX, missing)
+        return {row[0] for row in rows}
 
     def _outdated(self) -> bool:
-        return any(column not in self._columns(table) for table, column, _ in _ADDED_COLUMNS)
+        return bool(set(_ADDED_TABLES) - self._tables()) or any(
+            column not in self._columns(table) for table, column, _ in _ADDED_COLUMNS)
 
     def _connect(self, create: bool) -> Any:
         if self.dialect == "postgresql":

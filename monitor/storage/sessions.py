@@ -155,6 +155,16 @@ def session_records(location: Location, session_id: int) -> Iterator[dict[str, A
         yield json.loads(body)
 
 
+def sessions_started_before(location: Location, cutoff: datetime, *,
+                            with_audio_only: bool = False) -> list[SessionInfo]:
+    """Every session started before ``cutoff`` (aware, UTC), oldest first (``prune``'s)."""
+    where = "started_at < ?" + (" AND audio IS NOT NULL" if with_audio_only else "")
+    with open_database(location) as db:
+        rows = db.rows(f"SELECT {_COLUMNS} FROM sessions WHERE {where} ORDER BY id",
+                       (cutoff.astimezone(UTC).isoformat(timespec="seconds"),))
+    return [_info(row) for row in rows]
+
+
 def agents(location: Location) -> list[str]:
     """Every agent name that has a session, for the review app's filter."""
     with open_database(location) as db:
@@ -185,6 +195,12 @@ def audio_file(audio_dir: Path, info: SessionInfo) -> Path | None:
     path = audio_dir / info.audio
     inside = path.resolve().is_relative_to(audio_dir.resolve())
     return path if inside and path.is_file() else None
+
+
+def audio_missing(audio_dir: Path, info: SessionInfo) -> bool:
+    """Audio was kept for the session but its file is gone (deleted or moved by hand): the
+    review app says so rather than "none was kept"."""
+    return bool(info.audio) and audio_file(audio_dir, info) is None
 
 
 def _info(row: tuple[Any, ...]) -> SessionInfo:

@@ -23,13 +23,13 @@ from monitor.config import Config
 from monitor.errors import CallmonitorError
 from monitor.storage.sessions import Location
 from monitor.storage.users import signed_in_user
-from monitor.web import auth, health, labels, listing, live, session
+from monitor.web import auth, coaching, health, labels, listing, live, session
 from monitor.web.auth import COOKIE, THROTTLE, SignInThrottle, safe_next
 from monitor.web.context import SETTINGS, Settings, plain_text, settings
 
 log = logging.getLogger("monitor.web")
 
-BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp, live.bp)
+BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp, coaching.bp, live.bp)
 # Routes anyone may ask for; everything else needs a sign-in.
 PUBLIC = frozenset({"auth.login", "static", "health.check"})
 # Routes that answer with data rather than a page: 401 instead of a redirect to sign in.

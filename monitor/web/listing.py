@@ -19,12 +19,14 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
+from monitor.storage.coaching import record
 from monitor.storage.sessions import (
     SORTABLE_COLUMNS,
     SessionFilter,
     SessionInfo,
     agents,
     alerted_rules,
+    audio_missing,
     query_sessions,
 )
 from monitor.storage.users import User
@@ -112,7 +114,8 @@ def index() -> str:
         pages=pages, page_links=page_links(query.page, pages), first=first,
         last=first + len(rows) - 1 if rows else 0,
         agents=agents(cfg.location) if who.sees_all else [],
-        rules=alerted_rules(cfg.location), severity=cfg.severity, sortable=SORTABLE_COLUMNS)
+        rules=alerted_rules(cfg.location), severity=cfg.severity, sortable=SORTABLE_COLUMNS,
+        missing_audio={s.id for s in rows if audio_missing(cfg.audio_dir, s)})
 
 
 @bp.get("/sessions.csv", endpoint="csv")
@@ -121,6 +124,8 @@ def export_csv() -> Response:
     query = parse_query(request.args, user())
     if query.problems:
         abort(400, "; ".join(query.problems))
+    record(cfg.location, user().name, "download", None,
+           "csv " + request.query_string.decode("utf-8", "replace"))
     rules = alerted_rules(cfg.location)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(

@@ -1,6 +1,7 @@
 // The page of a running session grows as the call goes: every data-refresh-ms it fetches
 // itself again and, when the call's data changed, swaps in the parts marked data-live (head,
-// notice, timeline card, transcript and side cards) and draws the timeline again through
+// notice, timeline card, transcript, alerts, scorecard and facts; never the coaching card,
+// where a note may be being written) and draws the timeline again through
 // static/timeline.js's entry point. The player is kept (it goes on playing) and so is where
 // the transcript was scrolled to. It stops once the session is no longer running.
 (function () {
@@ -30,7 +31,9 @@
   }
 
   function refresh() {
-    fetch(window.location.pathname, { credentials: "same-origin", cache: "no-store" })
+    // The same page view goes on (?v=: the audit log's row of this view, not a new one).
+    const url = window.location.pathname + "?v=" + encodeURIComponent(head.dataset.view || "");
+    fetch(url, { credentials: "same-origin", cache: "no-store" })
       .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
       .then((html) => {
         const fresh = new DOMParser().parseFromString(html, "text/html");
