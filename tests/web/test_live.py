@@ -8,6 +8,7 @@ replay wrote at the end of the same session."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -282,3 +283,26 @@ def test_postgresql_notifies_a_watcher_within_a_second_of_the_stored_event(postg
     finally:
         watch.close()
         writer.close("complete")
+
+
+def test_a_running_calls_page_refreshes_as_the_same_audited_view(floor):
+    """session-live.js fetches the page again with ?v= (its view's audit id): one view in the
+    log, however many refreshes; someone else's view id is no way around the log."""
+    app, db, ids, _ = floor
+    boss, wang = sign_in(app, "boss"), sign_in(app, "wang")
+
+    def views():
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT user_name FROM audit WHERE action = 'view'"
+                                " ORDER BY id").fetchall()
+
+    page = boss.get(f"/sessions/{ids['quiet']}")
+    assert page.status_code == 200 and 'data-testid="running"' in page.text
+    assert "session-live.js" in page.text
+    view = re.search(r'data-view="(\d+)"', page.text).group(1)
+    for _ in range(3):
+        assert boss.get(f"/sessions/{ids['quiet']}?v={view}").status_code == 200
+    assert views() == [("boss",)]
+    assert wang.get(f"/sessions/{ids['quiet']}?v={view}").status_code == 200
+    assert boss.get(f"/sessions/{ids['rude']}?v={view}").status_code == 200
+    assert views() == [("boss",), ("wang",), ("boss",)]
