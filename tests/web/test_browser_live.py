@@ -27,8 +27,9 @@ from tests.web.test_browser import PASSWORD, REPO, Floor, _free_port, _sign_in
 
 pytestmark = pytest.mark.slow
 
-# Two short calls: one rings before the agent answers; in the other both sides stay silent
-# for 5.8 s after the greeting (dead air after [rules."dead_air"] limit_s, 5 s).
+# Two short calls (7 s and 10 s, short clips: --asr none judges no words): one rings before the
+# agent answers; in the other both sides stay silent for 5.8 s after the agent's first words
+# (dead air after [rules."dead_air"] limit_s, 5 s).
 RINGING = """
 name = "live_ringing"
 language = "zh"
@@ -40,7 +41,7 @@ country = "CN"
 rings = 1
 [[events]]
 channel = "agent"
-clip = "a_greet_ok"
+clip = "a_greet_bad_short"
 [[events]]
 channel = "customer"
 clip = "c_last_week"
@@ -54,11 +55,11 @@ noise_dbfs = -60.0
 tail_s = 1.0
 [[events]]
 channel = "agent"
-clip = "a_greet_ok"
+clip = "a_greet_bad_short"
 at = 0.5
 [[events]]
 channel = "customer"
-clip = "c_last_week"
+clip = "c_expensive"
 after = 5.8
 """
 # The page's first sight of each row's phase and alerts, and of a row gone.
@@ -109,17 +110,17 @@ class StoreWatch(threading.Thread):
 
 
 def test_the_supervisors_live_floor_follows_two_calls_within_a_second(browser, tmp_path):
-    calls = []
-    for text in (RINGING, SILENT):
-        scenario = tmp_path / (text.split('"')[1] + ".toml")
-        scenario.write_text(text, encoding="utf-8")
-        calls.append(synth.synthesize_file(scenario, tmp_path).wav)
     db = str(tmp_path / "calls.sqlite3")
     add_user(db, "zhang", "supervisor", PASSWORD)
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--db", db, "--port",
                                str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
+    calls = []  # made while the server starts
+    for text in (RINGING, SILENT):
+        scenario = tmp_path / (text.split('"')[1] + ".toml")
+        scenario.write_text(text, encoding="utf-8")
+        calls.append(synth.synthesize_file(scenario, tmp_path).wav)
     watch = StoreWatch(db)
     replays: list[subprocess.Popen] = []
     try:

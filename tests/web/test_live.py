@@ -159,10 +159,10 @@ def sign_in(app, name):
     return client
 
 
-@pytest.fixture
-def floor(tmp_path):
-    """Five running calls that need a supervisor in a known order, one lost long ago."""
-    db = tmp_path / "calls.sqlite3"
+def open_floor(folder):
+    """Five running calls that need a supervisor in a known order, one lost long ago; the
+    app, the store, the session ids and the running calls' writers."""
+    db = folder / "calls.sqlite3"
     calls = {
         "quiet": [PICKUP, speech("agent", 8.0, 20.0), rate(20.0, 240.0)],
         "dead": [PICKUP, speech("agent", 8.0, 10.0), rate(10.0 + DEAD_AIR_S + 2, 250.0)],
@@ -190,11 +190,30 @@ def floor(tmp_path):
                      (long_ago, ids["gone"]))
     add_user(db, "boss", "supervisor", PASSWORD)
     add_user(db, "wang", "agent", PASSWORD, agent="quiet")
-    app = create_app(db, tmp_path / "audio", CFG)
+    app = create_app(db, folder / "audio", CFG)
     app.config["TESTING"] = True
+    return app, db, ids, writers
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory):
+    """The floor for tests that only read it (its clocks run on between them, which moves no
+    call from its place in the order)."""
+    app, db, ids, writers = open_floor(tmp_path_factory.mktemp("floor"))
     yield app, db, ids, writers
     for writer in writers.values():
         writer.close("complete")
+
+
+@pytest.fixture
+def own_floor(tmp_path):
+    """A floor of its own, for a test that ends or loses its calls."""
+    app, db, ids, writers = open_floor(tmp_path)
+    yield app, db, ids, writers
+    for writer in writers.values():
+        writer.close("complete")
+
+
 
 
 def test_the_floor_lists_running_calls_most_urgent_first(floor):
@@ -214,8 +233,8 @@ def test_the_floor_lists_running_calls_most_urgent_first(floor):
     assert ids["gone"] not in [r["id"] for r in rows]
 
 
-def test_a_stopped_heartbeat_shows_the_call_as_lost_and_an_ended_call_leaves(floor):
-    app, db, ids, writers = floor
+def test_a_stopped_heartbeat_shows_the_call_as_lost_and_an_ended_call_leaves(own_floor):
+    app, db, ids, writers = own_floor
     boss = sign_in(app, "boss")
     a_minute_ago = (datetime.now(UTC) - timedelta(seconds=60)).isoformat()
     with sqlite3.connect(db) as conn:
@@ -285,10 +304,10 @@ def test_postgresql_notifies_a_watcher_within_a_second_of_the_stored_event(postg
         writer.close("complete")
 
 
-def test_a_running_calls_page_refreshes_as_the_same_audited_view(floor):
+def test_a_running_calls_page_refreshes_as_the_same_audited_view(own_floor):
     """session-live.js fetches the page again with ?v= (its view's audit id): one view in the
     log, however many refreshes; someone else's view id is no way around the log."""
-    app, db, ids, _ = floor
+    app, db, ids, _ = own_floor
     boss, wang = sign_in(app, "boss"), sign_in(app, "wang")
 
     def views():
