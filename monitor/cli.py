@@ -728,15 +728,18 @@ password_stdin_option = click.option("--password-stdin", is_flag=True,
 @click.option("--agent-name", default=None,
               help="The agent name on this user's sessions (default: NAME); an agent sees "
                    "only those.")
+@click.option("--time-zone", default=None,
+              help="IANA time zone the review app shows this user's times and days in "
+                   "(default: config [web] time_zone).")
 @password_stdin_option
 @store_options
-def users_add(name: str, role: str, agent_name: str | None, password_stdin: bool,
-              db: str | None, site: Path | None) -> None:
+def users_add(name: str, role: str, agent_name: str | None, time_zone: str | None,
+              password_stdin: bool, db: str | None, site: Path | None) -> None:
     """Create a user; the password is stored as an Argon2 hash."""
     from monitor.storage.users import add_user
 
     location = _location(db, site=site)
-    user = add_user(location, name, role, _password(password_stdin), agent_name)
+    user = add_user(location, name, role, _password(password_stdin), agent_name, time_zone)
     click.echo(f"user {user.name} added ({user.role}, sessions of agent {user.agent!r})")
 
 
@@ -750,6 +753,18 @@ def users_passwd(name: str, password_stdin: bool, db: str | None, site: Path | N
 
     set_password(_location(db, site=site), name, _password(password_stdin))
     click.echo(f"password of {name} changed")
+
+
+@users.command("time-zone")
+@click.argument("name")
+@click.argument("zone", required=False)
+@store_options
+def users_time_zone(name: str, zone: str | None, db: str | None, site: Path | None) -> None:
+    """Show NAME's times in ZONE (an IANA name); without ZONE, in the site's ([web] time_zone)."""
+    from monitor.storage.users import set_time_zone
+
+    set_time_zone(_location(db, site=site), name, zone)
+    click.echo(f"time zone of {name}: {zone or 'the site default'}")
 
 
 @users.command("remove")
@@ -770,7 +785,8 @@ def users_list(db: str | None, site: Path | None) -> None:
     from monitor.storage.users import list_users
 
     for user in list_users(_location(db, site=site)):
-        click.echo(f"{user.name:<24}  {user.role:<10}  {user.agent}")
+        click.echo(f"{user.name:<24}  {user.role:<10}  {user.agent:<16}  {user.time_zone or ''}"
+                   .rstrip())
 
 
 @main.command()
@@ -794,8 +810,8 @@ def serve(host: str | None, port: int | None, profile: str, db: str | None,
     cfg = load_config(profile, site=site)
     location = _location(db, cfg)
     open_database(location).close()  # a store that is not there is an error now, not per page
-    app = create_app(location, _audio_dir(location, cfg), cfg)
     host = host or cfg.web.host
+    app = create_app(location, _audio_dir(location, cfg), cfg, host=host)
     port = port if port is not None else cfg.web.port
     click.echo(f"callmonitor serve: http://{host}:{port}/ (sessions in "
                f"{describe(location)}); Ctrl-C stops", err=True)

@@ -37,7 +37,7 @@ from monitor.storage.coaching import (
 )
 from monitor.storage.sessions import SessionInfo
 from monitor.web.auth import COOKIE, _cross_site
-from monitor.web.context import plain_text, settings, user, visible_session
+from monitor.web.context import plain_text, sees_agent, settings, user, visible_session
 
 bp = Blueprint("coaching", __name__)
 
@@ -89,7 +89,7 @@ def ack_note(note_id: int) -> BaseResponse:
     """The agent whose call it is has read the note."""
     note = get_note(settings().location, note_id)
     who = user()
-    if note is None or (not who.sees_all and note.agent != who.agent):
+    if note is None or not sees_agent(who, note.agent):
         abort(404)
     if who.sees_all or note.author == who.name:  # the agent's own word needs no receipt
         abort(403)
@@ -121,7 +121,7 @@ def notes() -> str:
     not yet acknowledged first."""
     who = user()
     rows = agent_notes(settings().location, None if who.sees_all else who.agent,
-                       settings().cfg.web.page_size)
+                       settings().cfg.web.page_size) if who.sees_any else []
     return render_template("notes.html", notes=rows, form_token=form_token())
 
 

@@ -19,7 +19,7 @@ from monitor.storage.sessions import SessionInfo, audio_file, audio_missing, ses
 from monitor.web.auth import safe_next
 from monitor.web.coaching import coaching_of, moment
 from monitor.web.context import plain_text, settings, user, visible_session
-from monitor.web.labels import RULE_LABELS, clock
+from monitor.web.labels import RULE_LABELS, clock, shown_message
 from monitor.web.timeline import timeline_data
 
 bp = Blueprint("session", __name__)
@@ -37,6 +37,8 @@ def page(session_id: int) -> str:
     data = timeline_data(info, records, cfg.rate_band(info.profile))
     data["labels"] = RULE_LABELS
     data["start_at"] = moment(request.args.get("t"), data["duration"])
+    for alert in data["alerts"]:
+        alert["message"] = shown_message(alert, cfg.profile(info.profile))
     has_audio = kept_audio(info) is not None
     return render_template("session.html", info=info, summary=info.summary or {},
                            back=list_link(),
@@ -87,7 +89,9 @@ def audio(session_id: int) -> Response:
     response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0,
                          as_attachment=download,
                          download_name=f"session-{session_id}{path.suffix}")
-    response.headers["Cache-Control"] = "private, no-cache"
+    # A recording of a call is kept by no cache, not even the browser's (no-cache would store
+    # it and only ask before reuse).
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -85,7 +85,8 @@ class _Sorted:
                                 "severity": r.get("severity", "info"),
                                 "message": r.get("message", ""), "say": r.get("say", ""),
                                 "seek": _evidence_start(evidence), "word_end":
-                                _num(evidence.get("word_end")), "mark": _mark(evidence)})
+                                _num(evidence.get("word_end")), "mark": _mark(evidence),
+                                "evidence": evidence})
         elif kind == "hint":
             self.hints.append({"t": r["t"], "rule": r.get("rule", ""), "say": r.get("say", ""),
                                "played": bool(r.get("played", True))})

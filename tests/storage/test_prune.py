@@ -20,6 +20,9 @@ from monitor.storage.prune import prune
 from monitor.storage.sessions import get_session, list_sessions, session_records
 from monitor.storage.writer import SessionWriter
 
+# The calls' ages count back from here; the running call's heartbeat is stamped when the
+# fixture stores it (a stamp taken at import would go stale, and the call count as lost, when
+# the module's tests start more than lost_after_s after it is imported).
 NOW = datetime.now(UTC)
 # (days ago, status, audio kept): the two old finished calls go, the old running one and the
 # recent one stay.
@@ -53,7 +56,7 @@ def stored(store_location: str, tmp_path: Path) -> tuple[str, Path, list[int]]:
         with open_database(store_location) as db:
             db.execute("UPDATE sessions SET started_at = ?, status = ?, heartbeat_at = ?"
                        " WHERE id = ?", ((NOW - timedelta(days=days)).isoformat(), status,
-                                         NOW.isoformat(), w.session_id))
+                                         datetime.now(UTC).isoformat(), w.session_id))
         ids.append(w.session_id)
     return store_location, audio_dir, ids
 

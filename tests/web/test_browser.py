@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -172,7 +173,7 @@ def test_the_kept_opus_plays_from_where_the_page_seeks(browser, floor):
         _sign_in(page, floor, "zhang")
         ranged = []
         page.on("request", lambda r: ranged.append(r.headers.get("range"))
-                if r.url.endswith("/audio") else None)
+                if urlsplit(r.url).path.endswith("/audio") else None)
         page.goto(f"{floor.url}/sessions/{floor.own}")
         page.wait_for_function("document.querySelector('[data-testid=audio]').readyState >= 1")
         audio = page.locator("[data-testid=audio]")
@@ -282,3 +283,49 @@ def test_a_note_pinned_at_a_moment_seeks_there_for_the_agent_as_an_alert_to_its_
 def _rows(db: str, sql: str, *params: object) -> list[tuple[object, ...]]:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return conn.execute(sql, params).fetchall()
+
+
+NARROW = {"width": 390, "height": 844}
+
+
+def test_every_page_fits_a_phone_390_px_wide(browser, floor):
+    """No sideways scrolling on the list, a session and the trends, and the list's score and
+    alerts inside the screen."""
+    with browser.page(viewport=NARROW) as page:
+        _sign_in(page, floor, "zhang")
+        for path in ("/", f"/sessions/{floor.own}", "/trends", "/search?q=的"):
+            page.goto(f"{floor.url}{path}")
+            page.wait_for_load_state("load")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= NARROW["width"], f"{path} is {width} px wide"
+            if path == "/":
+                cells = page.locator("[data-testid=score-cell], [data-testid=alerts-cell]")
+                assert cells.count() == 4
+                for cell in cells.all():
+                    box = cell.bounding_box()
+                    assert box and box["x"] >= 0 and box["x"] + box["width"] <= NARROW["width"]
+                    assert box["width"] > 0 and box["height"] > 0
+                assert page.locator("[data-testid=nav-trends]").is_visible()
+            _screenshot(page, f"narrow{path.replace('/', '-').split('?')[0] or '-list'}.png")
+
+
+def test_a_search_hit_opens_its_session_at_the_line(browser, floor):
+    """Search for words Whisper heard in the call; the hit's link seeks the audio to the line
+    that holds them, and the transcript marks the line spoken at that moment (in this call of
+    interruptions, the other side's line may have begun first and still run)."""
+    lines = [r for r in session_records(floor.db, floor.own) if r["type"] == "utterance"]
+    target = next(u for u in reversed(lines) if len(u["text"]) >= 4)
+    words = target["text"][:4]
+    with browser.page(viewport={"width": 1280, "height": 900}) as page:
+        _sign_in(page, floor, "wang")
+        page.goto(f"{floor.url}/search?q={words}")
+        hit = page.locator(f"[data-testid=hit][data-session='{floor.own}']").first
+        assert words in hit.locator("mark").first.inner_text()
+        hit.locator("a").click()
+        page.wait_for_selector("[data-testid=timeline]")
+        page.wait_for_function(
+            f"Math.abs(document.querySelector('[data-testid=audio]').currentTime"
+            f" - {target['start']}) < 0.25", timeout=5000)
+        current = page.locator("[data-testid=transcript-line][aria-current=true]")
+        start, end = (float(current.get_attribute(a)) for a in ("data-t", "data-end"))
+        assert start <= target["start"] + 0.01 and target["start"] <= end

@@ -243,11 +243,12 @@ def test_the_sign_in_cookie_is_http_only_strict_and_lasts_the_configured_hours(s
         assert ("Secure" in cookie) is secure
 
 
-def test_failed_sign_ins_are_throttled_per_name_and_address_and_logged(store, caplog):
+def test_failed_sign_ins_lock_the_account_and_are_logged(store, caplog):
     now = [1000.0]
-    app = make_app(store)
-    app.extensions["callmonitor_throttle"] = SignInThrottle(per_name=3, per_address=10,
-                                                            window_s=60.0, clock=lambda: now[0])
+    app = make_app(store, sign_in_account_failures=3, sign_in_address_failures=10,
+                   sign_in_lockout_s=60.0)
+    app.extensions["callmonitor_throttle"] = SignInThrottle(app.extensions["callmonitor"].cfg.web,
+                                                            clock=lambda: now[0])
     client = app.test_client()
     with caplog.at_level("WARNING", logger="monitor.web"):
         for _ in range(3):
@@ -260,7 +261,7 @@ def test_failed_sign_ins_are_throttled_per_name_and_address_and_logged(store, ca
     assert Hooks(response.text).all("sign-in-error") and client.get_cookie(COOKIE) is None
     assert sum("failed sign-in" in r.message and "'li'" in r.message
                for r in caplog.records) == 3
-    assert any("throttled" in r.message for r in caplog.records)
+    assert sum("locked" in r.message for r in caplog.records) == 1  # once, not per try
     # Other names from the same address are not held up by li's failures ...
     assert client.post("/login", data={"name": "wang", "password": PASSWORDS["wang"]}
                        ).status_code == 303
