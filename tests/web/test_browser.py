@@ -244,7 +244,8 @@ def test_every_page_fits_a_phone_390_px_wide(browser, floor):
     alerts inside the screen."""
     with browser.page(viewport=NARROW) as page:
         sign_in(page, floor.url, "zhang")
-        for path in ("/", f"/sessions/{floor.own}", "/trends", "/search?q=的"):
+        for path in ("/", f"/sessions/{floor.own}", "/trends", "/search?q=的", "/live", "/notes",
+                     "/queue", "/audit"):
             page.goto(f"{floor.url}{path}")
             page.wait_for_load_state("load")
             width = page.evaluate("document.documentElement.scrollWidth")
