@@ -74,8 +74,12 @@ class ToneDetector:
             return
         n, before = len(self._window), len(self._recent)
         audio = np.concatenate((*self._recent, frames.ravel()))
-        ends = (np.array(loud) + before + 1) * FRAME_SAMPLES
-        bufs = audio[ends[:, None] + np.arange(-n, 0)]
+        # Each loud frame's window (the n samples up to its end) copied out of a view of every
+        # window, a row at a time: indexing the samples with a matrix of n indices per window
+        # made that matrix and gathered sample by sample (a tenth of the numpy instructions of a
+        # timing-only replay, by callgrind).
+        starts = (np.array(loud) + before + 1) * FRAME_SAMPLES - n
+        bufs = np.lib.stride_tricks.sliding_window_view(audio, n)[starts]
         windowed = bufs * self._window
         totals = np.matmul(windowed[:, None, :], windowed[:, :, None])[:, 0, 0] * n / 2.0
         peaks = self._tonal_peaks(totals.tolist(), np.matmul(self._dft, bufs[:, :, None])[:, :, 0])
