@@ -111,8 +111,9 @@ def session_options(command: Callable[..., Any]) -> Callable[..., Any]:
         db_option,
         config_option,
         click.option("--keep-audio", is_flag=True,
-                     help="Keep the call's audio (stereo WAV, agent left) in the audio folder "
-                          "(config [store] audio_dir) for review in `callmonitor serve`."),
+                     help="Keep the call's audio (stereo, agent left; config [store] "
+                          "audio_format, Opus by default) in the audio folder (config [store] "
+                          "audio_dir) for review in `callmonitor serve`."),
     ]):
         command = option(command)
     return command
@@ -177,11 +178,12 @@ def _open_session(mode: str, source_name: str, cfg: Config, recognizer: Any, db:
     writer, extra = open_stored_session(location, mode, source_name, cfg, recognizer, _warn)
     keeper = None
     if keep_audio:
-        from monitor.sinks.audio import AudioKeeper
+        from monitor.sinks.audio import AudioKeeper, kept_audio_name
 
-        name = f"session-{writer.session_id}.wav"
+        name = kept_audio_name(writer.session_id, cfg.store.audio_format)
         try:
-            keeper = AudioKeeper(_audio_dir(location, cfg) / name)
+            keeper = AudioKeeper(_audio_dir(location, cfg) / name, cfg.store.audio_format,
+                                 cfg.store.audio_bitrate_kbps)
         except CallmonitorError:
             writer.close("failed")
             raise
@@ -642,6 +644,33 @@ def recover(spool: Path, db: str | None) -> None:
 
 
 @main.command()
+@click.option("--older-than", "days", type=click.IntRange(min=1), default=None, metavar="DAYS",
+              help="Calls started more than DAYS days ago (default: config [store] keep_days).")
+@click.option("--sessions", "whole", is_flag=True,
+              help="Remove the sessions too, with their records (else only their audio).")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@store_options
+def prune(days: int | None, whole: bool, dry_run: bool, db: str | None,
+          site: Path | None) -> None:
+    """Remove the kept audio (and with --sessions the sessions) of old calls; never a call
+    still running."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.storage.prune import prune as prune_store
+
+    cfg = load_config(site=site)
+    days = days or cfg.store.keep_days
+    if not days:
+        raise CallmonitorError("nothing to prune: config [store] keep_days is 0 (keep forever)",
+                               "give --older-than DAYS, or set [store] keep_days")
+    location = _location(db, cfg)
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    done = prune_store(location, _audio_dir(location, cfg), cutoff, sessions=whole,
+                       dry_run=dry_run)
+    click.echo(done.describe(cutoff, dry_run))
+
+
+@main.command()
 @click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="The HTML page (default: DIR/report/index.html); the "
@@ -699,15 +728,18 @@ password_stdin_option = click.option("--password-stdin", is_flag=True,
 @click.option("--agent-name", default=None,
               help="The agent name on this user's sessions (default: NAME); an agent sees "
                    "only those.")
+@click.option("--time-zone", default=None,
+              help="IANA time zone the review app shows this user's times and days in "
+                   "(default: config [web] time_zone).")
 @password_stdin_option
 @store_options
-def users_add(name: str, role: str, agent_name: str | None, password_stdin: bool,
-              db: str | None, site: Path | None) -> None:
+def users_add(name: str, role: str, agent_name: str | None, time_zone: str | None,
+              password_stdin: bool, db: str | None, site: Path | None) -> None:
     """Create a user; the password is stored as an Argon2 hash."""
     from monitor.storage.users import add_user
 
     location = _location(db, site=site)
-    user = add_user(location, name, role, _password(password_stdin), agent_name)
+    user = add_user(location, name, role, _password(password_stdin), agent_name, time_zone)
     click.echo(f"user {user.name} added ({user.role}, sessions of agent {user.agent!r})")
 
 
@@ -721,6 +753,18 @@ def users_passwd(name: str, password_stdin: bool, db: str | None, site: Path | N
 
     set_password(_location(db, site=site), name, _password(password_stdin))
     click.echo(f"password of {name} changed")
+
+
+@users.command("time-zone")
+@click.argument("name")
+@click.argument("zone", required=False)
+@store_options
+def users_time_zone(name: str, zone: str | None, db: str | None, site: Path | None) -> None:
+    """Show NAME's times in ZONE (an IANA name); without ZONE, in the site's ([web] time_zone)."""
+    from monitor.storage.users import set_time_zone
+
+    set_time_zone(_location(db, site=site), name, zone)
+    click.echo(f"time zone of {name}: {zone or 'the site default'}")
 
 
 @users.command("remove")
@@ -741,7 +785,8 @@ def users_list(db: str | None, site: Path | None) -> None:
     from monitor.storage.users import list_users
 
     for user in list_users(_location(db, site=site)):
-        click.echo(f"{user.name:<24}  {user.role:<10}  {user.agent}")
+        click.echo(f"{user.name:<24}  {user.role:<10}  {user.agent:<16}  {user.time_zone or ''}"
+                   .rstrip())
 
 
 @main.command()
@@ -765,8 +810,8 @@ def serve(host: str | None, port: int | None, profile: str, db: str | None,
     cfg = load_config(profile, site=site)
     location = _location(db, cfg)
     open_database(location).close()  # a store that is not there is an error now, not per page
-    app = create_app(location, _audio_dir(location, cfg), cfg)
     host = host or cfg.web.host
+    app = create_app(location, _audio_dir(location, cfg), cfg, host=host)
     port = port if port is not None else cfg.web.port
     click.echo(f"callmonitor serve: http://{host}:{port}/ (sessions in "
                f"{describe(location)}); Ctrl-C stops", err=True)

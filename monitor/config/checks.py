@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, dataclass, fields, is_dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.config.patterns import PatternError, compile_pattern
 from monitor.errors import CallmonitorError
@@ -52,6 +53,10 @@ class _Sayable:
     """Text said or shown to the agent: it needs at least one letter or digit."""
 
 
+class _TimeZone:
+    """An IANA time zone name (``Asia/Shanghai``) that this machine's zone database knows."""
+
+
 class _Pattern:
     """A phrase pattern (``monitor.config.patterns``): it must compile, and each part it
     requires needs a letter or digit to match."""
@@ -72,6 +77,7 @@ Count = Annotated[int, Bounds(lo=0)]
 PositiveCount = Annotated[int, Bounds(lo=1)]
 Sayable = Annotated[str, _Sayable()]
 Pattern = Annotated[str, _Pattern()]
+TimeZoneName = Annotated[str, _TimeZone()]
 Patterns = tuple[Pattern, ...]
 
 
@@ -192,6 +198,9 @@ class Reader:
                 raise self.bad_value(path, value, "a phrase with at least one letter or digit")
             if isinstance(check, _Pattern):
                 self._pattern(out, path)
+            if isinstance(check, _TimeZone) and not is_time_zone(out):
+                raise self.bad_value(path, value, "an IANA time zone name, e.g. "
+                                     '"Asia/Shanghai" or "UTC"')
         return out
 
     def _pattern(self, pattern: str, path: Path) -> None:
@@ -248,6 +257,15 @@ def describe(tp: Any) -> str:
             " " not in item.removeprefix("a ").removeprefix("an ")) else f"a list (each {item})"
     return {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}.get(
         tp, "a table")
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is a time zone this machine knows (the web app's sites and users)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _has_word(text: str) -> bool:

@@ -28,6 +28,7 @@ from monitor.config.sections import (
     EngineConfig,
     FillerConfig,
     HintConfig,
+    LabelConfig,
     LiveConfig,
     RuleMessage,
     SoftphoneConfig,
@@ -68,7 +69,8 @@ _SECTIONS: dict[str, type] = {
     "store": StoreConfig, "audio": AudioConfig, "vad": VadConfig, "tones": ToneConfig,
     "asr": AsrConfig, "engine": EngineConfig, "syllables": SyllableConfig,
     "fillers": FillerConfig, "live": LiveConfig, "softphone": SoftphoneConfig,
-    "hints": HintConfig, "web": WebConfig, "matching": MatchingConfig, "tap": TapConfig}
+    "hints": HintConfig, "web": WebConfig, "matching": MatchingConfig, "tap": TapConfig,
+    "labels": LabelConfig}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,8 @@ class Config:
     web: WebConfig
     matching: MatchingConfig
     tap: TapConfig
+    labels: LabelConfig
+    """What the review app calls the parts an alert found missing, in the profile's words."""
     phrases: MappingProxyType[str, PhraseFamily]
     """Every phrase family by name (``monitor.config.phrases``)."""
     pinyin_costs: PinyinCosts

@@ -6,6 +6,7 @@ The field types are the checks (see ``checks.py``): a duration is ``Seconds`` (>
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from itertools import pairwise
@@ -24,7 +25,9 @@ from monitor.config.checks import (
     PositiveSeconds,
     Ratio,
     Relation,
+    Sayable,
     Seconds,
+    TimeZoneName,
 )
 
 NYQUIST_HZ = 8000.0
@@ -34,6 +37,8 @@ FRAME_MS = 20.0
 
 Port = Annotated[int, Bounds(lo=1, hi=65535)]
 AudibleHz = Annotated[float, Bounds(lo=0.0, hi=NYQUIST_HZ, lo_open=True, hi_open=True)]
+OpusKbps = Annotated[int, Bounds(lo=6, hi=256)]
+"""What libopus accepts for a stereo stream, in kbit/s."""
 WhisperWindow = Annotated[int, Bounds(lo=1, hi=30)]
 """Whisper's encoder window in whole seconds: at most the 30 s it was trained on."""
 
@@ -46,6 +51,24 @@ def host_port(address: str) -> tuple[str, int] | None:
     return host.removeprefix("[").removesuffix("]"), int(port)
 
 
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(text: str) -> bool:
+    """A DNS name or an IP address, as a Host header names it without its port."""
+    if _is_network(text) and "/" not in text:
+        return True
+    labels = text.rstrip(".").split(".")
+    return 0 < len(text) <= 253 and all(
+        0 < len(label) <= 63 and label.isascii() and label.replace("-", "").isalnum()
+        and not label.startswith("-") for label in labels)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
     path: str
@@ -55,6 +78,11 @@ class StoreConfig:
     lost_after_s: PositiveSeconds
     retry_s: PositiveSeconds
     lock_wait_s: PositiveSeconds
+    # Kept audio (--keep-audio): Opus in Ogg, FLAC or PCM WAV; the Opus bitrate; and how many
+    # days `callmonitor prune` keeps it by default (0: forever).
+    audio_format: Literal["opus", "flac", "wav"]
+    audio_bitrate_kbps: OpusKbps
+    keep_days: Count
 
     @property
     def location(self) -> str:
@@ -78,6 +106,39 @@ class WebConfig:
     sign_in_hours: Positive
     page_size: PositiveCount
     secure_cookies: bool
+    audit_play_window_s: PositiveSeconds
+    note_max_chars: PositiveCount
+    # The site's time zone (IANA): times shown and the list's day filters, unless a user has
+    # their own. Stored times stay UTC.
+    time_zone: TimeZoneName
+    # How many weeks back from a trend page's latest week it charts.
+    trend_weeks: PositiveCount
+    # Host names (or addresses) the app answers to, besides the one `serve --host` listens on;
+    # any other Host header is refused (a DNS-rebinding page cannot reach the app).
+    allowed_hosts: tuple[str, ...]
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed: the client is
+    # the rightmost hop that is not one of them.
+    trusted_proxies: tuple[str, ...]
+    # Failed sign-ins: from one client address at most address_failures (proxy_failures for a
+    # trusted proxy's own address) in window_s; an account is locked after account_failures
+    # in a row, for lockout_s, doubling with each further failure up to lockout_max_s.
+    sign_in_window_s: PositiveSeconds
+    sign_in_address_failures: PositiveCount
+    sign_in_proxy_failures: PositiveCount
+    sign_in_account_failures: PositiveCount
+    sign_in_lockout_s: PositiveSeconds
+    sign_in_lockout_max_s: PositiveSeconds
+    # Names and addresses the throttle remembers at most (the oldest are forgotten first).
+    sign_in_throttle_entries: PositiveCount
+
+    def relations(self) -> Iterator[Relation]:
+        yield Relation(("allowed_hosts",), all(map(_is_host_name, self.allowed_hosts)),
+                       'a list of host names or addresses without port ("review.example")')
+        yield Relation(("trusted_proxies",), all(map(_is_network, self.trusted_proxies)),
+                       'a list of addresses or networks ("10.0.0.1", "10.0.0.0/8")')
+        yield Relation(("sign_in_lockout_max_s",),
+                       self.sign_in_lockout_max_s >= self.sign_in_lockout_s,
+                       "at least sign_in_lockout_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,3 +398,21 @@ class RuleMessage:
     severity: Literal["info", "warn", "violation"]
     message: str
     say: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabelConfig:
+    """The words the review app shows for the parts a rule found missing (the ``missing``
+    evidence of greeting.incomplete and closing.incomplete holds these keys), in the profile's
+    language: people read "公司名称", never ``company``."""
+
+    greeting: Sayable
+    company: Sayable
+    agent_name: Sayable
+    asked_anything_else: Sayable
+    thanked: Sayable
+    said_goodbye: Sayable
+    caller_hung_up_first: Sayable
+    separator: str
+    """Between two names in a list ("、" in Chinese)."""
+

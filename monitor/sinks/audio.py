@@ -1,14 +1,19 @@
-"""The call's audio kept as a WAV file (``--keep-audio``), so a supervisor can replay it in review.
+"""The call's audio kept for review (``--keep-audio``): Opus in Ogg by default, or FLAC or PCM
+WAV (``[store] audio_format``; ``monitor.sinks.audio_formats`` lays each out on disk).
 
-16 kHz 16-bit stereo, left = agent and right = customer (silence for a side the source does
-not have), aligned to the session's audio clock: second N of the file is audio time N, and a
-gap in the frames' times (none is expected, but a source may skip) is filled with silence.
+16 kHz stereo, left = agent and right = customer (silence for a side the source does not
+have), aligned to the session's audio clock: second N of the file is audio time N, and a gap
+in the frames' times (none is expected, but a source may skip) is filled with silence.
 
-It sits on the audio path, so it stays cheap: frames are only collected, and every
-``flush_s`` of audio they are written in one ``pwrite``. The header's RIFF and data sizes are
-patched after each write, so a session that ends any way at all (Ctrl-C, a crash, kill -9)
-leaves a playable WAV of everything up to the last flush. A write that fails mid-call does not
-end the session: the file keeps what was written, keeping stops, and ``error`` says why.
+It sits on the audio path, so that path only collects frames: every ``flush_s`` of audio the
+collected block goes to the keeper's own writer thread, which encodes it and writes it, so
+encoding never holds up the analysis (nor, live, the capture it must keep up with). After each
+write the file is complete and playable (WAV sizes patched, whole Ogg pages, whole FLAC
+frames), so a session that ends any way at all (Ctrl-C, a crash, kill -9) leaves a playable
+file of everything up to the last write; ``kept_s`` says how far that is. A write that fails
+mid-call does not end the session: the file keeps what was written, keeping stops, and
+``error`` says why. Files are created 0640 (a folder made for them 0750): recordings of calls
+are not for every local user.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import struct
+import queue
+import stat as stat_mod
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,34 +32,34 @@ import numpy as np
 
 from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_BYTES, FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, Frame
-
-CHANNELS = 2
-SAMPLE_BYTES = 2
-BLOCK_ALIGN = CHANNELS * SAMPLE_BYTES
-BYTES_PER_S = SAMPLE_RATE_HZ * BLOCK_ALIGN
-HEADER_BYTES = 44
-"""RIFF/WAVE header of plain PCM: RIFF, the 16-byte ``fmt `` chunk, the ``data`` chunk's head."""
-_RIFF_SIZE_AT = 4
-_DATA_SIZE_AT = 40
-MAX_DATA_BYTES = 0xFFFFFFFF - (HEADER_BYTES - 8)
-"""A RIFF size is 32 bits: about 18.6 hours of this audio."""
+from monitor.sinks.audio_formats import (
+    BYTES_PER_S,
+    CHANNELS,
+    SUFFIX,
+    TRACKS,
+    AudioFormat,
+    Output,
+    Track,
+)
 
 FLUSH_S = 0.5
-"""Audio collected before a write: a few syscalls a second, and at most this much lost."""
+"""Audio collected before a write: a few syscalls a second, and at most this much lost. A
+multiple of 100 ms, so FLAC writes whole frames."""
 MIN_FREE_S = 60.0
-"""Room the disk must have at open time, in seconds of audio (a disk that is nearly full
-would fail within the first minute)."""
+"""Room the disk must have at open time, in seconds of PCM audio (a disk that is nearly full
+would fail within the first minute; compressed audio needs less, so this errs on the safe
+side)."""
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+"""A folder the keeper makes: its listing (who called when) is not for every local user."""
 
 _SIDE = {"agent": 0, "customer": 1}
 _SILENCE = bytes(FRAME_BYTES)
 
 
-def wav_header(data_bytes: int) -> bytes:
-    """The 44-byte header of 16 kHz 16-bit stereo PCM holding ``data_bytes`` of samples."""
-    return (b"RIFF" + struct.pack("<I", HEADER_BYTES - 8 + data_bytes) + b"WAVE"
-            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, CHANNELS, SAMPLE_RATE_HZ, BYTES_PER_S,
-                                    BLOCK_ALIGN, 8 * SAMPLE_BYTES)
-            + b"data" + struct.pack("<I", data_bytes))
+def kept_audio_name(session_id: int, audio_format: AudioFormat) -> str:
+    """The kept file's name in the audio folder: ``session-N`` and the format's suffix."""
+    return f"session-{session_id}{SUFFIX[audio_format]}"
 
 
 def _fix_for(exc: OSError) -> str:
@@ -63,13 +71,16 @@ def _fix_for(exc: OSError) -> str:
 
 class AudioKeeper:
     """A sink for the call's audio: ``frames`` takes every step's frames (the pipeline hands
-    them over before it analyses them), ``write`` ignores records, ``close`` finalises.
+    them over before it analyses them), ``write`` ignores records, ``close`` writes what is
+    left, finalises the file and waits for the writer thread.
 
-    The file is created (with its directory) here, so a path that cannot be written fails
-    before the session starts: ``CallmonitorError`` naming the file and the fix.
+    The file is created (with its directory, 0640) and its head written here, so a path that
+    cannot be written fails before the session starts: ``CallmonitorError`` naming the file
+    and the fix. ``audio_format`` defaults to WAV for callers that name a ``.wav`` path.
     """
 
-    def __init__(self, path: Path | str, flush_s: float = FLUSH_S) -> None:
+    def __init__(self, path: Path | str, audio_format: AudioFormat = "wav",
+                 bitrate_kbps: int = 24, flush_s: float = FLUSH_S) -> None:
         self.path = Path(path)
         self.error: CallmonitorError | None = None
         """Why keeping stopped mid-call (the file holds the audio up to ``kept_s``)."""
@@ -77,13 +88,16 @@ class AudioKeeper:
         self._left: list[bytes] = []
         self._right: list[bytes] = []
         self._next_step = 0  # the step (index of FRAME_S) the file expects next
-        self._written = 0  # data bytes in the file, all covered by its header
-        self._fd: int | None = None
+        self._blocks: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
+        self._out: Output | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            self._pwrite(wav_header(0), 0)
-            stat = os.fstatvfs(self._fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            self._out = Output(fd)
+            if stat_mod.S_ISREG(os.fstat(fd).st_mode):  # an old file keeps its mode
+                os.fchmod(fd, FILE_MODE)
+            self._track: Track = TRACKS[audio_format](self._out, bitrate_kbps)
+            stat = os.fstatvfs(fd)
             free = stat.f_bavail * stat.f_frsize
             if self.path.is_file() and free < MIN_FREE_S * BYTES_PER_S:
                 self.path.unlink()
@@ -92,14 +106,16 @@ class AudioKeeper:
             self._close_fd()
             raise CallmonitorError(f"{self.path}: cannot keep the call's audio here "
                                    f"({exc.strerror or exc})", _fix_for(exc)) from None
+        self._thread = threading.Thread(target=self._run, name="audio-keeper", daemon=True)
+        self._thread.start()
 
     @property
     def kept_s(self) -> float:
-        """Audio time the file holds, as its header says (what a player would play)."""
-        return self._written / BYTES_PER_S
+        """Audio time the file holds as it stands on disk (what a player would play)."""
+        return self._track.kept_samples / SAMPLE_RATE_HZ
 
     def frames(self, frames: tuple[Frame, ...]) -> None:
-        if self._fd is None:
+        if self._out is None:
             return
         step = round(frames[0].t / FRAME_S)
         if step < self._next_step:
@@ -120,64 +136,58 @@ class AudioKeeper:
         self._right.append(right)
         self._next_step += 1
         if len(self._left) >= self._flush_steps:
-            self._flush()
+            self._hand_over()
 
     def write(self, record: dict[str, Any]) -> None:
         pass
 
     def close(self, status: str) -> None:
-        """Write what is buffered and close the file: a complete WAV, whatever ``status``."""
-        if self._fd is not None:
-            self._flush()
-        self._close_fd()
-
-    def _flush(self) -> None:
-        """Write the buffered steps, then the sizes that cover them: the header never claims
-        more than the file holds, so the file is a valid WAV between any two system calls.
-
-        Offsets are explicit (``pwrite``), so a flush interrupted before it took effect is
-        simply done again by the next one.
-        """
-        fd = self._fd
-        if fd is None or not self._left:
+        """Write what is collected and finish the file, whatever ``status``."""
+        if self._out is None:
             return
-        n = len(self._left) * FRAME_SAMPLES
-        stereo = np.empty((n, CHANNELS), "<i2")
+        self._hand_over()
+        self._blocks.put(None)
+        self._thread.join()
+
+    def _hand_over(self) -> None:
+        """The collected steps, as one (n, 2) block, to the writer thread."""
+        if not self._left:
+            return
+        stereo = np.empty((len(self._left) * FRAME_SAMPLES, CHANNELS), "<i2")
         stereo[:, 0] = np.frombuffer(b"".join(self._left), "<i2")
         stereo[:, 1] = np.frombuffer(b"".join(self._right), "<i2")
-        data = stereo.tobytes()
-        written = self._written + len(data)
+        self._left, self._right = [], []
+        self._blocks.put(stereo)
+
+    def _run(self) -> None:
+        """The writer thread: each block encoded and written, until the end (None); after a
+        failed write the rest is only drained."""
+        while (block := self._blocks.get()) is not None:
+            if self.error is None:
+                self._write(self._track.write, block)
+        if self.error is None:
+            self._write(self._track.finish)
+        self._close_fd()
+
+    def _write(self, action: Callable[..., None], *args: Any) -> None:
+        out = self._out
+        assert out is not None
         try:
-            if written > MAX_DATA_BYTES:
-                raise OSError(errno.EFBIG, "the call is longer than a WAV file can hold")
-            self._pwrite(data, HEADER_BYTES + self._written)
-            self._pwrite(struct.pack("<I", HEADER_BYTES - 8 + written), _RIFF_SIZE_AT)
-            self._pwrite(struct.pack("<I", written), _DATA_SIZE_AT)
+            action(*args)
         except OSError as exc:
             self.error = CallmonitorError(
                 f"{self.path}: audio kept only up to {self.kept_s:.1f} s "
                 f"({exc.strerror or exc})", _fix_for(exc))
-            # Drop what a short write left past the header's sizes (and free its space); if
-            # that fails too, the header still says where the audio ends.
+            # Drop what a short write left past the complete content (and free its space);
+            # if that fails too, the file still plays up to where it was complete.
             with contextlib.suppress(OSError):
-                os.ftruncate(fd, HEADER_BYTES + self._written)
-            self._close_fd()
-            return
-        self._written = written
-        self._left, self._right = [], []
-
-    def _pwrite(self, data: bytes, offset: int) -> None:
-        assert self._fd is not None
-        view = memoryview(data)
-        while view:  # a short write (a disk filling up) writes the rest or raises ENOSPC
-            done = os.pwrite(self._fd, view, offset)
-            view, offset = view[done:], offset + done
+                out.cut()
 
     def _close_fd(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
+        out, self._out = self._out, None
+        if out is not None:
             try:
-                os.close(fd)
+                os.close(out.fd)
             except OSError as exc:  # a network file system reports a failed write late
                 if self.error is None:
                     self.error = CallmonitorError(f"{self.path}: the kept audio may be "
@@ -185,4 +195,4 @@ class AudioKeeper:
                                                   _fix_for(exc))
 
 
-__all__ = ["AudioKeeper", "wav_header"]
+__all__ = ["FLUSH_S", "AudioKeeper", "kept_audio_name"]

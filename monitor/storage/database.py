@@ -15,6 +15,8 @@ the one judge of what a command was given as its database.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import sqlite3
 import threading
@@ -27,6 +29,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from monitor.errors import CallmonitorError
 
 Dialect = Literal["sqlite", "postgresql"]
+
+log = logging.getLogger("monitor.storage")
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # What a location that means to be a URL looks like: a scheme, a colon, and "//" somewhere after.
@@ -79,6 +83,33 @@ CREATE TABLE IF NOT EXISTS logins (
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notes (
+    id              {id},
+    session_id      INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    t               {real} NOT NULL,
+    author          TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    acknowledged_at TEXT,
+    acknowledged_by TEXT
+);
+CREATE INDEX IF NOT EXISTS notes_by_session ON notes (session_id, t);
+CREATE TABLE IF NOT EXISTS reviews (
+    session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+    state      TEXT NOT NULL,
+    by_user    TEXT NOT NULL,
+    at         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id         {id},
+    at         TEXT NOT NULL,
+    user_name  TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    session_id INTEGER,
+    detail     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user_name, at);
+CREATE INDEX IF NOT EXISTS audit_by_session ON audit (session_id, at);
 """
 
 TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
@@ -90,7 +121,48 @@ _ADDED_COLUMNS = (
     ("sessions", "heartbeat_at", "TEXT"),
     ("sessions", "heartbeat_t", "{real}"),
     ("sessions", "lost_after_s", "{real}"),
+    ("users", "time_zone", "TEXT"),
 )
+# Tables added after the first release: an older store gets them on open, like the columns
+# above, rather than counting as "not a session store".
+_ADDED_TABLES = ("notes", "reviews", "audit")
+
+# The transcript search index (``monitor.storage.search``): every utterance's text by session
+# and record, made on first open where it is missing and filled from the records already
+# stored. SQLite indexes it with FTS5's trigram tokenizer (substrings of three or more
+# characters, any language); PostgreSQL with pg_trgm, if the server lets it be installed.
+TRANSCRIPT = "transcript_lines"
+_TRANSCRIPT_TABLE = """CREATE TABLE IF NOT EXISTS transcript_lines (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    start_t    {real} NOT NULL,
+    channel    TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+)"""
+# An external-content FTS5 index over transcript_lines, kept in step by triggers (which also
+# run for the rows a session's deletion cascades to).
+_SQLITE_FTS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS transcript_fts USING fts5("
+    "text, content='transcript_lines', content_rowid='rowid', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS transcript_fts_add AFTER INSERT ON transcript_lines BEGIN"
+    " INSERT INTO transcript_fts (rowid, text) VALUES (new.rowid, new.text); END",
+    "CREATE TRIGGER IF NOT EXISTS transcript_fts_drop AFTER DELETE ON transcript_lines BEGIN"
+    " INSERT INTO transcript_fts (transcript_fts, rowid, text)"
+    " VALUES ('delete', old.rowid, old.text); END",
+)
+_BACKFILL = ("INSERT INTO transcript_lines (session_id, seq, start_t, channel, text)"
+             " SELECT session_id, seq, t, COALESCE({channel}, ''), {text} FROM records"
+             " WHERE type = 'utterance' AND {text} IS NOT NULL"
+             " ON CONFLICT (session_id, seq) DO NOTHING")
+_JSON_FIELDS: dict[Dialect, dict[str, str]] = {
+    "sqlite": {"channel": "json_extract(body, '$.channel')",
+               "text": "json_extract(body, '$.text')"},
+    "postgresql": {"channel": "body::jsonb ->> 'channel'", "text": "body::jsonb ->> 'text'"},
+}
+_PG_TRIGRAM = ("CREATE EXTENSION IF NOT EXISTS pg_trgm",
+               "CREATE INDEX IF NOT EXISTS transcript_lines_trgm"
+               " ON transcript_lines USING gin (text gin_trgm_ops)")
 
 _TYPES: dict[Dialect, dict[str, str]] = {
     "sqlite": {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "real": "REAL"},
@@ -108,6 +180,9 @@ _READY_LOCK = threading.Lock()
 _IDLE: dict[str, list[Any]] = {}
 _IDLE_LOCK = threading.Lock()
 _IDLE_MAX = 8
+
+PRIVATE_FILE_MODE = 0o600
+"""Files of the store (the database, spools): what was said on calls is nobody else's."""
 
 _CREATE_FIX = ("check the location, or create the store with a replay, a live session or "
                "`callmonitor users add`")
@@ -217,23 +292,30 @@ class Database:
         self._create_schema()
 
     def require_schema(self) -> None:
-        """Raise :class:`StoreNotCreated` unless every table of the schema exists (asked of
-        the database each time: ``/healthz`` uses it to notice tables dropped under it)."""
+        """Raise :class:`StoreNotCreated` unless every table of the schema exists, but for the
+        ones added since (opening adds those), asked of the database each time: ``/healthz``
+        uses it to notice tables dropped under it."""
+        missing = sorted(set(TABLES) - self._tables())
+        first = set(TABLES) - set(_ADDED_TABLES)  # an older store lacks the added ones
+        if not first.intersection(missing):
+            return
+        if first.issubset(missing):
+            raise StoreNotCreated(f"{describe(self.location)} holds no session database",
+                                  _CREATE_FIX, missing)
+        raise StoreNotCreated(f"the session database {describe(self.location)} lacks the "
+                              f"tables {', '.join(missing)}", _CREATE_FIX, missing)
+
+    def _tables(self) -> set[str]:
         with self.errors("cannot open the session database"):
             rows = self._conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'" if self.dialect == "sqlite"
                 else "SELECT tablename FROM pg_tables"
                      " WHERE schemaname = ANY (current_schemas(false))").fetchall()
-        missing = sorted(set(TABLES) - {row[0] for row in rows})
-        if len(missing) == len(TABLES):
-            raise StoreNotCreated(f"{describe(self.location)} holds no session database",
-                                  _CREATE_FIX, missing)
-        if missing:
-            raise StoreNotCreated(f"the session database {describe(self.location)} lacks the "
-                                  f"tables {', '.join(missing)}", _CREATE_FIX, missing)
+        return {row[0] for row in rows}
 
     def _outdated(self) -> bool:
-        return any(column not in self._columns(table) for table, column, _ in _ADDED_COLUMNS)
+        return bool(set(_ADDED_TABLES) - self._tables()) or not self._columns(TRANSCRIPT) or any(
+            column not in self._columns(table) for table, column, _ in _ADDED_COLUMNS)
 
     def _connect(self, create: bool) -> Any:
         if self.dialect == "postgresql":
@@ -256,6 +338,7 @@ class Database:
     def _connect_sqlite(self, path: Path, create: bool) -> sqlite3.Connection:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         elif not path.is_file():
             raise StoreNotCreated(f"no session database at {path}", _CREATE_FIX, TABLES)
         # A reader opens read-write (readers sign in and out) but never creates the file.
@@ -279,6 +362,29 @@ class Database:
                 if column not in self._columns(table):
                     kind = kind.format(**_TYPES[self.dialect])
                     self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            if not self._columns(TRANSCRIPT):
+                self._create_transcript()
+        if self.dialect == "postgresql":
+            self._trigram_index()
+
+    def _create_transcript(self) -> None:
+        """The search table, its index (SQLite) and the utterances stored before it existed."""
+        self._conn.execute(_TRANSCRIPT_TABLE.format(**_TYPES[self.dialect]))
+        for statement in _SQLITE_FTS if self.dialect == "sqlite" else ():
+            self._conn.execute(statement)
+        self._conn.execute(_BACKFILL.format(**_JSON_FIELDS[self.dialect]))
+
+    def _trigram_index(self) -> None:
+        """pg_trgm's index, in a transaction of its own: a server that does not let this user
+        install the extension still searches, by scanning, and the log says so once."""
+        try:
+            with self._conn.transaction():
+                for statement in _PG_TRIGRAM:
+                    self._conn.execute(statement)
+        except Exception as exc:  # psycopg's error, whatever the server's reason
+            log.warning("transcript search on %s runs without the pg_trgm index (%s); a "
+                        "superuser can run CREATE EXTENSION pg_trgm", describe(self.location),
+                        " ".join(str(exc).split()))
 
     def _columns(self, table: str) -> set[str]:
         if self.dialect == "sqlite":
@@ -368,6 +474,14 @@ class Database:
             detail = " ".join(str(exc).split())
             raise DatabaseError(f"{what}: {describe(self.location)} ({detail})",
                                 _FIX[self.dialect], _is_transient(exc)) from None
+
+
+def _create_private(path: Path) -> None:
+    """Make the SQLite file, if it is not there, readable by its owner alone: it holds what
+    was said on calls and the users' password hashes. SQLite gives its -wal and -shm files
+    the database file's permissions."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
 
 
 def _is_database_error(exc: Exception) -> bool:

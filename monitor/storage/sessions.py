@@ -12,9 +12,10 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.errors import CallmonitorError
 from monitor.storage.database import describe, is_postgres, open_database
@@ -78,8 +79,9 @@ _COLUMNS = ", ".join(f.name for f in fields(SessionInfo))
 
 @dataclass(frozen=True, slots=True)
 class SessionFilter:
-    """What the sessions list is narrowed to; ``None`` is no restriction. Dates are UTC days,
-    both ends included."""
+    """What the sessions list is narrowed to; ``None`` is no restriction. Dates are days in
+    ``time_zone`` (an IANA name), both ends included: in Asia/Shanghai a day runs from 16:00
+    UTC the day before to 16:00 UTC."""
 
     agent: str | None = None
     since: date | None = None
@@ -87,6 +89,7 @@ class SessionFilter:
     rule: str | None = None
     min_score: float | None = None
     max_score: float | None = None
+    time_zone: str = "UTC"
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -94,12 +97,13 @@ class SessionFilter:
         if self.agent is not None:
             clauses.append("agent = ?")
             params.append(self.agent)
-        if self.since is not None:
+        # The first and last days have no day before or after, and no filter is needed there.
+        if self.since is not None and self.since > date.min:
             clauses.append("started_at >= ?")
-            params.append(self.since.isoformat())
-        if self.until is not None:
+            params.append(day_start_utc(self.since, self.time_zone))
+        if self.until is not None and self.until < date.max:
             clauses.append("started_at < ?")
-            params.append((self.until + timedelta(days=1)).isoformat())
+            params.append(day_start_utc(self.until + timedelta(days=1), self.time_zone))
         if self.rule is not None:
             clauses.append("EXISTS (SELECT 1 FROM session_alerts a"
                            " WHERE a.session_id = sessions.id AND a.rule = ?)")
@@ -111,6 +115,13 @@ class SessionFilter:
             clauses.append("score <= ?")
             params.append(self.max_score)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def day_start_utc(day: date, time_zone: str) -> str:
+    """The UTC instant ``day`` starts at in ``time_zone``, as the store writes ``started_at``
+    (``2025-03-01T16:00:00+00:00``), so the two compare as text."""
+    start = datetime.combine(day, time(), tzinfo=ZoneInfo(time_zone))
+    return start.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def list_sessions(location: Location, limit: int = 50) -> list[SessionInfo]:
@@ -155,16 +166,32 @@ def session_records(location: Location, session_id: int) -> Iterator[dict[str, A
         yield json.loads(body)
 
 
+def sessions_started_before(location: Location, cutoff: datetime, *,
+                            with_audio_only: bool = False) -> list[SessionInfo]:
+    """Every session started before ``cutoff`` (aware, UTC), oldest first (``prune``'s)."""
+    where = "started_at < ?" + (" AND audio IS NOT NULL" if with_audio_only else "")
+    with open_database(location) as db:
+        rows = db.rows(f"SELECT {_COLUMNS} FROM sessions WHERE {where} ORDER BY id",
+                       (cutoff.astimezone(UTC).isoformat(timespec="seconds"),))
+    return [_info(row) for row in rows]
+
+
 def agents(location: Location) -> list[str]:
     """Every agent name that has a session, for the review app's filter."""
     with open_database(location) as db:
         return [r[0] for r in db.rows("SELECT DISTINCT agent FROM sessions ORDER BY agent")]
 
 
-def alerted_rules(location: Location) -> list[str]:
-    """Every rule that has fired in some session, for the review app's filter."""
+def alerted_rules(location: Location, agent: str | None = None) -> list[str]:
+    """Every rule that has fired in some session (of ``agent``, if given), for the review
+    app's filter and the CSV's columns: an agent learns nothing of other agents' calls."""
+    sql = "SELECT DISTINCT rule FROM session_alerts"
+    params: list[Any] = []
+    if agent is not None:
+        sql += " a JOIN sessions s ON s.id = a.session_id WHERE s.agent = ?"
+        params.append(agent)
     with open_database(location) as db:
-        return [r[0] for r in db.rows("SELECT DISTINCT rule FROM session_alerts ORDER BY rule")]
+        return [r[0] for r in db.rows(sql + " ORDER BY rule", params)]
 
 
 def default_audio_dir(location: Location) -> Path:
@@ -185,6 +212,12 @@ def audio_file(audio_dir: Path, info: SessionInfo) -> Path | None:
     path = audio_dir / info.audio
     inside = path.resolve().is_relative_to(audio_dir.resolve())
     return path if inside and path.is_file() else None
+
+
+def audio_missing(audio_dir: Path, info: SessionInfo) -> bool:
+    """Audio was kept for the session but its file is gone (deleted or moved by hand): the
+    review app says so rather than "none was kept"."""
+    return bool(info.audio) and audio_file(audio_dir, info) is None
 
 
 def _info(row: tuple[Any, ...]) -> SessionInfo:

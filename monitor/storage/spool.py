@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from monitor.errors import CallmonitorError
-from monitor.storage.database import Database, describe, is_postgres, open_database
+from monitor.storage.database import (
+    PRIVATE_FILE_MODE,
+    Database,
+    describe,
+    is_postgres,
+    open_database,
+)
 from monitor.storage.sessions import SessionHeader
 
 FORMAT = 1
@@ -67,6 +73,12 @@ def store_rows(db: Database, session_id: int, rows: list[Row]) -> None:
         "INSERT INTO records (session_id, seq, type, t, body) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (session_id, seq) DO NOTHING",
         [row.values(session_id) for row in rows])
+    lines = [(session_id, row.seq, row.t, str(record.get("channel") or ""), record["text"])
+             for row in rows if row.type == "utterance"
+             for record in (json.loads(row.body),) if isinstance(record.get("text"), str)]
+    if lines:  # the search index's copy of what was said (monitor.storage.search)
+        db.executemany("INSERT INTO transcript_lines (session_id, seq, start_t, channel, text)"
+                       " VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, seq) DO NOTHING", lines)
 
 
 def _json(item: dict[str, Any]) -> str:
@@ -123,7 +135,8 @@ class Spool:
         for path in self._paths:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._stream, self.path = path.open("x", encoding="utf-8"), path
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+                self._stream, self.path = os.fdopen(fd, "w", encoding="utf-8"), path
             except OSError as exc:
                 self._problems.append(f"{path.parent}: {exc.strerror}")
                 continue

@@ -17,6 +17,7 @@ from typing import Literal, cast
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from monitor.config.checks import is_time_zone
 from monitor.errors import CallmonitorError
 from monitor.storage.database import Database, open_database
 from monitor.storage.sessions import Location
@@ -24,6 +25,7 @@ from monitor.storage.sessions import Location
 Role = Literal["supervisor", "agent"]
 ROLES: tuple[Role, ...] = ("supervisor", "agent")
 MIN_PASSWORD_CHARS = 8
+MAX_NAME_CHARS = 64
 
 _HASHER = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -36,26 +38,40 @@ class User:
     role: Role
     agent: str
     """The agent name on this user's sessions (for an agent, the only sessions they see)."""
+    time_zone: str | None = None
+    """The IANA zone the review app shows this user's times and days in; None: the site's."""
 
     @property
     def sees_all(self) -> bool:
         return self.role == "supervisor"
 
+    @property
+    def sees_any(self) -> bool:
+        """False for an agent without an agent name (an older store let ``users add`` make
+        one): such a user sees no call, not every call recorded without a name."""
+        return self.sees_all or bool(self.agent)
+
 
 def add_user(location: Location, name: str, role: str, password: str,
-             agent: str | None = None) -> User:
-    """Create a user; ``agent`` defaults to the user name."""
+             agent: str | None = None, time_zone: str | None = None) -> User:
+    """Create a user; ``agent`` defaults to the user name, ``time_zone`` to the site's. An
+    agent's agent name must be neither empty (it would match every call recorded without a
+    name) nor another agent's (both would see each other's calls)."""
     _check_name(name)
     _check_role(role)
     _check_password(password)
-    user = User(name, cast(Role, role), agent if agent is not None else name)
+    _check_time_zone(time_zone)
+    user = User(name, cast(Role, role), agent if agent is not None else name, time_zone)
     with open_database(location, create=True) as db:
         if _find(db, name) is not None:
             raise CallmonitorError(f"user {name!r} already exists",
                                    "pick another name or `callmonitor users passwd` to reset")
-        db.execute("INSERT INTO users (name, role, agent, password_hash, created_at)"
-                   " VALUES (?, ?, ?, ?, ?)",
-                   (name, role, user.agent, _HASHER.hash(password), _now().isoformat()))
+        if role == "agent":
+            _check_agent_name(db, user.agent)
+        db.execute("INSERT INTO users (name, role, agent, password_hash, created_at, time_zone)"
+                   " VALUES (?, ?, ?, ?, ?, ?)",
+                   (name, role, user.agent, _HASHER.hash(password), _now().isoformat(),
+                    time_zone))
     return user
 
 
@@ -69,6 +85,14 @@ def set_password(location: Location, name: str, password: str) -> None:
         db.execute("DELETE FROM logins WHERE user_name = ?", (name,))
 
 
+def set_time_zone(location: Location, name: str, time_zone: str | None) -> None:
+    """Show the user's times in ``time_zone`` (an IANA name); None: the site's."""
+    _check_time_zone(time_zone)
+    with open_database(location) as db:
+        _require(db, name)
+        db.execute("UPDATE users SET time_zone = ? WHERE name = ?", (time_zone, name))
+
+
 def remove_user(location: Location, name: str) -> None:
     with open_database(location) as db, db.transaction():
         _require(db, name)
@@ -78,7 +102,8 @@ def remove_user(location: Location, name: str) -> None:
 
 def list_users(location: Location) -> list[User]:
     with open_database(location) as db:
-        return [User(*row) for row in db.rows("SELECT name, role, agent FROM users ORDER BY name")]
+        return [User(*row) for row in db.rows("SELECT name, role, agent, time_zone FROM users"
+                                              " ORDER BY name")]
 
 
 def authenticate(location: Location, name: str, password: str) -> User | None:
@@ -113,7 +138,7 @@ def sign_in(location: Location, user: User, lifetime: timedelta) -> str:
 def signed_in_user(location: Location, token: str) -> User | None:
     """The user a token belongs to while it is valid."""
     with open_database(location) as db:
-        row = db.one("SELECT u.name, u.role, u.agent FROM logins l JOIN users u"
+        row = db.one("SELECT u.name, u.role, u.agent, u.time_zone FROM logins l JOIN users u"
                      " ON u.name = l.user_name WHERE l.token_hash = ? AND l.expires_at > ?",
                      (_digest(token), _now().isoformat()))
     return User(*row) if row else None
@@ -134,14 +159,31 @@ def _require(db: Database, name: str) -> None:
 
 
 def _check_name(name: str) -> None:
-    if not name or name != name.strip() or len(name) > 64:
+    if not name or name != name.strip() or len(name) > MAX_NAME_CHARS:
         raise CallmonitorError(f"invalid user name {name!r}",
-                               "use 1 to 64 characters without leading or trailing spaces")
+                               f"use 1 to {MAX_NAME_CHARS} characters without leading or "
+                               "trailing spaces")
+
+
+def _check_agent_name(db: Database, agent: str) -> None:
+    if not agent.strip():
+        raise CallmonitorError("an agent needs an agent name",
+                               "give the name their calls are recorded with in --agent-name")
+    other = db.one("SELECT name FROM users WHERE role = 'agent' AND agent = ?", (agent,))
+    if other is not None:
+        raise CallmonitorError(f"the agent name {agent!r} is taken by the agent {other[0]}",
+                               "give this agent the name on their own calls in --agent-name")
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise CallmonitorError(f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")
+
+
+def _check_time_zone(time_zone: str | None) -> None:
+    if time_zone is not None and not is_time_zone(time_zone):
+        raise CallmonitorError(f"unknown time zone {time_zone!r}",
+                               'use an IANA name, e.g. "Asia/Shanghai" or "UTC"')
 
 
 def _check_password(password: str) -> None:

@@ -13,7 +13,9 @@ rides in a ``<script type="application/json">`` block, which is not run) and may
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -23,17 +25,17 @@ from monitor.config import Config
 from monitor.errors import CallmonitorError
 from monitor.storage.sessions import Location
 from monitor.storage.users import signed_in_user
-from monitor.web import auth, health, labels, listing, session
+from monitor.web import auth, coaching, health, labels, listing, search, session, trends
 from monitor.web.auth import COOKIE, THROTTLE, SignInThrottle, safe_next
-from monitor.web.context import SETTINGS, Settings, plain_text, settings
+from monitor.web.context import SETTINGS, Settings, plain_text, settings, time_zone
 
 log = logging.getLogger("monitor.web")
 
-BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp)
+BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp, coaching.bp, trends.bp, search.bp)
 # Routes anyone may ask for; everything else needs a sign-in.
 PUBLIC = frozenset({"auth.login", "static", "health.check"})
 # Routes that answer with data rather than a page: 401 instead of a redirect to sign in.
-DATA = frozenset({"sessions.csv", "session.json", "session.audio"})
+DATA = frozenset({"sessions.csv", "session.json", "session.audio", "trends.json"})
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "media-src 'self'; connect-src 'self'; font-src 'self'; form-action 'self'; "
@@ -50,20 +52,24 @@ SECURITY_HEADERS = {
 
 
 def create_app(location: Location, audio_dir: Path, cfg: Config, *,
-               throttle: SignInThrottle | None = None) -> Flask:
+               throttle: SignInThrottle | None = None, host: str | None = None) -> Flask:
     """The review app over the session store at ``location`` (a SQLite path or a
     ``postgresql://`` URL), with kept audio in ``audio_dir``; ``cfg`` (a loaded profile) gives
-    ``[web]`` and the speaking-rate band. ``throttle`` replaces the default limit on failed
-    sign-ins (5 a minute per name and address, 20 per address)."""
+    ``[web]`` and the speaking-rate band. ``throttle`` replaces the one ``[web]`` configures
+    (a test's runs on its own clock); ``host``, the address ``serve`` listens on, is a name
+    the app answers to besides ``[web] allowed_hosts``."""
     app = Flask(__name__)
     app.extensions[SETTINGS] = Settings.build(location, Path(audio_dir), cfg)
-    app.extensions[THROTTLE] = throttle or SignInThrottle()
+    app.extensions[THROTTLE] = throttle or SignInThrottle(cfg.web)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # on DefaultJSONProvider, not the base class
     app.jinja_env.filters.update(clock=labels.clock, duration=labels.duration,
-                                 utc=labels.utc_time, rule_label=labels.rule_label,
+                                 local=_local_time,
+                                 rule_label=labels.rule_label,
                                  score_class=labels.score_class, number=labels.number,
                                  score=labels.score, short_source=labels.short_source)
-    app.jinja_env.globals.update(rule_standard=labels.RULE_STANDARD)
+    app.jinja_env.globals.update(rule_standard=labels.RULE_STANDARD, time_zone=time_zone)
+    app.before_request(_host_check({name.lower() for name in (*cfg.web.allowed_hosts, host)
+                                    if name}))
     app.before_request(_gate)
     app.after_request(_headers)
     app.register_error_handler(HTTPException, _http_error)
@@ -71,6 +77,28 @@ def create_app(location: Location, audio_dir: Path, cfg: Config, *,
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
+
+
+def _local_time(iso: str | None) -> str:
+    """The ``local`` filter: a stored UTC time on the signed-in user's clock."""
+    return labels.local_time(iso, time_zone())
+
+
+def _host_check(allowed: set[str]) -> Callable[[], BaseResponse | None]:
+    """Refuse a request whose Host is not one of ``allowed``: a page of another site whose
+    name was pointed at this server (DNS rebinding) must not read it. ``/healthz`` answers
+    whatever name a probe uses."""
+    def check() -> BaseResponse | None:
+        if request.endpoint == "health.check":
+            return None
+        try:
+            name = urlsplit("//" + request.host).hostname
+        except ValueError:
+            name = None
+        if name not in allowed:
+            return plain_text(400, "unknown host name: add it to [web] allowed_hosts")
+        return None
+    return check
 
 
 def _gate() -> BaseResponse | None:

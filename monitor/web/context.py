@@ -15,6 +15,8 @@ from monitor.storage.sessions import Location, SessionInfo, SessionNotFound, get
 from monitor.storage.users import User
 from monitor.web.timeline import RateBand
 
+MAX_SESSION_ID = 2**63 - 1
+"""The largest id a session can have (SQLite's INTEGER, PostgreSQL's BIGINT)."""
 SETTINGS = "callmonitor"
 """The key of the app's ``Settings`` in ``app.extensions`` (``create_app`` puts them there)."""
 
@@ -64,13 +66,28 @@ def user() -> User:
     return g.user
 
 
+def time_zone() -> str:
+    """The zone the signed-in user reads times in: their own, else the site's ``[web]``."""
+    who = g.get("user")
+    return (who.time_zone if who is not None and who.time_zone else None) or (
+        settings().cfg.web.time_zone)
+
+
 def may_see(who: User, info: SessionInfo) -> bool:
-    return who.sees_all or info.agent == who.agent
+    return sees_agent(who, info.agent)
+
+
+def sees_agent(who: User, agent: str) -> bool:
+    """Whether ``who`` may see the calls recorded under ``agent`` (an agent without an agent
+    name sees none, not every call recorded without one)."""
+    return who.sees_all or (who.sees_any and agent == who.agent)
 
 
 def visible_session(session_id: int) -> SessionInfo:
     """The session if the signed-in user may see it; otherwise 404, the same as for a session
     that does not exist, so an agent cannot learn which other sessions there are."""
+    if not 0 < session_id <= MAX_SESSION_ID:
+        abort(404)  # no database integer holds it: no such session
     try:
         info = get_session(settings().location, session_id)
     except SessionNotFound:

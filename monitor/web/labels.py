@@ -3,10 +3,15 @@ times, durations and scores."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import PurePath
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from monitor.clock import clock as audio_clock
+from monitor.config import Config, LabelConfig
 
 # Short names for chips and the scorecard; the rule id is always shown beside or in a tooltip.
 RULE_LABELS = {
@@ -46,6 +51,10 @@ RULE_STANDARD = {
 
 SEVERITIES = ("info", "warn", "violation")
 
+PART_LIST_KEYS = ("missing",)
+"""Evidence keys whose value lists part keys (greeting.incomplete, closing.incomplete)."""
+_PART_KEYS = frozenset(f.name for f in fields(LabelConfig)) - {"separator"}
+
 
 def rule_label(rule: str) -> str:
     return RULE_LABELS.get(rule, rule)
@@ -57,14 +66,44 @@ def clock(t: float | None) -> str:
     return "" if t is None else audio_clock(t, 1, hours=True)
 
 
-def utc_time(iso: str | None) -> str:
-    """``2025-05-01T14:03:22+00:00`` as ``2025-05-01 14:03:22`` (the pages say it is UTC)."""
+def local_time(iso: str | None, zone: str = "UTC") -> str:
+    """A stored UTC time (``2025-05-01T14:03:22+00:00``) as the clock in ``zone`` read then:
+    ``2025-05-01 22:03:22`` in Asia/Shanghai (the pages name the zone)."""
     if not iso:
         return ""
     try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+        moment = datetime.fromisoformat(iso)
     except ValueError:
         return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shown_message(alert: Mapping[str, Any], profile: Config) -> str:
+    """An alert's message as a person reads it: worded again from its evidence with the
+    parts it found missing (``greeting, agent_name``) named in the profile's words
+    (``[labels]``), so no internal key reaches a page; an alert whose evidence the template
+    cannot take (an older session) keeps its stored message."""
+    wording = profile.messages.get(alert.get("rule", ""))
+    evidence = dict(alert.get("evidence") or {})
+    if wording is None or not evidence:
+        return str(alert.get("message", ""))
+    for key in PART_LIST_KEYS:
+        if isinstance(evidence.get(key), str):
+            evidence[key] = part_names(evidence[key], profile.labels)
+    try:
+        return wording.message.format(**evidence)
+    except (KeyError, IndexError, ValueError):
+        return str(alert.get("message", ""))
+
+
+def part_names(keys: str, labels: LabelConfig) -> str:
+    """``"greeting, agent_name"`` (the engine's list of part keys) in the profile's words,
+    joined by its separator; anything that is not a part key is kept as it is."""
+    names = [str(getattr(labels, key, key)) if key in _PART_KEYS else key
+             for key in (k.strip() for k in keys.split(",")) if key]
+    return labels.separator.join(names) if names else keys
 
 
 def duration(seconds: float | None) -> str:
@@ -103,5 +142,6 @@ def number(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-__all__ = ["RULE_LABELS", "RULE_STANDARD", "SEVERITIES", "clock", "duration", "number",
-           "rule_label", "score", "score_class", "short_source", "utc_time"]
+__all__ = ["PART_LIST_KEYS", "RULE_LABELS", "RULE_STANDARD", "SEVERITIES", "clock",
+           "duration", "local_time", "number", "part_names", "rule_label", "score",
+           "score_class", "short_source", "shown_message"]

@@ -1,6 +1,7 @@
 """The ``sessions`` blueprint: the sessions list (``/``) and its CSV export (``/sessions.csv``).
 
-Both read the same query string: ``agent``, ``since`` and ``until`` (UTC days, both included),
+Both read the same query string: ``agent``, ``since`` and ``until`` (days in the user's time
+zone, both included),
 ``rule``, ``min_score``, ``max_score``, ``sort`` (one of the store's ``SORTABLE_COLUMNS``),
 ``order`` (``asc``/``desc``) and, for the page, ``page``. An agent's own name
 replaces any ``agent`` they ask for. The list reads one page of rows; the export pages through
@@ -15,20 +16,23 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from itertools import islice
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
 
+from monitor.storage.coaching import record
 from monitor.storage.sessions import (
     SORTABLE_COLUMNS,
     SessionFilter,
     SessionInfo,
     agents,
     alerted_rules,
+    audio_missing,
     query_sessions,
 )
 from monitor.storage.users import User
-from monitor.web.context import settings, user
+from monitor.web.context import settings, time_zone, user
 
 bp = Blueprint("sessions", __name__)
 
@@ -36,6 +40,9 @@ bp = Blueprint("sessions", __name__)
 # the worst scores first, everything else the newest or longest first.
 ASCENDING_FIRST = frozenset({"agent", "score"})
 EXPORT_CHUNK = 500
+# A page number past the end of any store (shown as its last page, like any stale link) whose
+# offset the database still takes as an integer.
+PAST_THE_END = 2**31
 CSV_COLUMNS = ("id", "started_at", "agent", "company", "source", "profile", "mode", "status",
                "duration_s", "score", "rings_before_pickup", "agent_rate_cpm", "alerts")
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -104,7 +111,8 @@ def index() -> str:
     cfg = settings()
     who = user()
     size = max(1, cfg.cfg.web.page_size)
-    query, rows, total = _page_of(parse_query(request.args, who), size)
+    query = parse_query(request.args, who)
+    query, rows, total = _page_of(query, size) if who.sees_any else (query, [], 0)
     pages = max(1, math.ceil(total / size))
     first = (query.page - 1) * size + 1 if rows else 0
     return render_template(
@@ -112,30 +120,44 @@ def index() -> str:
         pages=pages, page_links=page_links(query.page, pages), first=first,
         last=first + len(rows) - 1 if rows else 0,
         agents=agents(cfg.location) if who.sees_all else [],
-        rules=alerted_rules(cfg.location), severity=cfg.severity, sortable=SORTABLE_COLUMNS)
+        rules=visible_rules(who), severity=cfg.severity, sortable=SORTABLE_COLUMNS,
+        missing_audio={s.id for s in rows if audio_missing(cfg.audio_dir, s)})
 
 
 @bp.get("/sessions.csv", endpoint="csv")
 def export_csv() -> Response:
     cfg = settings()
-    query = parse_query(request.args, user())
+    who = user()
+    query = parse_query(request.args, who)
     if query.problems:
         abort(400, "; ".join(query.problems))
-    rules = alerted_rules(cfg.location)
+    record(cfg.location, who.name, "download", None,
+           "csv " + request.query_string.decode("utf-8", "replace"))
+    lines = csv_lines(cfg.location, query.flt, visible_rules(who))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(
-        stream_with_context(csv_lines(cfg.location, query.flt, rules)),
+        stream_with_context(lines if who.sees_any else islice(lines, 1)),  # the header alone
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.csv"'})
 
 
+def visible_rules(who: User) -> list[str]:
+    """The rules that fired on calls ``who`` may see (the filter's choices, the CSV's
+    columns): an agent learns no rule that fired only on another agent's calls."""
+    if not who.sees_any:
+        return []
+    return alerted_rules(settings().location, None if who.sees_all else who.agent)
+
+
 def parse_query(args: Mapping[str, str], who: User) -> ListQuery:
-    problems: list[str] = []
+    # No name, rule or date holds a NUL, and PostgreSQL refuses text with one.
+    problems = [f"{key}: holds a NUL character" for key, value in args.items() if "\0" in value]
+    args = {key: value for key, value in args.items() if "\0" not in value}
     flt = SessionFilter(agent=_text(args, "agent") if who.sees_all else who.agent,
                         since=_day(args, "since", problems),
                         until=_day(args, "until", problems), rule=_text(args, "rule"),
                         min_score=_score(args, "min_score", problems),
-                        max_score=_score(args, "max_score", problems))
+                        max_score=_score(args, "max_score", problems), time_zone=time_zone())
     sort = _text(args, "sort") or "started_at"
     if sort not in SORTABLE_COLUMNS:
         problems.append(f"sort: cannot sort by {sort!r}")
@@ -145,7 +167,7 @@ def parse_query(args: Mapping[str, str], who: User) -> ListQuery:
         problems.append(f"order: {order!r} is neither asc nor desc")
         order = first_order(sort)
     try:
-        page = max(1, int(_text(args, "page") or 1))
+        page = min(max(1, int(_text(args, "page") or 1)), PAST_THE_END)
     except ValueError:
         problems.append("page: not a number")
         page = 1

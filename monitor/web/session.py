@@ -12,36 +12,48 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 
-from monitor.config import Config
-from monitor.storage.sessions import SessionInfo, audio_file, session_records
+from monitor.config import AsrConfig, Config
+from monitor.sinks.audio_formats import MIMETYPE
+from monitor.storage.coaching import record, record_play
+from monitor.storage.sessions import SessionInfo, audio_file, audio_missing, session_records
 from monitor.web.auth import safe_next
-from monitor.web.context import settings, visible_session
-from monitor.web.labels import RULE_LABELS, clock
+from monitor.web.coaching import coaching_of, moment
+from monitor.web.context import plain_text, settings, user, visible_session
+from monitor.web.labels import RULE_LABELS, clock, shown_message
 from monitor.web.timeline import timeline_data
 
 bp = Blueprint("session", __name__)
+MISSING_AUDIO = ("The recording file of this session is missing: its audio was kept, but the "
+                 "file is no longer in the audio folder (deleted or moved).")
 
 
 @bp.get("/sessions/<int:session_id>")
 def page(session_id: int) -> str:
     cfg = settings()
     info = visible_session(session_id)
+    view = record(cfg.location, user().name, "view", session_id)
     records = list(session_records(cfg.location, session_id))
     data = timeline_data(info, records, cfg.rate_band(info.profile))
     data["labels"] = RULE_LABELS
+    data["start_at"] = moment(request.args.get("t"), data["duration"])
+    for alert in data["alerts"]:
+        alert["message"] = shown_message(alert, cfg.profile(info.profile))
     has_audio = kept_audio(info) is not None
     return render_template("session.html", info=info, summary=info.summary or {},
                            back=list_link(),
-                           data=data, has_audio=has_audio,
+                           data=data, has_audio=has_audio, view=view,
+                           audio_missing=audio_missing(settings().audio_dir, info),
                            facts=facts(info, data, cfg.profile(info.profile)),
                            scorecard=scorecard(info, cfg.profile(info.profile)),
-                           transcript=transcript(data), severity=cfg.severity)
+                           transcript=transcript(data, cfg.profile(info.profile).asr),
+                           severity=cfg.severity, **coaching_of(info))
 
 
 @bp.get("/sessions/<int:session_id>.json", endpoint="json")
 def export_json(session_id: int) -> Response:
     cfg = settings()
     info = visible_session(session_id)
+    record(cfg.location, user().name, "download", session_id, "json")
     body = {"session": asdict(info), "records": list(session_records(cfg.location, session_id))}
     return Response(json.dumps(body, ensure_ascii=False, indent=1),
                     mimetype="application/json",
@@ -51,13 +63,33 @@ def export_json(session_id: int) -> Response:
 
 @bp.get("/sessions/<int:session_id>/audio")
 def audio(session_id: int) -> Response:
-    path = kept_audio(visible_session(session_id))
+    """The kept audio: played from the page (``?v=`` the page view's audit id: one "play" row
+    per view, however many range requests the player makes) or, with ``?download=1``, saved
+    as a file (a "download" row)."""
+    info = visible_session(session_id)
+    path = kept_audio(info)
     if path is None:
+        if audio_missing(settings().audio_dir, info):
+            return plain_text(404, MISSING_AUDIO)
         abort(404)
-    mimetype = "audio/wav" if path.suffix.lower() in (".wav", ".wave") else (
+    cfg = settings()
+    download = request.args.get("download") == "1"
+    if download:
+        record(cfg.location, user().name, "download", session_id, "audio")
+    else:
+        view = request.args.get("v", "")
+        record_play(cfg.location, user().name, session_id,
+                    view if view.isdigit() and len(view) < 19 else "",
+                    cfg.cfg.web.audit_play_window_s)
+    mimetype = MIMETYPE.get(path.suffix.lower()) or (
         mimetypes.guess_type(path.name)[0] or "application/octet-stream")
-    response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
-    response.headers["Cache-Control"] = "private, no-cache"
+    # Range requests (206) are what lets a browser seek in it: conditional=True.
+    response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0,
+                         as_attachment=download,
+                         download_name=f"session-{session_id}{path.suffix}")
+    # A recording of a call is kept by no cache, not even the browser's (no-cache would store
+    # it and only ask before reuse).
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -74,16 +106,59 @@ def kept_audio(info: SessionInfo) -> Path | None:
     return audio_file(settings().audio_dir, info)
 
 
-def transcript(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """What was said, in time order, with the alerts between the lines. Without recognition
-    (no utterances) the speech segments stand in, so a click still finds its moment."""
-    lines: list[dict[str, Any]] = [{"kind": "line", **u} for u in data["utterances"]]
+def transcript(data: dict[str, Any], asr: AsrConfig) -> list[dict[str, Any]]:
+    """What was said, in time order, with the alerts between the lines; each line's text in
+    ``pieces`` (text, highlighted) with the words of the alerts about it highlighted.
+    Without recognition (no utterances) the speech segments stand in, so a click still finds
+    its moment."""
+    lines: list[dict[str, Any]] = [
+        {"kind": "line", **u, "pieces": highlight(u, data["alerts"], asr)}
+        for u in data["utterances"]]
     if not lines:
         lines = [{"kind": "speech", "channel": channel, "start": start, "end": end, "text": ""}
                  for channel, spans in data["speech"].items() for start, end in spans]
     lines += [{"kind": "alert", "start": a["t"], **a} for a in data["alerts"]]
     lines.sort(key=lambda item: (item["start"], item["kind"] == "alert"))
     return lines
+
+
+def highlight(line: dict[str, Any], alerts: list[dict[str, Any]],
+              asr: AsrConfig) -> list[tuple[str, bool]]:
+    """The line's text as (piece, highlighted): the words of every alert that starts in the
+    line (its words may start up to ``pad_s`` before the phrase or end ``whisper_tail_s``
+    after it, as the recogniser heard them)."""
+    text = line["text"]
+    taken = [False] * len(text)
+    for alert in alerts:
+        if alert["mark"] and (round(line["start"] - asr.pad_s, 3) <= alert["seek"]
+                              <= round(line["end"] + asr.whisper_tail_s, 3)):
+            for start, end in find_words(text, alert["mark"]):
+                taken[start:end] = [True] * (end - start)
+    pieces: list[tuple[str, bool]] = []
+    for char, marked in zip(text, taken, strict=True):
+        if pieces and pieces[-1][1] == marked:
+            pieces[-1] = (pieces[-1][0] + char, marked)
+        else:
+            pieces.append((char, marked))
+    return pieces
+
+
+def find_words(text: str, words: str) -> list[tuple[int, int]]:
+    """Where ``words`` are in ``text``, as (start, end) spans: whole, or (a filler alert's
+    tokens are its fillers run together, 嗯那个) the longest runs of them in turn; nothing if
+    some of them are not there (never a stray character of a phrase heard otherwise)."""
+    spans: list[tuple[int, int]] = []
+    at, rest = 0, words
+    while rest:
+        for size in range(len(rest), 0, -1):
+            found = text.find(rest[:size], at)
+            if found >= 0:
+                spans.append((found, found + size))
+                at, rest = found + size, rest[size:]
+                break
+        else:
+            return []
+    return spans
 
 
 def scorecard(info: SessionInfo, profile: Config) -> dict[str, Any] | None:

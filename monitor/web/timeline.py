@@ -36,6 +36,13 @@ class RateBand:
 
 # The metric records the rate lane draws, and the series each goes in.
 _RATE_SERIES = {"agent_rate_window": "window", "agent_rate": "overall"}
+# The evidence keys (docs/contract.md, "Rule ids") that say where an alert's condition began,
+# the most precise first: an alert's link seeks there, not to when the rule decided (the end
+# of a taboo's phrase, a limit reached). An alert with only ``word_end`` (filler.excess) seeks
+# to the start of the word that ends there; one with neither, to its own time.
+START_KEYS = ("word_start", "start")
+# The evidence keys that hold the words an alert is about, highlighted in the transcript.
+MARK_KEYS = ("heard", "phrase", "tokens")
 
 
 @dataclass(slots=True)
@@ -54,6 +61,8 @@ class _Sorted:
     events: list[dict[str, Any]] = field(default_factory=list)
     hold_records: list[dict[str, Any]] = field(default_factory=list)
     devices: list[dict[str, Any]] = field(default_factory=list)
+    words: list[dict[str, Any]] = field(default_factory=list)
+    """Every recognised word with its times (where a filler alert's word started)."""
     last_t: float = 0.0
     """The latest time any record mentions: the length of a call cut off before its summary."""
 
@@ -65,14 +74,19 @@ class _Sorted:
         elif kind == "utterance" and r.get("channel") in self.speech:
             self.utterances.append({"channel": r["channel"], "start": r["start"],
                                     "end": r["end"], "text": r.get("text", "")})
+            self.words += [w for w in r.get("words") or [] if _num(w.get("end")) is not None]
         elif kind == "ring":
             self.rings.append([r["start"], r["end"]])
         elif kind == "pickup" and self.pickup_t is None:
             self.pickup_t = r["t"]
         elif kind == "alert":
+            evidence = r.get("evidence") or {}
             self.alerts.append({"t": r["t"], "rule": r.get("rule", ""),
                                 "severity": r.get("severity", "info"),
-                                "message": r.get("message", ""), "say": r.get("say", "")})
+                                "message": r.get("message", ""), "say": r.get("say", ""),
+                                "seek": _evidence_start(evidence), "word_end":
+                                _num(evidence.get("word_end")), "mark": _mark(evidence),
+                                "evidence": evidence})
         elif kind == "hint":
             self.hints.append({"t": r["t"], "rule": r.get("rule", ""), "say": r.get("say", ""),
                                "played": bool(r.get("played", True))})
@@ -108,7 +122,7 @@ def timeline_data(info: SessionInfo, records: Iterable[dict[str, Any]],
         "overlaps": overlaps(seen.speech["agent"], seen.speech["customer"]),
         "interruptions": [{"t": i["t"], "overlap_s": i.get("overlap_s")}
                           for i in summary.get("interruptions") or []],
-        "alerts": sorted(seen.alerts, key=lambda a: a["t"]),
+        "alerts": _alert_starts(sorted(seen.alerts, key=lambda a: a["t"]), seen.words),
         "hints": seen.hints,
         "events": seen.events,
         "device_gaps": _device_gaps(seen.devices, duration),
@@ -118,6 +132,33 @@ def timeline_data(info: SessionInfo, records: Iterable[dict[str, Any]],
                       "unit": summary.get("rate_unit") or band.unit},
         "has_summary": bool(summary),
     }
+
+
+def _evidence_start(evidence: dict[str, Any]) -> float | None:
+    for key in START_KEYS:
+        if _num(evidence.get(key)) is not None:
+            return float(evidence[key])
+    return None
+
+
+def _mark(evidence: dict[str, Any]) -> str:
+    return next((evidence[k] for k in MARK_KEYS
+                 if isinstance(evidence.get(k), str) and evidence[k].strip("-")), "")
+
+
+def _alert_starts(alerts: list[dict[str, Any]],
+                  words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every alert's ``seek``: its evidence's start, else the start of the recognised word
+    that ends at its ``word_end``, else ``word_end``, else its own time."""
+    for alert in alerts:
+        end = alert.pop("word_end")
+        if alert["seek"] is None and end is not None:
+            word = min(words, default=None, key=lambda w: abs(w["end"] - end))
+            near = word is not None and abs(word["end"] - end) < 0.001  # both to the ms
+            alert["seek"] = float(word["start"]) if near and word else end
+        if alert["seek"] is None:
+            alert["seek"] = alert["t"]
+    return alerts
 
 
 def _spans(items: list[dict[str, Any]] | None) -> list[list[float]]:

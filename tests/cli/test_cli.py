@@ -10,15 +10,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
+import av
 import pytest
 
 from monitor.batch.scoring import DEFAULT_TOLERANCE_S
 from monitor.config import config_dir, load_config
 from monitor.engine.rules import RULES
 from monitor.sinks.timeline import clock
+from testkit.kept import decoded_s
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "demo" / "demo_call.wav"
@@ -170,12 +171,14 @@ def test_ctrl_c_ends_the_session_with_its_summary_and_keeps_the_records(tmp_path
     shown = cli("show", summary["session_id"], "--json", "--db", db).stdout.splitlines()
     types = [json.loads(x)["type"] for x in shown]
     assert types.count("ring") == 2 and "pickup" in types and types[-1] == "summary"
-    # The audio heard until Ctrl-C is kept beside the database, stereo at 16 kHz.
-    kept = tmp_path / "s-audio" / f"session-{summary['session_id']}.wav"
+    # The audio heard until Ctrl-C is kept beside the database, stereo Opus in Ogg.
+    kept = tmp_path / "s-audio" / f"session-{summary['session_id']}.opus"
     assert summary["kept_audio"] == str(kept)
-    with wave.open(str(kept)) as w:
-        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 16000, 2)
-        assert abs(w.getnframes() / 16000 - summary["duration_s"]) <= 0.02
+    with av.open(str(kept)) as container:
+        stream = container.streams.audio[0]
+        assert (container.format.name, stream.codec_context.name, stream.channels) == (
+            "ogg", "opus", 2)
+    assert abs(decoded_s(kept) - summary["duration_s"]) <= 0.02
 
 
 def test_a_killed_replay_keeps_every_record_and_is_shown_lost_at_its_last_heartbeat(tmp_path):

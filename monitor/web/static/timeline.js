@@ -8,6 +8,10 @@
 //     t = t0 + (clientX - svg.getBoundingClientRect().left - x0) / (x1 - x0) * (t1 - t0)
 // clamped to [0, duration], wherever in the SVG's height it lands (markers included).
 // data-position is the current position in seconds (the audio's, or the last click's).
+// An alert's link (its list item, its transcript line, its marker) seeks to where its words or
+// its condition started (D.alerts[i].seek), not to when the rule decided (its t). A page opened
+// with ?t=SECONDS (a note's link) starts there. Note forms' [data-role="note-t"] follow the
+// position, so a note is pinned where the supervisor is listening.
 (function () {
   "use strict";
 
@@ -24,6 +28,7 @@
   const lines = Array.from(document.querySelectorAll('[data-testid="transcript-line"]'));
   const lineTimes = lines.map((el) => [parseFloat(el.dataset.t), parseFloat(el.dataset.end)]);
   const alertItems = Array.from(document.querySelectorAll('[data-testid="alert-item"]'));
+  const noteMoments = Array.from(document.querySelectorAll('[data-role="note-t"]'));
   const labels = D.labels || {};
 
   const PAD_LEFT = 92;
@@ -415,6 +420,9 @@
     playhead.setAttribute("transform", "translate(" + xAt(position).toFixed(1) + ",0)");
     svg.dataset.position = position.toFixed(3);
     if (readout) readout.textContent = fmt(position);
+    for (const input of noteMoments) {
+      if (document.activeElement !== input) input.value = position.toFixed(1);
+    }
   }
 
   function lineAt(t, nearest) {
@@ -592,10 +600,10 @@
     if (moved) return;
     const box = svg.getBoundingClientRect();
     const t = tAt(event.clientX - box.left);
-    const index = event.target.dataset ? event.target.dataset.index : undefined;
-    highlightAlert(event.target.dataset && event.target.dataset.testid === "alert-marker"
-      ? parseInt(index, 10) : -1);
-    seek(t);
+    const onMarker = event.target.dataset && event.target.dataset.testid === "alert-marker";
+    const index = onMarker ? parseInt(event.target.dataset.index, 10) : -1;
+    highlightAlert(index);
+    seek(onMarker ? D.alerts[index].seek : t);
   });
   svg.addEventListener("pointercancel", () => {
     press = null;
@@ -656,7 +664,7 @@
     const line = event.target.closest('[data-testid="transcript-line"]');
     if (alertItem) {
       highlightAlert(parseInt(alertItem.dataset.index, 10));
-      seek(parseFloat(alertItem.dataset.t));
+      seek(parseFloat(alertItem.dataset.seek));
     } else if (seekButton) {
       seek(parseFloat(seekButton.dataset.seek));
     } else if (line) {
@@ -667,7 +675,7 @@
     item.addEventListener("keydown", (event) => {
       if (event.key === "Enter") {
         highlightAlert(parseInt(item.dataset.index, 10));
-        seek(parseFloat(item.dataset.t));
+        seek(parseFloat(item.dataset.seek));
       }
     });
   }
@@ -708,11 +716,13 @@
         const forward = event.key === "]";
         let index = -1;
         D.alerts.forEach((a, i) => {
-          if (forward ? (a.t > position + 0.05 && index < 0) : a.t < position - 0.05) index = i;
+          if (forward ? (a.seek > position + 0.05 && index < 0) : a.seek < position - 0.05) {
+            index = i;
+          }
         });
         if (index >= 0) {
           highlightAlert(index);
-          seek(D.alerts[index].t);
+          seek(D.alerts[index].seek);
           if (alertItems[index]) alertItems[index].scrollIntoView({ block: "nearest" });
         }
         break;
@@ -729,4 +739,11 @@
     window.addEventListener("resize", requestDraw);
   }
   draw();
+  if (D.start_at !== null && D.start_at !== undefined) {
+    seek(D.start_at);
+    // Before the audio's metadata has loaded a position may not stick: set it again then.
+    if (audio && audio.readyState < 1) {
+      audio.addEventListener("loadedmetadata", () => seek(D.start_at), { once: true });
+    }
+  }
 })();
