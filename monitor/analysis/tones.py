@@ -101,7 +101,8 @@ class ToneDetector:
             self._run_end = t + FRAME_S
             self._peaks.append(peak)
             return True, []
-        return False, self.flush()
+        # (Most frames end no run: ``flush`` is called only for one that does.)
+        return False, self.flush() if self._run_start is not None else []
 
     def flush(self) -> list[Ring]:
         """End a tone run; a run long enough is a ring."""
