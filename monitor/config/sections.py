@@ -7,10 +7,10 @@ The field types are the checks (see ``checks.py``): a duration is ``Seconds`` (>
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from monitor.config.checks import (
     Bounds,
@@ -402,9 +402,10 @@ class RuleMessage:
 
 @dataclass(frozen=True, slots=True)
 class LabelConfig:
-    """The words the review app shows for the parts a rule found missing (the ``missing``
-    evidence of greeting.incomplete and closing.incomplete holds these keys), in the profile's
-    language: people read "公司名称", never ``company``."""
+    """The words for the parts a rule found missing (the ``missing`` evidence of
+    greeting.incomplete and closing.incomplete holds these keys), in the profile's language:
+    the messages people read say "公司名称", never ``company``, while the evidence keeps the
+    keys for the tables a researcher loads."""
 
     greeting: Sayable
     company: Sayable
@@ -416,3 +417,20 @@ class LabelConfig:
     separator: str
     """Between two names in a list ("、" in Chinese)."""
 
+    def worded(self, evidence: Mapping[str, Any]) -> dict[str, Any]:
+        """``evidence`` for a message template: each list of part keys
+        (``"greeting, agent_name"``) as the profile's words joined by its separator; a word
+        that is no part key (``-``: nothing missing) is kept as it is."""
+        words = dict(evidence)
+        for key in _PART_LIST_KEYS:
+            if isinstance(words.get(key), str):
+                names = [str(getattr(self, part)) if part in _PART_KEYS else part
+                         for part in (p.strip() for p in words[key].split(",")) if part]
+                words[key] = self.separator.join(names) if names else words[key]
+        return words
+
+
+
+_PART_LIST_KEYS = ("missing",)
+"""Evidence keys whose value lists part keys (greeting.incomplete, closing.incomplete)."""
+_PART_KEYS = frozenset(f.name for f in fields(LabelConfig)) - {"separator"}

@@ -4,14 +4,13 @@ times, durations and scores."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.clock import clock as audio_clock
-from monitor.config import Config, LabelConfig
+from monitor.config import Config
 
 # Short names for chips and the scorecard; the rule id is always shown beside or in a tooltip.
 RULE_LABELS = {
@@ -51,11 +50,6 @@ RULE_STANDARD = {
 
 SEVERITIES = ("info", "warn", "violation")
 
-PART_LIST_KEYS = ("missing",)
-"""Evidence keys whose value lists part keys (greeting.incomplete, closing.incomplete)."""
-_PART_KEYS = frozenset(f.name for f in fields(LabelConfig)) - {"separator"}
-
-
 def rule_label(rule: str) -> str:
     return RULE_LABELS.get(rule, rule)
 
@@ -81,29 +75,18 @@ def local_time(iso: str | None, zone: str = "UTC") -> str:
 
 
 def shown_message(alert: Mapping[str, Any], profile: Config) -> str:
-    """An alert's message as a person reads it: worded again from its evidence with the
-    parts it found missing (``greeting, agent_name``) named in the profile's words
-    (``[labels]``), so no internal key reaches a page; an alert whose evidence the template
-    cannot take (an older session) keeps its stored message."""
+    """An alert's message as a person reads it. The engine words messages with the profile's
+    ``[labels]``; a session stored before it did says ``缺少：greeting, agent_name``, so the
+    page words it again from its evidence, and no internal key reaches a page. An alert whose
+    evidence the template cannot take keeps its stored message."""
     wording = profile.messages.get(alert.get("rule", ""))
-    evidence = dict(alert.get("evidence") or {})
+    evidence = alert.get("evidence") or {}
     if wording is None or not evidence:
         return str(alert.get("message", ""))
-    for key in PART_LIST_KEYS:
-        if isinstance(evidence.get(key), str):
-            evidence[key] = part_names(evidence[key], profile.labels)
     try:
-        return wording.message.format(**evidence)
+        return wording.message.format(**profile.labels.worded(evidence))
     except (KeyError, IndexError, ValueError):
         return str(alert.get("message", ""))
-
-
-def part_names(keys: str, labels: LabelConfig) -> str:
-    """``"greeting, agent_name"`` (the engine's list of part keys) in the profile's words,
-    joined by its separator; anything that is not a part key is kept as it is."""
-    names = [str(getattr(labels, key, key)) if key in _PART_KEYS else key
-             for key in (k.strip() for k in keys.split(",")) if key]
-    return labels.separator.join(names) if names else keys
 
 
 def duration(seconds: float | None) -> str:
@@ -142,6 +125,6 @@ def number(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-__all__ = ["PART_LIST_KEYS", "RULE_LABELS", "RULE_STANDARD", "SEVERITIES", "clock",
-           "duration", "local_time", "number", "part_names", "rule_label", "score",
+__all__ = ["RULE_LABELS", "RULE_STANDARD", "SEVERITIES", "clock",
+           "duration", "local_time", "number", "rule_label", "score",
            "score_class", "short_source", "shown_message"]

@@ -481,17 +481,22 @@ def test_a_full_greeting_passes_with_homophone_errors_in_the_company_name():
                                           "bad_opening": None}
 
 
-@pytest.mark.parametrize(("text", "missing", "bad"), [
-    ("喂，你找谁呀", "greeting, company, agent_name", "喂"),
-    ("您好，我是小王", "company", None),
+@pytest.mark.parametrize(("text", "missing", "bad", "worded"), [
+    ("喂，你找谁呀", "greeting, company, agent_name", "喂", "缺少：问候语、公司名称、工号或姓名"),
+    ("您好，我是小王", "company", None, "缺少：公司名称；"),
 ])
-def test_an_incomplete_greeting_is_flagged_at_its_end(text, missing, bad):
+def test_an_incomplete_greeting_is_flagged_at_its_end(text, missing, bad, worded):
+    """The evidence keeps the part keys (for tables); the message names the parts in the
+    profile's words ([labels]), never by key."""
     events, pickup = greeting_call(text)
     out = run(events, pickup + 14.0, company="诚美", agent_name="小王")
     found = alerts(out, "greeting.incomplete")
     assert [t for t, _ in found] == [pickup + 6.0]
     assert found[0][1]["missing"] == missing
     assert found[0][1]["bad_opening"] == (bad or "-")
+    [message] = [a.message for a in out if isinstance(a, Alert)
+                 and a.rule == "greeting.incomplete"]
+    assert worded in message and "company" not in message
     assert out[-1].fields["greeting_ok"] is False
 
 

@@ -106,8 +106,10 @@ class Rule:
 
     def alert(self, t: float, evidence: dict[str, Any], rule: str = "",
               severity: Severity | None = None) -> Alert:
-        """An alert worded by the profile: the templates are filled from ``evidence``."""
+        """An alert worded by the profile: the templates are filled from ``evidence``, with the
+        parts it lists in the profile's words (``[labels]``)."""
         rule = rule or self.id
         msg = self.cfg.messages[rule]
+        words = self.cfg.labels.worded(evidence)
         return Alert(rule, round(t, 3), severity or msg.severity,
-                     msg.message.format(**evidence), msg.say.format(**evidence), evidence)
+                     msg.message.format(**words), msg.say.format(**words), evidence)
