@@ -815,7 +815,7 @@ def serve(host: str | None, port: int | None, profile: str, db: str | None,
     port = port if port is not None else cfg.web.port
     click.echo(f"callmonitor serve: http://{host}:{port}/ (sessions in "
                f"{describe(location)}); Ctrl-C stops", err=True)
-    waitress.serve(app, host=host, port=port, threads=8, ident="callmonitor")
+    waitress.serve(app, host=host, port=port, threads=cfg.web.threads, ident="callmonitor")
 
 
 def _audio_dir(location: str, cfg: Config) -> Path:

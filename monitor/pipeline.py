@@ -65,6 +65,14 @@ class OpeningSink(Sink, Protocol):
     def open(self) -> None: ...
 
 
+@runtime_checkable
+class ScoringSink(Sink, Protocol):
+    """A sink that scores the call while it runs (the store's live state): told, before the
+    first record, the weight of each check the engine makes of this call."""
+
+    def score_weights(self, weights: Mapping[str, float]) -> None: ...
+
+
 
 def session_facts(source_name: str, cfg: Config,
                   recognizer: Recognizer | None) -> dict[str, Any]:
@@ -152,6 +160,8 @@ class Session:
         """
         status = "failed"
         try:
+            for scorer in [s for s in self._sinks if isinstance(s, ScoringSink)]:
+                self._deliver(scorer, partial(scorer.score_weights, self._engine.weights))
             for opener in [s for s in self._sinks if isinstance(s, OpeningSink)]:
                 self._deliver(opener, opener.open)
             for steps in self._blocks():

@@ -27,6 +27,8 @@ import logging
 import os
 import secrets
 import socket
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,18 +137,16 @@ def connected(address: str | None, jobs: int | None) -> Iterator[int]:
                                "pip install -e '.[cluster]' (scripts/setup.sh does)") from None
     if address is not None:
         _check_reachable(address)
-    try:
-        # Joining, the cluster's own settings hold (Ray refuses num_cpus and the like).
-        own: dict[str, Any] = {} if address else {"num_cpus": jobs, "include_dashboard": False}
-        carried = {name: os.environ[name] for name in CARRIED_ENV if name in os.environ}
-        ray.init(address=address or "local", logging_level=logging.WARNING,
-                 log_to_driver=False, runtime_env={"env_vars": carried} if carried else None,
-                 **own)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise CallmonitorError(f"cannot start or join Ray at {address or 'this machine'} "
-                               f"({type(exc).__name__}: {str(exc).splitlines()[0]})",
-                               "check --address (the head's IP:PORT) and that the cluster's "
-                               "token, if any, is set (RAY_AUTH_TOKEN)") from None
+    # Joining, the cluster's own settings hold (Ray refuses num_cpus and the like).
+    own: dict[str, Any] = {} if address else {"num_cpus": jobs, "include_dashboard": False}
+    carried = {name: os.environ[name] for name in CARRIED_ENV if name in os.environ}
+    with _core_log_held(joining=address is not None) as said:
+        try:
+            ray.init(address=address or "local", logging_level=logging.WARNING,
+                     log_to_driver=False,
+                     runtime_env={"env_vars": carried} if carried else None, **own)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            raise _refused(address, exc, said()) from None
     try:
         cpus = int(ray.cluster_resources().get("CPU", 0))
         if cpus < 1:
@@ -155,6 +155,48 @@ def connected(address: str | None, jobs: int | None) -> Iterator[int]:
         yield min(jobs or cpus, cpus)
     finally:
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def _core_log_held(joining: bool) -> Iterator[Callable[[], str]]:
+    """Hold back what Ray's C++ core writes straight to file descriptor 2 while this driver
+    joins a cluster (``[... W ...] gcs_client.cc: Failed to get cluster ID ...``), so that a
+    refused join ends in our one line, which says what the core's lines meant; a join that
+    works passes them on. Yields what was held so far. Starting a Ray here holds nothing: the
+    processes it starts would inherit the held descriptor."""
+    if not joining:
+        yield lambda: ""
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+
+        def said() -> str:
+            held.seek(0)
+            return held.read().decode("utf-8", "replace")
+        failed = False
+        try:
+            yield said
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if not failed:
+                sys.stderr.write(said())
+
+
+def _refused(address: str | None, exc: Exception, core_said: str) -> CallmonitorError:
+    where = f"cannot start or join Ray at {address or 'this machine'}"
+    if "InvalidAuthToken" in core_said:
+        return CallmonitorError(f"{where}: the cluster refused this driver's token",
+                                "set RAY_AUTH_TOKEN to the token the cluster was started "
+                                "with")
+    return CallmonitorError(f"{where} ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+                            "check --address (the head's IP:PORT) and that the cluster's "
+                            "token, if any, is set (RAY_AUTH_TOKEN)")
 
 
 def _check_reachable(address: str) -> None:

@@ -83,6 +83,7 @@ class StoreConfig:
     audio_format: Literal["opus", "flac", "wav"]
     audio_bitrate_kbps: OpusKbps
     keep_days: Count
+    live_alerts: PositiveCount
 
     @property
     def location(self) -> str:
@@ -130,6 +131,12 @@ class WebConfig:
     sign_in_lockout_max_s: PositiveSeconds
     # Names and addresses the throttle remembers at most (the oldest are forgotten first).
     sign_in_throttle_entries: PositiveCount
+    threads: PositiveCount
+    live_streams: PositiveCount
+    live_poll_s: PositiveSeconds
+    live_stream_s: PositiveSeconds
+    live_lost_keep_s: PositiveSeconds
+    live_page_refresh_s: PositiveSeconds
 
     def relations(self) -> Iterator[Relation]:
         yield Relation(("allowed_hosts",), all(map(_is_host_name, self.allowed_hosts)),
@@ -139,6 +146,10 @@ class WebConfig:
         yield Relation(("sign_in_lockout_max_s",),
                        self.sign_in_lockout_max_s >= self.sign_in_lockout_s,
                        "at least sign_in_lockout_s")
+        yield Relation(("live_streams", "threads"), self.live_streams < self.threads,
+                       "fewer than threads (each open /live/events stream holds a thread)")
+        yield Relation(("live_poll_s", "live_stream_s"), self.live_poll_s < self.live_stream_s,
+                       "live_poll_s shorter than live_stream_s")
 
 
 @dataclass(frozen=True, slots=True)

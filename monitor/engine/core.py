@@ -18,6 +18,7 @@ from monitor.config import Config
 from monitor.engine.metrics import CallMetrics
 from monitor.engine.rules import RULES
 from monitor.engine.rules.base import EngineEvent, Rule
+from monitor.engine.scoring import qa_score
 from monitor.engine.state import CallState
 from monitor.errors import CallmonitorError
 from monitor.frames import (
@@ -84,6 +85,11 @@ class Engine:
         self._next_due = -math.inf
         self._alerts: Counter[str] = Counter()
 
+    @property
+    def weights(self) -> dict[str, float]:
+        """The score's weight of each check this call makes (``qa_score``'s ``weights``)."""
+        return dict(self._weights)
+
     def hears(self, kind: type[EngineEvent]) -> bool:
         """Whether a rule that runs reads events of ``kind`` (``Rule.analyses``): without a
         recogniser the speaking rate is not judged, so nothing reads the syllable nuclei,
@@ -149,13 +155,9 @@ class Engine:
         fields.update(self._metrics.summary())
         for rule in self._rules:
             fields.update(rule.summary())
-        passed = {rule: self._alerts[rule] == 0 for rule in self._weights}
-        checks = [{"rule": rule, "weight": weight, "passed": passed[rule]}
-                  for rule, weight in self._weights.items()]
-        total = sum(self._weights.values())
-        earned = sum(w for rule, w in self._weights.items() if passed[rule])
+        score, checks = qa_score(self._weights, self._alerts)
         fields.update({
-            "score": round(100.0 * earned / total, 1) if total else None,
+            "score": score,
             "checks": checks,
             "alerts_by_rule": dict(sorted(self._alerts.items())),
             "rules_skipped": list(self._skipped),

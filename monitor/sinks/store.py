@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from monitor.storage.writer import SessionWriter
@@ -29,11 +29,26 @@ def open_stored_session(location: str, mode: str, source_name: str, cfg: Config,
 
 
 class StoreSink:
+    """Also a scoring and a stepping sink (``monitor.pipeline``): the writer's live state
+    scores with the engine's weights and counts silence from the VAD's view of who speaks,
+    which no record carries until a segment ends."""
+
     def __init__(self, writer: SessionWriter) -> None:
         self._writer = writer
+        self._speaking: tuple[str, ...] = ()
 
     def write(self, record: dict[str, Any]) -> None:
         self._writer.add(record)
+
+    def score_weights(self, weights: Mapping[str, float]) -> None:
+        self._writer.score_with(weights)
+
+    def step(self, t: float, speaking: Mapping[str, bool]) -> list[dict[str, Any]]:
+        now = tuple(sorted(c for c, on in speaking.items() if on))
+        if now != self._speaking:
+            self._speaking = now
+            self._writer.speaking(t, now)
+        return []
 
     def close(self, status: str) -> None:
         self._writer.close(status)

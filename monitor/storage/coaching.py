@@ -158,6 +158,18 @@ def record(location: Location, who: str, action: str, session_id: int | None,
         return _insert(db, who, action, session_id, detail)
 
 
+def continued_view(location: Location, who: str, session_id: int, view: str) -> int | None:
+    """``view`` (a page's ``?v=``, the audit id of its view) if it is this user's view of this
+    session: a running call's page fetches itself again every second (static/session-live.js),
+    and that is the same view going on, not one more row in the log."""
+    if not view.isdigit() or len(view) >= 19:
+        return None
+    with open_database(location) as db:
+        row = db.one("SELECT id FROM audit WHERE id = ? AND action = 'view' AND user_name = ?"
+                     " AND session_id = ?", (int(view), who, session_id))
+    return int(row[0]) if row else None
+
+
 def record_play(location: Location, who: str, session_id: int, view: str,
                 window_s: float) -> bool:
     """A play of the session's audio, from page view ``view`` (its audit id; "" from

@@ -122,6 +122,8 @@ _ADDED_COLUMNS = (
     ("sessions", "heartbeat_t", "{real}"),
     ("sessions", "lost_after_s", "{real}"),
     ("users", "time_zone", "TEXT"),
+    ("sessions", "live", "TEXT"),
+    ("sessions", "live_at", "TEXT"),
 )
 # Tables added after the first release: an older store gets them on open, like the columns
 # above, rather than counting as "not a session store".

@@ -60,10 +60,16 @@ def finish_session(db: Database, session_id: int, status: str,
         "UPDATE sessions SET status = ?, duration_s = ?, score = ?, summary = ? WHERE id = ?",
         (status, summary and summary.get("duration_s"), summary and summary.get("score"),
          summary and json.dumps(summary, ensure_ascii=False), session_id))
+    store_alert_counts(db, session_id, alerts)
+
+
+def store_alert_counts(db: Database, session_id: int, counts: dict[str, int]) -> None:
+    """Set the session's alert count of each rule in ``counts`` (the writer sets them as the
+    alerts are stored, the summary's at the end)."""
     db.executemany(
         "INSERT INTO session_alerts (session_id, rule, count) VALUES (?, ?, ?)"
         " ON CONFLICT (session_id, rule) DO UPDATE SET count = excluded.count",
-        [(session_id, rule, int(n)) for rule, n in alerts.items()])
+        [(session_id, rule, int(n)) for rule, n in counts.items()])
 
 
 def store_rows(db: Database, session_id: int, rows: list[Row]) -> None:

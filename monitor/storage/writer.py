@@ -10,14 +10,19 @@ loads, and ``failure`` says where, for the command's one-line error and non-zero
 
 The writer also stamps the session with a heartbeat every ``heartbeat_s``: a session whose
 process died stays ``running`` in the database, and readers tell it by its stale stamp.
+
+With each batch of records it stores the session's live state (``monitor.storage.live``:
+phase, score so far, pace, latest alerts) and the alert counts by rule, in the same
+transaction, so the review app's live floor and alert filter follow the call as it goes.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +32,9 @@ from typing import Any
 from monitor.config import StoreConfig, load_config
 from monitor.errors import CallmonitorError
 from monitor.storage.database import Database, DatabaseError, open_database
+from monitor.storage.live import LIVE_CHANNEL, LiveState
 from monitor.storage.sessions import SessionHeader
-from monitor.storage.spool import Row, Spool, finish_session, store_rows
+from monitor.storage.spool import Row, Spool, finish_session, store_alert_counts, store_rows
 
 # Between two tries of a refused write: long enough not to hammer a restarting server.
 _RETRY_PAUSE_S = 0.5
@@ -93,6 +99,9 @@ class SessionWriter:
         self._summary: dict[str, Any] | None = None
         self._spool: Spool | None = None
         self._error: str | None = None
+        self._live = LiveState(self._cfg.live_alerts)
+        self._live_dirty = True
+        self._alerts_stored: dict[str, int] = {}
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -112,6 +121,14 @@ class SessionWriter:
 
     def add(self, record: dict[str, Any]) -> None:
         self._queue.put(record)
+
+    def score_with(self, weights: Mapping[str, float]) -> None:
+        """Score the live state with these checks' weights (the engine's for this call)."""
+        self._queue.put(("weights", dict(weights)))
+
+    def speaking(self, t: float, channels: tuple[str, ...]) -> None:
+        """Who speaks changed at audio time ``t``: the live state counts silence from it."""
+        self._queue.put(("speaking", t, channels))
 
     def close(self, status: str) -> None:
         """Drain the queue, then mark the session with its final status and summary."""
@@ -149,10 +166,16 @@ class SessionWriter:
         for item in batch:
             if isinstance(item, dict):
                 self._rows.append(Row.of(len(self._rows), item))
+                self._live.add(item)
+                self._live_dirty = True
                 if item["type"] == "summary":
                     self._summary = item
             elif item[0] == "audio":
                 self._audio = item[1]
+            elif item[0] == "weights":
+                self._live.weights, self._live_dirty = item[1], True
+            elif item[0] == "speaking":
+                self._live_dirty |= self._live.step(item[1], item[2])
             else:
                 status = item[1]
         return status
@@ -191,6 +214,9 @@ class SessionWriter:
             if self._audio is not None and not self._audio_stored:
                 db.execute("UPDATE sessions SET audio = ? WHERE id = ?",
                            (self._audio, self.session_id))
+            alerts = dict(self._live.alerts)
+            if self._live_dirty or status is not None:
+                self._write_live(db, alerts)
             if status is not None:
                 finish_session(db, self.session_id, status, self._summary)
             elif beat:
@@ -199,6 +225,21 @@ class SessionWriter:
                             self.session_id))
         self._stored = len(self._rows)
         self._audio_stored = self._audio is not None
+        self._live_dirty = False
+        self._alerts_stored = alerts
+
+    def _write_live(self, db: Database, alerts: dict[str, int]) -> None:
+        """The live state, the alert counts that changed (the list filters on them while the
+        call runs; the summary's counts at the end are the same), and a NOTIFY for the
+        review app's live floor on PostgreSQL (sent when the transaction commits)."""
+        db.execute("UPDATE sessions SET live = ?, live_at = ? WHERE id = ?",
+                   (json.dumps(self._live.as_json(), ensure_ascii=False),
+                    datetime.now(UTC).isoformat(timespec="microseconds"), self.session_id))
+        changed = {rule: n for rule, n in alerts.items() if self._alerts_stored.get(rule) != n}
+        if changed:
+            store_alert_counts(db, self.session_id, changed)
+        if db.dialect == "postgresql":
+            db.execute("SELECT pg_notify(?, ?)", (LIVE_CHANNEL, str(self.session_id)))
 
     def _reconnect(self) -> None:
         """A lost PostgreSQL connection stays lost: the next try needs a new one."""

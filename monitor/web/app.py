@@ -25,17 +25,19 @@ from monitor.config import Config
 from monitor.errors import CallmonitorError
 from monitor.storage.sessions import Location
 from monitor.storage.users import signed_in_user
-from monitor.web import auth, coaching, health, labels, listing, search, session, trends
+from monitor.web import auth, coaching, health, labels, listing, live, search, session, trends
 from monitor.web.auth import COOKIE, THROTTLE, SignInThrottle, safe_next
 from monitor.web.context import SETTINGS, Settings, plain_text, settings, time_zone
 
 log = logging.getLogger("monitor.web")
 
-BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp, coaching.bp, trends.bp, search.bp)
+BLUEPRINTS = (auth.bp, listing.bp, session.bp, health.bp, coaching.bp, trends.bp, search.bp,
+              live.bp)
 # Routes anyone may ask for; everything else needs a sign-in.
 PUBLIC = frozenset({"auth.login", "static", "health.check"})
 # Routes that answer with data rather than a page: 401 instead of a redirect to sign in.
-DATA = frozenset({"sessions.csv", "session.json", "session.audio", "trends.json"})
+DATA = frozenset({"sessions.csv", "session.json", "session.audio", "trends.json", "live.json",
+                  "live.events"})
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "media-src 'self'; connect-src 'self'; font-src 'self'; form-action 'self'; "

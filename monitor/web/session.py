@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, render_template, request, send_fil
 
 from monitor.config import AsrConfig, Config
 from monitor.sinks.audio_formats import MIMETYPE
-from monitor.storage.coaching import record, record_play
+from monitor.storage.coaching import continued_view, record, record_play
 from monitor.storage.sessions import SessionInfo, audio_file, audio_missing, session_records
 from monitor.web.auth import safe_next
 from monitor.web.coaching import coaching_of, moment
@@ -31,7 +31,8 @@ MISSING_AUDIO = ("The recording file of this session is missing: its audio was k
 def page(session_id: int) -> str:
     cfg = settings()
     info = visible_session(session_id)
-    view = record(cfg.location, user().name, "view", session_id)
+    view = (continued_view(cfg.location, user().name, session_id, request.args.get("v", ""))
+            or record(cfg.location, user().name, "view", session_id))
     records = list(session_records(cfg.location, session_id))
     data = timeline_data(info, records, cfg.rate_band(info.profile))
     data["labels"] = RULE_LABELS
@@ -46,7 +47,8 @@ def page(session_id: int) -> str:
                            facts=facts(info, data, cfg.profile(info.profile)),
                            scorecard=scorecard(info, cfg.profile(info.profile)),
                            transcript=transcript(data, cfg.profile(info.profile).asr),
-                           severity=cfg.severity, **coaching_of(info))
+                           severity=cfg.severity, refresh_s=cfg.cfg.web.live_page_refresh_s,
+                           **coaching_of(info))
 
 
 @bp.get("/sessions/<int:session_id>.json", endpoint="json")

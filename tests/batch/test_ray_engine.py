@@ -254,3 +254,20 @@ def test_an_address_where_no_cluster_listens_is_refused_at_once(
     assert f"no Ray cluster answers at 127.0.0.1:{port}" in done.stderr
     assert time.monotonic() - started < 30  # Ray alone would retry for minutes
     assert not (tmp_path / "out").exists()  # nothing ran: the same command may run again
+
+
+def test_a_driver_with_the_wrong_token_is_refused_in_one_line(
+        corpus: Corpus, ray_cluster: RayCluster, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster answers but refuses the token: one line saying so, not Ray's C++ log line
+    (``gcs_client.cc: Failed to get cluster ID ... InvalidAuthToken``) before ours."""
+    wrong = {**ray_cluster.driver_env(), "RAY_AUTH_TOKEN": "0" * 64,
+             "RAY_gcs_server_port_wait_time_s": "1"}  # one try, not ~20 a second apart
+    for name, value in wrong.items():
+        monkeypatch.setenv(name, value)
+    done = batch(corpus.manifest, "--out", tmp_path / "out", "--asr", "none", "--engine", "ray",
+                 "--address", ray_cluster.address, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "the cluster refused this driver's token; set RAY_AUTH_TOKEN" in done.stderr
+    assert not (tmp_path / "out").exists()

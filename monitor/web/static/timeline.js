@@ -12,7 +12,11 @@
 // its condition started (D.alerts[i].seek), not to when the rule decided (its t). A page opened
 // with ?t=SECONDS (a note's link) starts there. Note forms' [data-role="note-t"] follow the
 // position, so a note is pinned where the supervisor is listening.
-(function () {
+//
+// window.callmonitorTimeline.render() draws it again from the page as it is now (the live
+// session page, static/session-live.js, swaps in new data and lists first): what the last
+// drawing tied to the document, the window and the player is untied first.
+function mountTimeline(signal) {
   "use strict";
 
   const NS = "http://www.w3.org/2000/svg";
@@ -517,14 +521,15 @@
   if (audio) {
     audio.addEventListener("play", () => {
       if (!frame) frame = window.requestAnimationFrame(follow);
-    });
+    }, { signal });
+    signal.addEventListener("abort", () => window.cancelAnimationFrame(frame));
     for (const name of ["pause", "ended", "seeked", "timeupdate"]) {
       audio.addEventListener(name, () => {
         if (audio.paused || audio.ended) {
           position = clampT(audio.currentTime);
           placePlayhead();
         }
-      });
+      }, { signal });
     }
   }
 
@@ -670,7 +675,7 @@
     } else if (line) {
       seek(parseFloat(line.dataset.t));
     }
-  });
+  }, { signal });
   for (const item of alertItems) {
     item.addEventListener("keydown", (event) => {
       if (event.key === "Enter") {
@@ -729,21 +734,35 @@
       }
       default:
     }
-  });
+  }, { signal });
 
   if (window.ResizeObserver) {
-    new ResizeObserver(() => {
+    const resized = new ResizeObserver(() => {
       if (Math.round(root.clientWidth) !== width) requestDraw();
-    }).observe(root);
+    });
+    resized.observe(root);
+    signal.addEventListener("abort", () => resized.disconnect());
   } else {
-    window.addEventListener("resize", requestDraw);
+    window.addEventListener("resize", requestDraw, { signal });
   }
   draw();
   if (D.start_at !== null && D.start_at !== undefined) {
     seek(D.start_at);
     // Before the audio's metadata has loaded a position may not stick: set it again then.
     if (audio && audio.readyState < 1) {
-      audio.addEventListener("loadedmetadata", () => seek(D.start_at), { once: true });
+      audio.addEventListener("loadedmetadata", () => seek(D.start_at), { once: true, signal });
     }
   }
+}
+
+window.callmonitorTimeline = (function () {
+  let drawn = null;
+  return {
+    render() {
+      if (drawn) drawn.abort();
+      drawn = new AbortController();
+      mountTimeline(drawn.signal);
+    },
+  };
 })();
+window.callmonitorTimeline.render();
