@@ -38,7 +38,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -50,6 +49,7 @@ import psycopg
 from psycopg import sql
 
 from testkit.harness import Harness, end_process
+from testkit.ports import free_port
 
 SERVER_USER = "postgres"  # the system user of Debian's postgresql package, and the superuser
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
@@ -116,13 +116,6 @@ def available() -> Availability:
             return Availability(False, f"running as root, and PostgreSQL refuses root, but there "
                                        f"is no {SERVER_USER!r} system user to run it as")
     return Availability(True, f"PostgreSQL programs in {bindir}")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

@@ -55,7 +55,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from testkit import ports
 from testkit.harness import Harness, end_process
 
 READY_LINE = "This command will now block forever"  # ray start --block, once its node is up
@@ -96,10 +96,8 @@ def _ray_program() -> str | None:
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now (on every interface: the GCS binds them all)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
+    """A TCP port nobody is bound to on any interface (the GCS binds them all)."""
+    return ports.free_port(host="")
 
 
 def node_ip() -> str:

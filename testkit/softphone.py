@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from testkit.harness import Harness, end_process
+from testkit.ports import free_port
 from testkit.pulse import PulseServer
 
 MODULES = Path("/usr/lib/baresip/modules")
@@ -41,12 +42,6 @@ def available() -> bool:
     return (all(shutil.which(p) for p in ("baresip", "sipp"))
             and all((MODULES / f"{m}.so").exists()
                     for m in ("ctrl_tcp", "cons", "menu", "account", "g711", "pulse")))
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tcp_states(port: int, local: bool) -> set[str]:

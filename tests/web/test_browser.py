@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,22 +26,9 @@ from monitor.storage.sessions import default_audio_dir, get_session, session_rec
 from monitor.storage.users import add_user
 from monitor.storage.writer import SessionWriter
 from testkit.replay import replay_records
+from testkit.review_app import PASSWORD, Floor, serving, sign_in
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[2]
-PASSWORD = "review-pass-1"
-
-
-@dataclass
-class Floor:
-    """A running review app with two agents' sessions and three users."""
-
-    url: str
-    db: str
-    own: int  # 小王's session: replayed with Whisper, audio kept
-    other: int  # 小李's session
-
 
 def _replay(db: str, wav: Path, agent: str, recognizer: object | None) -> int:
     """What `callmonitor replay --keep-audio` does, with the test session's loaded model."""
@@ -67,12 +49,6 @@ def writer_backend(recognizer: object | None) -> str | None:
     return "whisper" if recognizer else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def floor(tmp_path_factory, synth_call, whisper_zh) -> Iterator[Floor]:
     db = str(tmp_path_factory.mktemp("floor") / "calls.sqlite3")
@@ -81,33 +57,8 @@ def floor(tmp_path_factory, synth_call, whisper_zh) -> Iterator[Floor]:
     add_user(db, "zhang", "supervisor", PASSWORD)
     add_user(db, "wang", "agent", PASSWORD, agent="小王")
     add_user(db, "li", "agent", PASSWORD, agent="小李")
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--db", db,
-                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=2).read()
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                assert time.monotonic() < deadline, "callmonitor serve did not come up"
-                time.sleep(0.1)
+    with serving(db) as url:
         yield Floor(url, db, own, other)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _sign_in(page, floor: Floor, name: str) -> None:
-    page.goto(f"{floor.url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("[data-testid=user-name]")
 
 
 def _screenshot(page, name: str) -> None:
@@ -134,7 +85,7 @@ def test_a_supervisor_reviews_a_replayed_session_and_the_timeline_seeks_the_audi
     utterances = [r for r in records if r["type"] == "utterance"]
     assert {a["rule"] for a in alerts} >= {"interruption"} and utterances
     with browser.page(viewport={"width": 1440, "height": 1000}) as page:
-        _sign_in(page, floor, "zhang")
+        sign_in(page, floor.url, "zhang")
         rows = page.locator("[data-testid=session-row]")
         assert sorted(int(r.get_attribute("data-id")) for r in rows.all()) == sorted(
             [floor.own, floor.other])
@@ -170,7 +121,7 @@ def test_the_kept_opus_plays_from_where_the_page_seeks(browser, floor):
     summary = list(session_records(floor.db, floor.own))[-1]
     assert get_session(floor.db, floor.own).audio == f"session-{floor.own}.opus"
     with browser.page() as page:
-        _sign_in(page, floor, "zhang")
+        sign_in(page, floor.url, "zhang")
         ranged = []
         page.on("request", lambda r: ranged.append(r.headers.get("range"))
                 if urlsplit(r.url).path.endswith("/audio") else None)
@@ -206,7 +157,7 @@ def test_an_agent_sees_only_their_own_sessions(browser, floor):
     own_text = next(r["text"] for r in session_records(floor.db, floor.own)
                     if r["type"] == "utterance")
     with browser.page() as page:
-        _sign_in(page, floor, "li")
+        sign_in(page, floor.url, "li")
         ids = [int(r.get_attribute("data-id"))
                for r in page.locator("[data-testid=session-row]").all()]
         assert ids == [floor.other]
@@ -247,7 +198,7 @@ def test_a_note_pinned_at_a_moment_seeks_there_for_the_agent_as_an_alert_to_its_
     rule decided."""
     moment = 5.0
     with browser.page(viewport={"width": 1440, "height": 1000}) as page:
-        _sign_in(page, floor, "zhang")
+        sign_in(page, floor.url, "zhang")
         page.goto(f"{floor.url}/sessions/{floor.own}")
         page.wait_for_selector("[data-testid=timeline][data-x1]")
         _click_at(page, moment)
@@ -262,7 +213,7 @@ def test_a_note_pinned_at_a_moment_seeks_there_for_the_agent_as_an_alert_to_its_
     agent = [u for u in synth_call("rules/interruption").truth["utterances"]
              if u["channel"] == "agent"]
     with browser.page(viewport={"width": 1440, "height": 1000}) as page:
-        _sign_in(page, floor, "wang")
+        sign_in(page, floor.url, "wang")
         page.goto(f"{floor.url}/notes")
         page.click(f"[data-testid=note-row][data-id='{note_id}'] [data-testid=note-link]")
         page.wait_for_selector("[data-testid=timeline]")
@@ -292,7 +243,7 @@ def test_every_page_fits_a_phone_390_px_wide(browser, floor):
     """No sideways scrolling on the list, a session and the trends, and the list's score and
     alerts inside the screen."""
     with browser.page(viewport=NARROW) as page:
-        _sign_in(page, floor, "zhang")
+        sign_in(page, floor.url, "zhang")
         for path in ("/", f"/sessions/{floor.own}", "/trends", "/search?q=的"):
             page.goto(f"{floor.url}{path}")
             page.wait_for_load_state("load")
@@ -317,7 +268,7 @@ def test_a_search_hit_opens_its_session_at_the_line(browser, floor):
     target = next(u for u in reversed(lines) if len(u["text"]) >= 4)
     words = target["text"][:4]
     with browser.page(viewport={"width": 1280, "height": 900}) as page:
-        _sign_in(page, floor, "wang")
+        sign_in(page, floor.url, "wang")
         page.goto(f"{floor.url}/search?q={words}")
         hit = page.locator(f"[data-testid=hit][data-session='{floor.own}']").first
         assert words in hit.locator("mark").first.inner_text()

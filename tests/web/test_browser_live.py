@@ -10,6 +10,7 @@ must reach the page within 1 s of being stored, and the ended calls must leave i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import subprocess
@@ -23,7 +24,7 @@ import pytest
 from monitor.config import load_config
 from monitor.storage.users import add_user
 from testkit import synth
-from tests.web.test_browser import PASSWORD, REPO, Floor, _free_port, _sign_in
+from testkit.review_app import PASSWORD, REPO, serving, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -112,23 +113,18 @@ class StoreWatch(threading.Thread):
 def test_the_supervisors_live_floor_follows_two_calls_within_a_second(browser, tmp_path):
     db = str(tmp_path / "calls.sqlite3")
     add_user(db, "zhang", "supervisor", PASSWORD)
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--db", db, "--port",
-                               str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    calls = []  # made while the server starts
+    calls = []
     for text in (RINGING, SILENT):
         scenario = tmp_path / (text.split('"')[1] + ".toml")
         scenario.write_text(text, encoding="utf-8")
         calls.append(synth.synthesize_file(scenario, tmp_path).wav)
     watch = StoreWatch(db)
     replays: list[subprocess.Popen] = []
-    try:
-        floor = Floor(f"http://127.0.0.1:{port}", db, 0, 0)
+    with serving(db) as url, contextlib.ExitStack() as ending:
+        ending.callback(_stop, watch, replays)
         with browser.page(viewport={"width": 1280, "height": 800}) as page:
-            _wait_for_server(page, floor.url)
-            _sign_in(page, floor, "zhang")
-            page.goto(f"{floor.url}/live")
+            sign_in(page, url, "zhang")
+            page.goto(f"{url}/live")
             page.wait_for_selector("[data-testid=live-link][data-state=live]")
             page.evaluate(WATCH_ROWS)
             watch.start()
@@ -137,7 +133,7 @@ def test_the_supervisors_live_floor_follows_two_calls_within_a_second(browser, t
                     [sys.executable, "-m", "monitor", "replay", str(wav), "--realtime",
                      "--asr", "none", "--db", db, "--agent-name", agent], cwd=REPO,
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-            call = _follow_the_silent_call(page, floor.url)
+            call = _follow_the_silent_call(page, url)
             for replay in replays:
                 assert replay.wait(timeout=60) == 0, replay.stderr.read() if replay.stderr else ""
             call.wait_for_selector("[data-testid=status]:text('complete')", timeout=3000)
@@ -147,12 +143,6 @@ def test_the_supervisors_live_floor_follows_two_calls_within_a_second(browser, t
                                    ".length === 0", timeout=3000)
             time.sleep(0.1)
             shown = page.evaluate("window.__seen")
-    finally:
-        watch.stop.set()
-        for process in [*replays, server]:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=10)
     stored = watch.seen
     ringing, silent = _session_ids(db)
     assert "both" in shown, "the two calls were never on the floor together"
@@ -190,16 +180,12 @@ def _follow_the_silent_call(page, url: str):
     return call
 
 
-def _wait_for_server(page, url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if page.request.get(f"{url}/healthz").ok:
-                return
-        except Exception:  # not listening yet
-            pass
-        time.sleep(0.1)
-    raise AssertionError("callmonitor serve did not come up")
+def _stop(watch: StoreWatch, replays: list[subprocess.Popen]) -> None:
+    watch.stop.set()
+    for process in replays:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def _session_ids(db: str) -> tuple[int, int]:
