@@ -67,7 +67,7 @@ class DecodedFrame(NamedTuple):
         """Consecutive frames of one channel decoded together (one numpy call for all: per
         frame, the calls cost more than the arithmetic): their samples as rows, and each
         frame decoded, its ``samples`` being its row."""
-        pcm = frames[0].pcm if len(frames) == 1 else b"".join(f.pcm for f in frames)
+        pcm = frames[0].pcm if len(frames) == 1 else b"".join([f.pcm for f in frames])
         samples = np.frombuffer(pcm, PCM_DTYPE).astype(np.float64).reshape(len(frames), -1)
         # The squares of int16 samples are integers and their sum stays below 2**53, so float64
         # adds them exactly in any order; math, not numpy, on the scalars: the same IEEE

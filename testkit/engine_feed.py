@@ -8,7 +8,7 @@ replay of audio with those segments would give.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from monitor.engine.core import Engine
 from monitor.engine.rules.base import EngineEvent
@@ -21,17 +21,23 @@ HANDOVER_S = 0.3
 def feed(engine: Engine, events: Iterable[EngineEvent], t_end: float) -> list[Record]:
     """Every record ``engine`` gives for ``events`` (in order of arrival, with a tick every
     20 ms) and for closing the session at ``t_end``, its summary last."""
-    out: list[Record] = []
+    return [r for _, records in feed_steps(engine, events, t_end) for r in records]
+
+
+def feed_steps(engine: Engine, events: Iterable[EngineEvent],
+               t_end: float) -> Iterator[tuple[float, list[Record]]]:
+    """``feed``'s records step by step: each step's time and what the engine gave in it (the
+    events that arrived, then the tick), and last ``t_end`` with what closing gave."""
     pending = sorted(events, key=arrival)
     step = 0
     while step * FRAME_S < t_end - 1e-9:
         t = (step + 1) * FRAME_S
+        out: list[Record] = []
         while pending and arrival(pending[0]) <= t + 1e-9:
             out += engine.on_event(pending.pop(0))
-        out += engine.on_tick(t)
+        yield t, out + engine.on_tick(t)
         step += 1
-    out += engine.finish(t_end, {})
-    return out
+    yield t_end, engine.finish(t_end, {})
 
 
 def arrival(ev: EngineEvent) -> float:

@@ -111,7 +111,8 @@ class FillerDetector:
             steady = self._steady()
         else:
             steady, self._prev, self._prev_unanalysed = False, None, True
-        self._track_run(steady, t)
+        if steady or self._run is not None:  # (else no run grows or ends: most frames)
+            self._track_run(steady, t)
         if steady and self._prev is not None and self._run is not None:
             pitch = self._prev[0]
             self._pitch_span = (min(self._pitch_span[0], pitch), max(self._pitch_span[1], pitch))

@@ -74,8 +74,12 @@ class ToneDetector:
             return
         n, before = len(self._window), len(self._recent)
         audio = np.concatenate((*self._recent, frames.ravel()))
-        ends = (np.array(loud) + before + 1) * FRAME_SAMPLES
-        bufs = audio[ends[:, None] + np.arange(-n, 0)]
+        # Each loud frame's window (the n samples up to its end) copied out of a view of every
+        # window, a row at a time: indexing the samples with a matrix of n indices per window
+        # made that matrix and gathered sample by sample (a tenth of the numpy instructions of a
+        # timing-only replay, by callgrind).
+        starts = (np.array(loud) + before + 1) * FRAME_SAMPLES - n
+        bufs = np.lib.stride_tricks.sliding_window_view(audio, n)[starts]
         windowed = bufs * self._window
         totals = np.matmul(windowed[:, None, :], windowed[:, :, None])[:, 0, 0] * n / 2.0
         peaks = self._tonal_peaks(totals.tolist(), np.matmul(self._dft, bufs[:, :, None])[:, :, 0])
@@ -97,7 +101,8 @@ class ToneDetector:
             self._run_end = t + FRAME_S
             self._peaks.append(peak)
             return True, []
-        return False, self.flush()
+        # (Most frames end no run: ``flush`` is called only for one that does.)
+        return False, self.flush() if self._run_start is not None else []
 
     def flush(self) -> list[Ring]:
         """End a tone run; a run long enough is a ring."""

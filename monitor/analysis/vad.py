@@ -31,6 +31,10 @@ class ChannelVad:
         # fifth of the call, and a replay makes 100 calls a second.
         self._is_speech = partial(_webrtcvad.process, webrtcvad.Vad(cfg.aggressiveness)._vad,
                                   SAMPLE_RATE_HZ)
+        # The floor's rise per frame and the level a voiced frame needs at least, worked out
+        # once: ``process`` runs 100 times a second of a replay.
+        self._floor_rise_db = cfg.floor_rise_db_per_s * FRAME_S
+        self._margin_db, self._min_level_dbfs = cfg.energy_margin_db, cfg.min_level_dbfs
         self._window: deque[tuple[float, bool, float]] = deque(maxlen=cfg.onset_window_frames)
         self._start: float | None = None
         self._last_voiced_end = 0.0
@@ -49,7 +53,16 @@ class ChannelVad:
         webrtcvad still hears masked frames: its noise model must keep adapting to the line.
         """
         frame, level = decoded.frame, decoded.level_dbfs
-        loud = self._above_floor(level)
+        # The noise floor follows the quietest level, rising slowly so it can find a louder
+        # line again (written out here rather than in a method of its own: a call a frame).
+        floor = self._floor_dbfs
+        if floor is None or level < floor:
+            floor = level
+        else:
+            floor += self._floor_rise_db
+        self._floor_dbfs = floor
+        threshold = floor + self._margin_db
+        loud = level >= (threshold if threshold > self._min_level_dbfs else self._min_level_dbfs)
         pcm = frame.pcm
         voiced = self._is_speech(pcm, len(pcm) // 2) and loud and not masked
         power = 10.0 ** (level / 10.0) if voiced else 0.0
@@ -62,14 +75,6 @@ class ChannelVad:
         if self._start is None:
             return []
         return [self._close()]
-
-    def _above_floor(self, level: float) -> bool:
-        if self._floor_dbfs is None or level < self._floor_dbfs:
-            self._floor_dbfs = level
-        else:
-            self._floor_dbfs += self._cfg.floor_rise_db_per_s * FRAME_S
-        return level >= max(self._floor_dbfs + self._cfg.energy_margin_db,
-                            self._cfg.min_level_dbfs)
 
     def _while_quiet(self, t: float, voiced: bool, power: float) -> list[SpeechStart | Speech]:
         self._window.append((t, voiced, power))

@@ -9,6 +9,7 @@ agent taking the floor ends the customer's turn.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from monitor.config import BackchannelMissingConfig, Config
@@ -57,6 +58,19 @@ class BackchannelMissing(Rule):
             return []
         self._open_gap = {"start": round(since, 3)}
         return [self.alert(since + limit, {"start": round(since, 3), "limit_s": limit})]
+
+    def next_due(self, t: float) -> float:
+        """The agent's speech turning into the floor, or the customer's open segment reaching
+        the limit. A customer who has stopped cannot: their turn is heard up to the end of
+        their speech, no further, so a tick that did not fire then never will."""
+        state = self.state
+        since, due = self._listening_since, math.inf
+        agent_since = state.speaking.get("agent")
+        if agent_since is not None and (since is not None or self._open_gap is not None):
+            due = agent_since + self._bc_max_s
+        if since is not None and self._open_gap is None and "customer" in state.speaking:
+            due = min(due, since + self._hangover_s + self._s.max_silent_listening_s)
+        return due
 
     def finish(self, t_end: float) -> list[Record]:
         customer_end = self.state.last_end_of["customer"]

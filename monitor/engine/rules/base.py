@@ -6,6 +6,7 @@ so a replay finds exactly what the live call found and a test runs in millisecon
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from monitor.config import Config
@@ -79,8 +80,21 @@ class Rule:
         return []
 
     def on_tick(self, t: float) -> list[Record]:
-        """Called once per 20 ms step with the audio time at the end of the step."""
+        """Called at the 20 ms steps with the audio time at the end of the step: at every step
+        from ``next_due`` on, and at the first step after any event."""
         return []
+
+    def next_due(self, t: float) -> float:
+        """Right after ``on_tick(t)``, with no event since: the earliest audio time at which
+        ``on_tick`` could act (return a record or change what the rule keeps) if no event
+        comes first; ``math.inf`` when only an event can make it act.
+
+        The engine skips a rule's ticks before this time (most steps of a call have nothing
+        due: ticking every rule 50 times a second cost a tenth of a timing-only replay). It
+        may be early, never late: a tick skipped that would have acted changes the timeline,
+        one made early costs a call. The time is that of the rule's own check; the engine
+        allows for rounding. The default, ``-math.inf``, ticks at every step."""
+        return -math.inf
 
     def finish(self, t_end: float) -> list[Record]:
         """The audio has ended at ``t_end``: close what is still open."""

@@ -15,6 +15,7 @@ and stamped where the agent's speech ended, as it would be on the phrase's utter
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from monitor.config import Config, GreetingIncompleteConfig, RingLatePickupConfig
@@ -70,11 +71,18 @@ class GreetingRule(Rule):
         return self._judge_when_ready()
 
     def on_tick(self, t: float) -> list[Record]:
+        return self._judge() if t > self._judged_after() else []
+
+    def next_due(self, t: float) -> float:
+        return self._judged_after()
+
+    def _judged_after(self) -> float:
+        """With words to judge and no caller to wait for, the greeting is judged once its
+        window and a phrase gap after it have passed; ``math.inf`` with nothing to judge."""
         pickup_t = self.state.pickup_t
-        if self._result is None and pickup_t is not None and self._words and (
-                t > pickup_t + self._s.window_s + self.cfg.asr.phrase_gap_s):
-            return self._judge()
-        return []
+        if self._result is None and pickup_t is not None and self._words:
+            return pickup_t + self._s.window_s + self.cfg.asr.phrase_gap_s
+        return math.inf
 
     def finish(self, t_end: float) -> list[Record]:
         return self._judge() if self._result is None and self._words else []

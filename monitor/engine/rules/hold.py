@@ -22,6 +22,7 @@ agent talking to a colleague while the caller hears music does not end it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,15 @@ class HoldRule(Rule):
             return []
         return self._confirm_announced(t) or self._time_silence(t)
 
+    def next_due(self, t: float) -> float:
+        """The hold's warning or limit; in a silence, its confirmation as an announced hold
+        or the silence's own warning or limit."""
+        if self._hold is not None:
+            return self._limit_due(self._hold)
+        if self.state.last_end is None or self.state.speaking:
+            return math.inf
+        return min(self._confirm_due(), self._silence_due())
+
     def finish(self, t_end: float) -> list[Record]:
         out: list[Record] = []
         self._end_silence(t_end)
@@ -120,13 +130,31 @@ class HoldRule(Rule):
         self._holds.append(self._hold)
         return [HoldStart(round(last_end, 3), announced=True, transfer=transfer)]
 
+    def _confirm_due(self) -> float:
+        """When the silence after an announcement is long enough to confirm a hold; never if
+        it began too long after the announcement."""
+        last_end = self.state.last_end
+        if self._announced is None or last_end is None or last_end - self._announced[0] > (
+                self._s.announce_window_s):
+            return math.inf
+        return last_end + self._s.confirm_silence_s
+
+    def _silence_due(self) -> float:
+        """When the unannounced silence ``_time_silence`` times next warns or reaches the
+        limit. Right after a tick it is timing this silence; one it is not is due at once."""
+        start = self._silence_start()
+        if start is None:
+            return math.inf
+        silence = self._silence
+        if silence is None or silence.start != start:
+            return -math.inf
+        return self._limit_due(silence)
+
     def _time_silence(self, t: float) -> list[Record]:
         """A silence nobody announced, against the hold limit: from the agent's first words on
         (before them the caller is ringing, or answered into dead air)."""
-        state = self.state
-        start = state.silent_since
-        if start is None or state.last_end_of["agent"] is None or (
-                "customer" not in state.channels):
+        start = self._silence_start()
+        if start is None:
             return []
         silence = self._silence
         if silence is None or silence.start != start:
@@ -135,6 +163,16 @@ class HoldRule(Rule):
         if out and silence.violated:  # the limit reached: a hold on the record
             self._holds.append(silence)
         return out
+
+    def _silence_start(self) -> float | None:
+        """Where the silence timed against the hold limit started; None before the agent's
+        first words, or without the customer's channel (silence is then listening)."""
+        state = self.state
+        start = state.silent_since
+        if start is None or state.last_end_of["agent"] is None or (
+                "customer" not in state.channels):
+            return None
+        return start
 
     def _end_silence(self, t: float) -> _Hold | None:
         """Speech (or a hold) ends the silence; returns it if it was put on the record."""
@@ -168,8 +206,17 @@ class HoldRule(Rule):
         self._holds.append(self._hold)
         return [HoldStart(round(ev.t, 3), announced=announced, transfer=transfer)]
 
+    def _limit_due(self, hold: _Hold) -> float:
+        """When ``_limits`` next alerts on ``hold``: its warning, then its limit."""
+        limit = self._limit_s(hold)
+        due = math.inf if hold.violated else hold.start + limit
+        return due if hold.warned else min(due, hold.start + limit - self._s.warn_before_s)
+
+    def _limit_s(self, hold: _Hold) -> float:
+        return self._s.transfer_limit_s if hold.transfer else self._s.limit_s
+
     def _limits(self, hold: _Hold, t: float) -> list[Record]:
-        limit = self._s.transfer_limit_s if hold.transfer else self._s.limit_s
+        limit = self._limit_s(hold)
         wait = self._s.wait_announced if hold.announced else self._s.wait_unannounced
         evidence = {"start": round(hold.start, 3), "limit_s": limit, "transfer": hold.transfer,
                     "announced": hold.announced, "wait": wait}

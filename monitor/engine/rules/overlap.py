@@ -22,6 +22,7 @@ across pauses shorter than ``turn_gap_s`` unless the agent takes the floor in on
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from monitor.config import Config, InterruptionConfig
@@ -76,6 +77,12 @@ class Interruption(Rule):
         if certain <= self._bc_max_s:
             return []
         return self._fire(certain) if certain > self._s.min_overlap_s else []
+
+    def next_due(self, t: float) -> float:
+        a = self._candidate
+        if a is None or self._fired:
+            return math.inf
+        return a + self._hangover_s + max(self._bc_max_s, self._s.min_overlap_s)
 
     def summary(self) -> dict[str, Any]:
         return {"interruptions": list(self._found)}

@@ -6,6 +6,7 @@ one, so a caller answered by the softphone and met with silence is left in dead 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from monitor.config import Config, DeadAirConfig
@@ -37,15 +38,25 @@ class DeadAir(Rule):
         return []
 
     def on_tick(self, t: float) -> list[Record]:
-        state = self.state
-        start = state.silent_since
-        if start is None or state.speaking or self._open is not None or state.on_hold:
-            return []
-        if t - start + 1e-9 < self._limit_s:
+        start = self._timed_from()
+        if start is None or t - start + 1e-9 < self._limit_s:
             return []
         self._open = start
         return [self.alert(start + self._limit_s,
                            {"start": round(start, 3), "limit_s": self._limit_s})]
+
+    def next_due(self, t: float) -> float:
+        start = self._timed_from()
+        return math.inf if start is None else start + self._limit_s
+
+    def _timed_from(self) -> float | None:
+        """Where the silence being timed started; None while someone speaks, on hold, before
+        the pickup, or once this silence has been alerted."""
+        state = self.state
+        start = state.silent_since
+        if start is None or state.speaking or self._open is not None or state.on_hold:
+            return None
+        return start
 
     def finish(self, t_end: float) -> list[Record]:
         self._close(t_end)
