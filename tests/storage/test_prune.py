@@ -113,3 +113,26 @@ def test_the_prune_command_says_what_it_removed(tmp_path: Path) -> None:
     gone = runner.invoke(main, ["prune", "--older-than", "9", "--sessions", "--db", str(db)])
     assert gone.exit_code == 0 and gone.output.startswith("prune: removed 1 audio file")
     assert not (audio_dir / "session-1.opus").exists() and list_sessions(db) == []
+
+
+def test_a_pruned_session_takes_its_notes_review_and_search_lines_along(tmp_path: Path) -> None:
+    """Everything that hangs off a session goes with it: no note, review or transcript line
+    (and no full-text index entry) of a call that no longer exists."""
+    db = tmp_path / "calls.sqlite3"
+    w = SessionWriter(db, mode="replay", source="c.wav", profile="zh-CN", agent="a",
+                      company="c", asr_backend=None)
+    w.add({"type": "utterance", "t": 1.0, "channel": "agent", "start": 0.0, "end": 1.0,
+           "text": "您好请稍等"})
+    w.close("complete")
+    tables = ("records", "notes", "reviews", "transcript_lines", "transcript_fts")
+    with open_database(db) as conn:
+        conn.execute("UPDATE sessions SET started_at = ?",
+                     ((NOW - timedelta(days=40)).isoformat(),))
+        conn.execute("INSERT INTO notes (session_id, t, author, body, created_at)"
+                     " VALUES (?, 1.0, 'boss', '先说明', ?)", (w.session_id, NOW.isoformat()))
+        conn.execute("INSERT INTO reviews (session_id, state, by_user, at)"
+                     " VALUES (?, 'reviewed', 'boss', ?)", (w.session_id, NOW.isoformat()))
+        assert [conn.one(f"SELECT count(*) FROM {t}")[0] for t in tables] == [1] * len(tables)
+    assert prune(db, tmp_path / "audio", NOW - timedelta(days=30), sessions=True).sessions == 1
+    with open_database(db) as conn:
+        assert [conn.one(f"SELECT count(*) FROM {t}")[0] for t in tables] == [0] * len(tables)
