@@ -12,20 +12,18 @@ import json
 import re
 import sqlite3
 import tomllib
-from dataclasses import replace
+from html import unescape
 
 import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.config import load_config
-from monitor.storage.sessions import default_audio_dir
 from monitor.storage.users import add_user
-from monitor.web.app import create_app
-from monitor.web.auth import COOKIE
 from monitor.web.session import find_words
 from testkit import synth
 from testkit.pages import Page
+from testkit.review_app import client_signed_in, review_app
 
 PASSWORDS = {"boss": "boss-password", "wang": "wang-password", "li": "li-password"}
 # (scenario, agent): session ids 1 to 4 in this order; the first keeps its audio. The first
@@ -50,11 +48,7 @@ def store(tmp_path_factory, synth_call):
 
 
 def make_app(db, **web):
-    cfg = load_config("zh-CN")
-    cfg = replace(cfg, web=replace(cfg.web, **web)) if web else cfg
-    app = create_app(db, default_audio_dir(db), cfg)
-    app.config["TESTING"] = True
-    return app
+    return review_app(db, **web)
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +57,7 @@ def app(store):
 
 
 def signed_in(app, name):
-    client = app.test_client()
-    response = client.post("/login", data={"name": name, "password": PASSWORDS[name]})
-    assert response.status_code == 303 and client.get_cookie(COOKIE) is not None
-    return client
+    return client_signed_in(app, name, PASSWORDS[name])
 
 
 @pytest.fixture(scope="module")
@@ -285,6 +276,26 @@ def test_a_supervisor_reads_the_audit_log_filtered_and_an_agent_cannot(store, bo
     assert wang.get("/audit").status_code == 404
     assert wang.get(f"/audit?user=wang&session={WANG_HOLD}").status_code == 404
     assert boss.get("/audit?session=abc").status_code == 400
+
+
+def test_the_audit_log_and_the_queue_page_on_to_their_last_rows(store):
+    """Pages of one row: the next link of page 1 opens page 2, the last page has none, and
+    the pages keep the filter."""
+    boss = signed_in(make_app(store, page_size=1), "boss")
+    for session_id in (1, 2):  # two views: two rows of the log at least
+        boss.get(f"/sessions/{session_id}")
+    for path, rows, truth in (("/audit?user=boss", "audit-row", "user_name = 'boss'"),
+                              ("/queue", "queue-row", None)):
+        first = boss.get(path).text
+        total = int(re.search(r"1 / (\d+)", first)[1])
+        if truth is not None:
+            assert total == len(audit(store, truth))
+        assert total >= 2 and f"1 / {total}" in first
+        link = unescape(re.search(r'href="([^"]+)" rel="next"', first)[1])
+        assert "page=2" in link and ("user=boss" in link) == path.startswith("/audit")
+        assert f"2 / {total}" in boss.get(link).text
+        last = boss.get(link.replace("page=2", f"page={total}")).text
+        assert 'rel="next"' not in last and len(Page(last).all(rows)) == 1
 
 
 # ---- where an alert's link seeks -----------------------------------------------------------

@@ -16,7 +16,6 @@ import os
 import stat
 import threading
 import wave
-from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -28,8 +27,8 @@ from monitor.storage.database import open_database
 from monitor.storage.sessions import SessionHeader, default_audio_dir
 from monitor.storage.spool import Spool, finish_session
 from monitor.storage.users import MAX_NAME_CHARS, add_user, list_users
-from monitor.web.app import create_app
-from monitor.web.auth import COOKIE, THROTTLE, SignInThrottle
+from monitor.web.auth import COOKIE, THROTTLE
+from testkit.review_app import client_signed_in, review_app
 
 PASSWORD = "a-good-password"
 # (agent, started_at, alerts by rule): the store's calls, ids 1.. in this order.
@@ -83,13 +82,7 @@ def store(tmp_path_factory):
 
 
 def make_app(store, clock=None, host=None, **web):
-    path, audio_dir = store
-    cfg = load_config("zh-CN")
-    cfg = replace(cfg, web=replace(cfg.web, **web))
-    throttle = SignInThrottle(cfg.web, clock=clock) if clock else None
-    app = create_app(path, audio_dir, cfg, throttle=throttle, host=host)
-    app.config["TESTING"] = True
-    return app
+    return review_app(*store, clock=clock, host=host, **web)
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +91,7 @@ def app(store):
 
 
 def signed_in(app, name):
-    client = app.test_client()
-    response = client.post("/login", data={"name": name, "password": PASSWORD})
-    assert response.status_code == 303, response.text
-    return client
+    return client_signed_in(app, name, PASSWORD)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import json
 import re
 import shutil
 import sqlite3
-from dataclasses import fields, replace
-from datetime import timedelta
+from dataclasses import fields
 from functools import cache
 from html import unescape
 from typing import Any
@@ -24,11 +23,9 @@ from monitor.config import ALERT_EVIDENCE, RULE_IDS, LabelConfig, load_config
 from monitor.errors import CallmonitorError
 from monitor.storage.database import open_database
 from monitor.storage.search import search_transcripts
-from monitor.storage.users import add_user, list_users, set_time_zone, sign_in
+from monitor.storage.users import add_user, set_time_zone
 from monitor.storage.writer import SessionWriter
-from monitor.web.app import create_app
-from monitor.web.auth import COOKIE
-from monitor.web.context import SETTINGS
+from testkit.review_app import client_with_token, review_app
 
 PASSWORD = "trend-password"
 
@@ -60,21 +57,11 @@ def utterance(t: float, text: str, channel: str = "agent") -> dict[str, Any]:
 
 
 def signed_in(app, name):
-    """A client with ``name``'s sign-in cookie, made as /login makes it (without checking the
-    password again: Argon2 costs half a second, and sign-in has its own tests)."""
-    location = app.extensions[SETTINGS].location
-    who = next(u for u in list_users(location) if u.name == name)
-    client = app.test_client()
-    client.set_cookie(COOKIE, sign_in(location, who, timedelta(hours=1)))
-    return client
+    return client_with_token(app, name)
 
 
 def app_for(db, **web):
-    cfg = profile()
-    cfg = replace(cfg, web=replace(cfg.web, **web))
-    app = create_app(db, db.parent / "audio", cfg)
-    app.config["TESTING"] = True
-    return app
+    return review_app(db, db.parent / "audio", **web)
 
 
 def summary(duration_s, score, rate, share, alerts):

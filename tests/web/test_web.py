@@ -11,7 +11,6 @@ import math
 import re
 import sqlite3
 import wave
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,6 +28,7 @@ from monitor.web.app import create_app
 from monitor.web.auth import COOKIE, SignInThrottle, safe_next
 from monitor.web.labels import clock
 from testkit.kept import decoded_s
+from testkit.review_app import client_signed_in, review_app
 
 PASSWORDS = {"boss": "boss-password", "wang": "wang-password", "li": "li-password"}
 # (scenario, agent, profile, started_at): the replays of the store, oldest first.
@@ -90,13 +90,7 @@ def truth_rows(db):
 
 
 def make_app(store, **web):
-    db, audio_dir = store
-    cfg = load_config("zh-CN")
-    if web:
-        cfg = replace(cfg, web=replace(cfg.web, **web))
-    app = create_app(db, audio_dir, cfg)
-    app.config["TESTING"] = True
-    return app
+    return review_app(*store, **web)
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +99,7 @@ def app(store):
 
 
 def client_for(app, name=None):
-    client = app.test_client()
-    if name:
-        response = client.post("/login", data={"name": name, "password": PASSWORDS[name]})
-        assert response.status_code == 303, response.text
-        assert client.get_cookie(COOKIE) is not None
-    return client
+    return client_signed_in(app, name, PASSWORDS[name]) if name else app.test_client()
 
 
 @pytest.fixture(scope="module")
