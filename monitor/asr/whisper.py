@@ -125,7 +125,8 @@ def _windowed_model_class(faster_whisper: Any) -> Any:
 
     ``transcribe(chunk_length=N)`` sets the feature extractor's window to N s but still pads
     every window to 30 s (3000 frames) before the encoder; this encoder cuts the padding back
-    to N s. The feature extractor's window is state of the model, so one decode at a time
+    to N s, and its features (``_SilencePadded``) fill the window past the phrase with
+    silence. The feature extractor's window is state of the model, so one decode at a time
     (``lock``).
     """
 
