@@ -31,7 +31,10 @@ Whisper's encoder takes 30 s of audio and faster-whisper pads every shorter inpu
 encoded in the shortest of ``whisper_windows_s`` that holds its audio and
 ``whisper_window_margin_s`` of silence after it (``_WindowedModel``; CTranslate2 takes inputs
 under 3000 mel frames), which costs a fraction as much; a longer one falls back to 30 s. The
-margin is what keeps the words: a window the speech fills nearly to its edge loses them.
+margin is what keeps the words: a window the speech fills nearly to its edge loses them. The
+rest of a shortened window is the features of silence (``_SilencePadded``: what the phrase
+followed by zero samples gives), not faster-whisper's padding of 0, a steady sound louder than
+the phrase's own pauses: with that, phrases of an 8 kHz call in 10 and 15 s windows lost words.
 
 The decoder also answers ``hypothesis`` (the words of the audio so far, for the incremental
 path), and remembers its last decode: the phrase's final decode, of the audio a hypothesis
@@ -122,14 +125,28 @@ def _windowed_model_class(faster_whisper: Any) -> Any:
 
     ``transcribe(chunk_length=N)`` sets the feature extractor's window to N s but still pads
     every window to 30 s (3000 frames) before the encoder; this encoder cuts the padding back
-    to N s. The feature extractor's window is state of the model, so one decode at a time
+    to N s, and its features (``_SilencePadded``) fill the window past the phrase with
+    silence. The feature extractor's window is state of the model, so one decode at a time
     (``lock``).
     """
+
+    class _SilencePadded(faster_whisper.feature_extractor.FeatureExtractor):
+        """Features of a phrase and of silence after it, to the end of the window."""
+
+        def __call__(self, waveform: np.ndarray, padding: int = 160,
+                     chunk_length: int | None = None) -> np.ndarray:
+            features = super().__call__(waveform, padding, chunk_length)
+            short = self.nb_max_frames + 1 - features.shape[-1]
+            if short <= 0 or self.n_samples >= WHISPER_WINDOW_S * self.sampling_rate:
+                return features  # Whisper's own window stays as faster-whisper pads it
+            # Log-mel values are clipped to 8 (2 once scaled) below the loudest: silence.
+            return np.pad(features, ((0, 0), (0, short)), constant_values=features.max() - 2.0)
 
     class _WindowedModel(faster_whisper.WhisperModel):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.lock = threading.Lock()
+            self.feature_extractor = _SilencePadded(**self.feat_kwargs)
 
         def encode(self, features: Any) -> Any:
             return super().encode(features[..., :self.feature_extractor.nb_max_frames])
