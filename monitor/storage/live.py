@@ -3,9 +3,9 @@
 Every command that stores a call (``live``, ``tap``, ``replay --realtime``) writes through a
 ``SessionWriter``, so the live floor (``/live`` in the review app) needs no code per source:
 the writer feeds each record to a :class:`LiveState` and stores its ``as_json`` in the
-``session_live`` table beside the records, in the same transaction. The score is the summary's
-(``qa_score`` over the alerts so far), so the figure a supervisor watches becomes the one the
-summary keeps.
+session's ``live`` column (``live_at``: when), in the same transaction as the records. The
+score is the summary's (``qa_score`` over the alerts so far), so the figure a supervisor
+watches becomes the one the summary keeps.
 
 Audio time only: ``t`` is how far into the call the writer had got, ``silent_since`` and
 ``hold_start`` are audio times; a reader adds the wall time since ``updated_at`` for a clock
@@ -15,7 +15,6 @@ that runs between two updates.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -26,6 +25,7 @@ from typing import Any
 
 from monitor.engine.scoring import qa_score
 from monitor.storage.database import is_postgres, open_database
+from monitor.storage.sessions import stale
 
 LIVE_CHANNEL = "callmonitor_live"
 """The PostgreSQL channel a writer NOTIFYs (payload: the session id) as it stores live state."""
@@ -116,7 +116,7 @@ class LiveState:
         return qa_score(self.weights, self.alerts)[0]
 
     def as_json(self) -> dict[str, Any]:
-        """The stored form (``session_live.state``): see the README's live floor."""
+        """The stored form (``sessions.live``): see the README's live floor."""
         return {"phase": self.phase, "rings": self.rings, "t": round(self.t, 3),
                 "hold_start": self.hold_start, "hold_transfer": self.hold_transfer,
                 "speaking": list(self.speaking), "silent_since": self.silent_since,
@@ -164,9 +164,8 @@ def live_sessions(location: str | Path, agent: str | None, keep_lost_s: float,
         rows = db.rows(sql + " ORDER BY id", params)
     out = []
     for (sid, who, source, mode, profile, started, beat, lost_after, live, live_at) in rows:
-        age = (now - datetime.fromisoformat(beat)).total_seconds() if beat else math.inf
-        lost = lost_after is None or age > lost_after
-        if lost and age > keep_lost_s:
+        lost = stale(beat, lost_after, now)
+        if lost and stale(beat, keep_lost_s, now):
             continue
         out.append(LiveSession(int(sid), who, source, mode, profile, started, lost,
                                json.loads(live) if live else {"phase": "ringing"},

@@ -223,15 +223,17 @@ def audio_missing(audio_dir: Path, info: SessionInfo) -> bool:
 def _info(row: tuple[Any, ...]) -> SessionInfo:
     values = dict(zip((f.name for f in fields(SessionInfo)), row, strict=True))
     values["summary"] = json.loads(values["summary"]) if values["summary"] else None
-    if values["status"] == "running" and _stale(values["heartbeat_at"], values["lost_after_s"]):
+    if values["status"] == "running" and stale(values["heartbeat_at"], values["lost_after_s"]):
         values["status"] = "lost"
     return SessionInfo(**values)
 
 
-def _stale(heartbeat_at: str | None, lost_after_s: float | None) -> bool:
-    """A session from before heartbeats (no limit stored) that still says running is lost."""
+def stale(heartbeat_at: str | None, lost_after_s: float | None,
+          now: datetime | None = None) -> bool:
+    """Whether a session that says running is lost at ``now`` (default: this moment): its
+    heartbeat is older than its limit, or it is from before heartbeats (no limit stored)."""
     if heartbeat_at is None or lost_after_s is None:
         return True
-    age = datetime.now(UTC) - datetime.fromisoformat(heartbeat_at)
+    age = (now or datetime.now(UTC)) - datetime.fromisoformat(heartbeat_at)
     return age.total_seconds() > lost_after_s
 
