@@ -89,6 +89,22 @@ def shown_message(alert: Mapping[str, Any], profile: Config) -> str:
         return str(alert.get("message", ""))
 
 
+def pieces(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """``text`` in runs, each saying whether it lies in one of ``spans`` (which may overlap),
+    for a page to wrap the marked runs in ``<mark>``: the runs are escaped like any text, so
+    a line can never inject markup."""
+    taken = [False] * len(text)
+    for start, end in spans:
+        taken[start:end] = [True] * (end - start)
+    runs: list[tuple[str, bool]] = []
+    for char, marked in zip(text, taken, strict=True):
+        if runs and runs[-1][1] == marked:
+            runs[-1] = (runs[-1][0] + char, marked)
+        else:
+            runs.append((char, marked))
+    return runs
+
+
 def duration(seconds: float | None) -> str:
     """``79.84`` as ``1:20``; an hour or more as ``1:02:05``."""
     if seconds is None:
@@ -126,5 +142,5 @@ def number(value: float | None, digits: int = 0) -> str:
 
 
 __all__ = ["RULE_LABELS", "RULE_STANDARD", "SEVERITIES", "clock",
-           "duration", "local_time", "number", "rule_label", "score",
+           "duration", "local_time", "number", "pieces", "rule_label", "score",
            "score_class", "short_source", "shown_message"]

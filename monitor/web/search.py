@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request
 
 from monitor.storage.search import search_transcripts
 from monitor.web.context import settings, user
+from monitor.web.labels import pieces
 
 bp = Blueprint("search", __name__)
 
@@ -27,16 +28,6 @@ def page() -> str:
 
 
 def marked(text: str, query: str) -> list[tuple[str, bool]]:
-    """``text`` in pieces, each saying whether it is the query (case ignored), for the page to
-    wrap in ``<mark>``: the pieces are escaped like any text, so a line can never inject
-    markup."""
-    pieces: list[tuple[str, bool]] = []
-    at = 0
-    for found in re.finditer(re.escape(query), text, re.IGNORECASE) if query else ():
-        if found.start() > at:
-            pieces.append((text[at:found.start()], False))
-        pieces.append((found.group(), True))
-        at = found.end()
-    if at < len(text):
-        pieces.append((text[at:], False))
-    return pieces
+    """``text`` in pieces, each saying whether it is the query (case ignored)."""
+    found = re.finditer(re.escape(query), text, re.IGNORECASE) if query else ()
+    return pieces(text, [match.span() for match in found])

@@ -19,7 +19,7 @@ from monitor.storage.sessions import SessionInfo, audio_file, audio_missing, ses
 from monitor.web.auth import safe_next
 from monitor.web.coaching import coaching_of, moment
 from monitor.web.context import plain_text, settings, user, visible_session
-from monitor.web.labels import RULE_LABELS, clock, shown_message
+from monitor.web.labels import RULE_LABELS, clock, pieces, shown_message
 from monitor.web.timeline import timeline_data
 
 bp = Blueprint("session", __name__)
@@ -129,20 +129,10 @@ def highlight(line: dict[str, Any], alerts: list[dict[str, Any]],
     """The line's text as (piece, highlighted): the words of every alert that starts in the
     line (its words may start up to ``pad_s`` before the phrase or end ``whisper_tail_s``
     after it, as the recogniser heard them)."""
-    text = line["text"]
-    taken = [False] * len(text)
-    for alert in alerts:
-        if alert["mark"] and (round(line["start"] - asr.pad_s, 3) <= alert["seek"]
-                              <= round(line["end"] + asr.whisper_tail_s, 3)):
-            for start, end in find_words(text, alert["mark"]):
-                taken[start:end] = [True] * (end - start)
-    pieces: list[tuple[str, bool]] = []
-    for char, marked in zip(text, taken, strict=True):
-        if pieces and pieces[-1][1] == marked:
-            pieces[-1] = (pieces[-1][0] + char, marked)
-        else:
-            pieces.append((char, marked))
-    return pieces
+    first, last = round(line["start"] - asr.pad_s, 3), round(line["end"] + asr.whisper_tail_s, 3)
+    about = [alert["mark"] for alert in alerts if alert["mark"] and first <= alert["seek"] <= last]
+    return pieces(line["text"], [span for mark in about
+                                 for span in find_words(line["text"], mark)])
 
 
 def find_words(text: str, words: str) -> list[tuple[int, int]]:
