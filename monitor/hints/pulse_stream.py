@@ -8,9 +8,9 @@ the installed routes asks for that flag: Debian's PortAudio (19.6) has no PulseA
 the ALSA ``pulse`` plugin it goes through connects with AUTO_TIMING_UPDATE, INTERPOLATE_TIMING
 and EARLY_REQUESTS only, and ``pa_simple`` fixes its own flags. The device watch polling
 ``pactl`` closes a moved stream only at its next look, and what played until then was heard on
-the call line (tests/live/test_hint_path.py measured 105-185 ms). So ``pulse:`` headsets are
-played here, through libpulse's asynchronous API (libpulse0, installed with pulseaudio-utils)
-via ctypes, with ``PA_STREAM_DONT_MOVE | PA_STREAM_ADJUST_LATENCY``.
+the call line (tests/live/test_hint_path.py measured 52-185 ms in six runs). So ``pulse:``
+headsets are played here, through libpulse's asynchronous API (libpulse0, installed with
+pulseaudio-utils) via ctypes, with ``PA_STREAM_DONT_MOVE | PA_STREAM_ADJUST_LATENCY``.
 
 The stream looks like a sounddevice output stream to the player: a callback filling
 ``outdata`` (frames x 1 float32), ``active``, ``abort`` and ``close``.
