@@ -29,16 +29,19 @@ if TYPE_CHECKING:  # the rules read the state: importing them here at run time w
 class CallState:
     """What is true of the call at the current event; the engine alone calls ``update``."""
 
-    __slots__ = ("_cadence_gap_s", "_channels", "_hold", "_hold_end_t", "_last_end", "_last_end_of",
-                 "_last_speaker", "_pickup_t", "_signalled_rings", "_speaking", "_talk_s",
-                 "_tone_rings")
+    __slots__ = ("_cadence_gap_s", "_channels", "_hold", "_hold_end_t", "_last_burst_end",
+                 "_last_end", "_last_end_of", "_last_speaker", "_pickup_t", "_signalled_rings",
+                 "_speaking", "_talk_s", "_tone_rings")
 
     def __init__(self, channels: tuple[Channel, ...], cadence_gap_s: float) -> None:
         # Ring bursts closer than this are one ring (a UK double ring is one ring).
         self._cadence_gap_s = cadence_gap_s
         self._channels = channels
         self._pickup_t: float | None = None
-        self._tone_rings: list[Ring] = []
+        # Only how many rings were heard and when the last burst ended matter: a burst closer
+        # than the cadence gap to that end extends the ring instead of starting one.
+        self._tone_rings = 0
+        self._last_burst_end: float | None = None
         self._signalled_rings = 0
         self._speaking: dict[Channel, float] = {}
         self._last_end: float | None = None
@@ -69,7 +72,7 @@ class CallState:
     def rings(self) -> int:
         """Rings before pickup (so far, while ringing): the softphone's count where it gave
         one, since it beats the tones heard; else the ring cadences heard."""
-        return self._signalled_rings or len(self._tone_rings)
+        return self._signalled_rings or self._tone_rings
 
     @property
     def signalled_rings(self) -> int:
@@ -155,8 +158,7 @@ class CallState:
         return Pickup(t, self.rings)
 
     def _ring(self, ev: Ring) -> None:
-        rings = self._tone_rings
-        if rings and ev.start - rings[-1].end < self._cadence_gap_s:
-            rings[-1] = Ring(rings[-1].start, ev.end, rings[-1].freq_hz)
-        else:
-            rings.append(ev)
+        last = self._last_burst_end
+        if last is None or ev.start - last >= self._cadence_gap_s:
+            self._tone_rings += 1
+        self._last_burst_end = ev.end

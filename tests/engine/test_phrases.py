@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 
 from monitor.config import load_config
+from monitor.engine.phrase_align import spelled_like
 from monitor.engine.phrase_match import Match, PhraseMatcher, Tolerance, family_matchers
 from monitor.frames import Utterance
 from monitor.pinyin import PinyinCosts
@@ -190,6 +191,13 @@ def test_english_names_match_words_spelled_like_them_only_when_asked():
     assert found(north, en("calling North wind tele com")) == [
         ("Northwind Telecom", "North wind tele com", "spelling")]
     assert north.find(en("calling the billing team")) == []
+
+
+def test_words_spelled_at_the_longest_a_similar_spelling_allows_still_match():
+    # "acme" at 0.8: up to 4 / 0.8 = 5 letters may be similar enough, and "acmex" (one letter
+    # more, similarity 1 - 1/5 = 0.8) is exactly that; six letters never are.
+    assert (0, 2) in spelled_like("acme", ["ac", "mex"], 0.8)
+    assert spelled_like("acme", ["ac", "mexy"], 0.8) == []
 
 
 def test_spelling_similarity_never_applies_to_mandarin():
