@@ -56,6 +56,7 @@ class HoldTooLongConfig:
     transfer_limit_s: PositiveSeconds
     warn_before_s: Seconds
     return_window_s: Seconds
+    return_lead_s: Seconds
     # How hold.too_long's message and say name the wait ({wait}): a hold the agent announced,
     # or a wait nobody announced (a long silence, a softphone hold without a word first).
     wait_announced: str

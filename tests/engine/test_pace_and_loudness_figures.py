@@ -35,19 +35,20 @@ def utterance(start, end, chars, nuclei=()):
 
 
 def test_the_pace_window_holds_the_latest_utterances_up_to_window_talk_s():
-    # Four 10 s agent utterances of 40, 30, 20 and 10 characters. The window is judged once it
+    # Four 10 s agent utterances of 40, 30, 5 and 45 characters. The window is judged once it
     # holds min_window_s of talk (from the 2nd end), and holds the newest utterances until
     # they reach window_talk_s: at the 4th end exactly the last three (30 s), not the 1st too.
+    # The slowest window is the middle one, so the summary's extremes are not the last pace.
     assert (RATE.min_window_s, RATE.window_talk_s) == (15.0, 30.0)
     events = [*utterance(0.0, 10.0, 40), *utterance(10.5, 20.5, 30),
-              *utterance(21.0, 31.0, 20), *utterance(31.5, 41.5, 10)]
+              *utterance(21.0, 31.0, 5), *utterance(31.5, 41.5, 45)]
     out = run(events, 43.0)
     assert [(t, v) for t, v, _ in pace_metrics(out)] == [
-        (20.5, 60.0 * 70 / 20), (31.0, 60.0 * 90 / 30), (41.5, 60.0 * 60 / 30)]
+        (20.5, 60.0 * 70 / 20), (31.0, 60.0 * 75 / 30), (41.5, 60.0 * 80 / 30)]
     assert [(a.rule, a.t, a.evidence["rate"]) for a in out if isinstance(a, Alert)
             and a.rule.startswith("rate.")] == [("rate.too_fast", 20.5, 210)]
     summary = out[-1].fields
-    assert (summary["agent_rate_window_max"], summary["agent_rate_window_min"]) == (210.0, 120.0)
+    assert (summary["agent_rate_window_max"], summary["agent_rate_window_min"]) == (210.0, 150.0)
 
 
 def test_an_utterance_of_exactly_min_utterance_s_counts_and_min_window_s_is_enough():

@@ -75,3 +75,30 @@ def test_a_softphone_hold_is_announced_by_words_up_to_the_window_before_it(d):
     announced = d <= 0
     assert [r for r in out if isinstance(r, HoldStart)] == [
         HoldStart(round(hold_at, 3), announced=announced, transfer=announced)]
+
+
+@pytest.mark.parametrize("d", [-FRAME_S, 0.0, FRAME_S])
+def test_words_from_just_before_the_resume_are_said_on_return(d):
+    # The softphone's resume at 20 s may come just after the agent starts speaking: thanks
+    # starting return_lead_s before it, or later, are said on return; starting earlier they
+    # were said during the hold (muted to the caller), and the caller was not thanked.
+    start = 20.0 - HOLD.return_lead_s + d
+    events = [*talk("agent", 0.0, 3.0, "请您稍等"), *talk("customer", 3.5, 4.5, "好的"),
+              CallEvent(5.0, "hold"), CallEvent(20.0, "resume"),
+              *talk("agent", start, 22.0, "让您久等了")]
+    out = run(events, 23.0)
+    thanked = d >= 0
+    assert out[-1].fields["holds"][0]["thanked"] is thanked
+    assert [a.rule for a in out if isinstance(a, Alert) and a.rule == "hold.no_thanks"] == (
+        [] if thanked else ["hold.no_thanks"])
+
+
+def test_a_softphone_hold_ends_the_too_long_silence_before_it():
+    # The agent stops at 3 s and nobody speaks: past limit_s the silence is a hold on the
+    # record. The softphone's hold at 40 s ends that silence there, and starts its own hold.
+    assert 3.0 + HOLD.limit_s < 40.0
+    events = [*talk("agent", 0.0, 3.0, "好的"), CallEvent(40.0, "hold"),
+              CallEvent(50.0, "resume"), *talk("agent", 50.5, 52.0, "让您久等了")]
+    holds = run(events, 53.0)[-1].fields["holds"]
+    assert [(h["start"], h["end"], h["duration"]) for h in holds] == [
+        (3.0, 40.0, 37.0), (40.0, 50.0, 10.0)]

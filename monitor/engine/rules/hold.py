@@ -45,7 +45,9 @@ class _Hold:
     last_return_end: float | None = None
 
     def record(self) -> dict[str, Any]:
-        end = self.end if self.end is not None else self.start
+        """Its summary entry: by then every hold has ended (``finish`` ends the open one)."""
+        end = self.end
+        assert end is not None, "a hold is put in the summary only once it has ended"
         return {"start": round(self.start, 3), "end": round(end, 3),
                 "duration": round(end - self.start, 3), "announced": self.announced,
                 "thanked": self.thanked, "transfer": self.transfer}
@@ -255,7 +257,7 @@ class HoldRule(Rule):
         if self._announce.first(ev) is not None:
             self._announced = (ev.end, self._transfer.first(ev) is not None)
         hold = self._returned
-        if hold is None or hold.end is None or ev.start < hold.end - 0.5:
+        if hold is None or hold.end is None or ev.start < hold.end - self._s.return_lead_s:
             return []
         if ev.start > hold.end + self._s.return_window_s:
             return self._judge_thanks(hold, ev.start)
