@@ -8,8 +8,9 @@ So device names come in two kinds:
   sources|sinks`` names it (``pulse:softphone.monitor``). It is opened through the ALSA
   ``pulse`` plugin, which reads PULSE_SOURCE / PULSE_SINK when a stream opens, so each stream
   gets its own device. PulseAudio moves a stream whose device disappears to the default
-  device instead of ending it; ``DeviceWatch`` lets the live source and the headset notice
-  that and stop using the wrong device (which for the headset could be the call line).
+  device instead of ending it; ``DeviceWatch`` lets the live source notice that and stop
+  using the wrong device. The headset, which could be moved onto the call line, is not
+  opened here but through a stream PulseAudio may not move (monitor/hints/pulse_stream.py).
 * anything else is a PortAudio device: its index, or a part of its name.
 """
 
@@ -70,7 +71,8 @@ class DeviceWatch:
 
     def __init__(self, names: list[str], interval_s: float) -> None:
         self._watched = any(n.startswith(PULSE_PREFIX) for n in names)
-        self._interval_s = interval_s
+        self.interval_s = interval_s
+        """Seconds between two looks."""
         self._names = _pulse_names() if self._watched else None
         self._stop = threading.Event()
         if self._watched:
@@ -86,7 +88,7 @@ class DeviceWatch:
         self._stop.set()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
+        while not self._stop.wait(self.interval_s):
             self._names = _pulse_names()
 
 

@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 # espeak-ng: English test speech and the pyttsx3 voice; sox: audio checks in tests;
 # libportaudio2: sounddevice for live audio; pulseaudio, pulseaudio-utils (pactl, paplay,
 # parecord) and libasound2-plugins (ALSA's "pulse" device, PortAudio's way to PulseAudio):
-# the private sound server with null sinks that the live-audio tests run. postgresql: the
+# the private sound server with null sinks that the live-audio tests run; libpulse0: the
+# headset's hint stream, which PulseAudio may not move onto the call line (ctypes, no ALSA). postgresql: the
 # store's tests run against a real server they start; chromium and chromium-driver: the review
 # app's browser tests (Playwright drives Debian's Chromium; it never downloads a browser);
 # fonts-wqy-microhei: Chinese glyphs in the browser's screenshots.
 SYSTEM_PACKAGES=(espeak-ng sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins
-                 postgresql chromium chromium-driver fonts-wqy-microhei baresip sip-tester)
+                 libpulse0 postgresql chromium chromium-driver fonts-wqy-microhei baresip sip-tester)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

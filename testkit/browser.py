@@ -81,8 +81,11 @@ class Availability(NamedTuple):
 
 
 def find_chromium() -> str | None:
-    """``$CHROMIUM`` if set, else Debian's /usr/bin/chromium, else chromium on PATH."""
-    for candidate in (os.environ.get("CHROMIUM"), CHROMIUM, shutil.which("chromium")):
+    """``$CHROMIUM`` if set, and then only it (a browser chosen on purpose that is not there is
+    reported missing, not replaced by another one); else Debian's /usr/bin/chromium, else
+    chromium on PATH."""
+    chosen = os.environ.get("CHROMIUM")
+    for candidate in (chosen,) if chosen else (CHROMIUM, shutil.which("chromium")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -95,7 +98,8 @@ def available() -> Availability:
                                    "(test dependency: pip install -e '.[test]')")
     executable = find_chromium()
     if executable is None:
-        return Availability(False, f"no Chromium at {CHROMIUM} or on PATH "
+        where = os.environ.get("CHROMIUM") or f"{CHROMIUM} or on PATH"
+        return Availability(False, f"no Chromium at {where} "
                                    "(install the Debian package chromium)")
     return Availability(True, f"Chromium {executable} with playwright")
 

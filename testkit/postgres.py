@@ -77,9 +77,14 @@ def _as_root() -> bool:
 
 
 def find_bindir() -> Path | None:
-    """The folder with initdb, pg_ctl and postgres: ``pg_config --bindir``, else the newest
-    /usr/lib/postgresql/*/bin. On Debian pg_config also comes with libpq-dev alone, without a
-    server, so each candidate must really hold the three programs."""
+    """The folder with initdb, pg_ctl and postgres: ``$POSTGRES_BINDIR`` if set, and then only
+    it (a server chosen on purpose that is not there is reported missing, not replaced by
+    another one); else ``pg_config --bindir``, else the newest /usr/lib/postgresql/*/bin. On
+    Debian pg_config also comes with libpq-dev alone, without a server, so each candidate must
+    really hold the three programs."""
+    chosen = os.environ.get("POSTGRES_BINDIR")
+    if chosen:
+        return Path(chosen) if _holds_server(Path(chosen)) else None
     candidates: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
@@ -93,19 +98,21 @@ def find_bindir() -> Path | None:
         return tuple(int(p) for p in re.findall(r"\d+", path.parent.name)) or (0,)
 
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version, reverse=True)
-    for bindir in candidates:
-        if all(os.access(bindir / prog, os.X_OK) for prog in SERVER_PROGRAMS):
-            return bindir
-    return None
+    return next((bindir for bindir in candidates if _holds_server(bindir)), None)
+
+
+def _holds_server(bindir: Path) -> bool:
+    return all(os.access(bindir / prog, os.X_OK) for prog in SERVER_PROGRAMS)
 
 
 def available() -> Availability:
     """Can a private server be started here? The reason says what is missing, for pytest.skip."""
     bindir = find_bindir()
     if bindir is None:
-        return Availability(False, "PostgreSQL server programs (initdb, pg_ctl, postgres) not "
-                                   "found via pg_config --bindir or /usr/lib/postgresql/*/bin; "
-                                   "install the Debian package postgresql")
+        chosen = os.environ.get("POSTGRES_BINDIR")
+        where = f"in {chosen}" if chosen else "via pg_config --bindir or /usr/lib/postgresql/*/bin"
+        return Availability(False, f"PostgreSQL server programs (initdb, pg_ctl, postgres) not "
+                                   f"found {where}; install the Debian package postgresql")
     if _as_root():
         if shutil.which("runuser") is None:
             return Availability(False, "running as root needs runuser (util-linux) to start "

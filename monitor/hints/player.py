@@ -5,9 +5,12 @@ what is still buffered (the end of the hint). So the stream stays open, its call
 current hint or silence, and a new hint replaces the current one.
 
 If the headset disappears, PulseAudio would move the stream to the default device, which may
-be the call line: a hint must never reach the customer. So the stream is closed as soon as
-the device watch misses the headset (the hint sink checks at every step), hints are dropped
-(and counted) while it is gone, and the stream is reopened when it is back.
+be the call line: a hint must never reach the customer. So a ``pulse:`` headset is played
+through a stream PulseAudio may not move (monitor/hints/pulse_stream.py): the server ends it
+the moment the sink goes, before any sample reaches another sink. The hint sink checks the
+player at every step: a stream that has ended, or whose headset the device watch misses, is
+closed, hints are dropped (and counted) while the headset is gone, and the stream is reopened
+when it is back. Other (PortAudio) devices are played through sounddevice.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from monitor import devices
 from monitor.errors import CallmonitorError
+from monitor.hints.pulse_stream import PulsePlayback
 
 OUTPUT_RATE_HZ = 48000
 
@@ -40,6 +44,7 @@ class HeadsetPlayer:
         """Wall clock (time.monotonic) when the current hint's first sample went out."""
         self.missed = 0
         """Hints not played because the headset was gone."""
+        self._retry_at = 0.0  # time.monotonic() of the next try to reopen
         self._open()
 
     def play(self, samples: np.ndarray) -> bool:
@@ -53,12 +58,16 @@ class HeadsetPlayer:
         return True
 
     def check(self) -> None:
-        """Close the stream when the headset is gone; reopen it when it is back."""
+        """Close the stream when it has ended or the headset is gone; reopen it when it is back.
+
+        A stream ends before the device watch misses its headset (PulseAudio kills it with
+        the sink), so reopening is tried at most once per look of the watch, not every step."""
         there = self._watch.present(self.device)
-        if there is False and self._stream is not None:
+        if self._stream is not None and (there is False or not self._stream.active):
             self._close()
-        elif there is not False and self._stream is None:
-            with contextlib.suppress(CallmonitorError):  # still gone: tried on the next check
+        elif there is not False and self._stream is None and time.monotonic() >= self._retry_at:
+            self._retry_at = time.monotonic() + self._watch.interval_s
+            with contextlib.suppress(CallmonitorError):  # still gone: tried again later
                 self._open()
 
     def close(self) -> None:
@@ -69,11 +78,18 @@ class HeadsetPlayer:
         self._close()
 
     def _open(self) -> None:
-        self._stream = devices.open_stream(self.device, "output", OUTPUT_RATE_HZ, 1, 0,
-                                           self._callback, latency=self._latency_s)
+        if self.device.startswith(devices.PULSE_PREFIX):
+            self._stream = PulsePlayback(self.device[len(devices.PULSE_PREFIX):], OUTPUT_RATE_HZ,
+                                         self._latency_s, self._callback)
+        else:
+            self._stream = devices.open_stream(self.device, "output", OUTPUT_RATE_HZ, 1, 0,
+                                               self._callback, latency=self._latency_s)
 
     def _close(self) -> None:
+        """Close the stream; the hint it was playing is dropped, not resumed elsewhere."""
         stream, self._stream = self._stream, None
+        with self._lock:
+            self._samples = None
         if stream is not None:
             devices.close_stream(stream)
 

@@ -33,8 +33,8 @@ class HintSink:
 
     def step(self, t: float, speaking: Mapping[Channel, bool]) -> list[Record]:
         self._t = t
-        # Every step, not only when a hint comes: once the headset is gone PulseAudio has moved
-        # the open stream to the default sink, maybe the call line, where it must not stay.
+        # Every step, not only when a hint comes: the stream is closed as soon as it has ended
+        # or the headset is gone, and reopened as soon as the headset is back.
         self._player.check()
         hint = self._scheduler.step(t, speaking.get("agent", False))
         if hint is None:

@@ -227,6 +227,18 @@ def test_browser_stop_leaves_nothing_running(browser: Browser, site: str) -> Non
 # -- a missing program: a skip, or an error under $CI ----------------------------------------
 
 PULSE_TEST = "tests/live/test_pulse.py::test_server_runs_null_sinks_and_stops_everything"
+POSTGRES_TEST = "tests/harnesses/test_harnesses.py::test_server_accepts_connections"
+BROWSER_TEST = "tests/harnesses/test_harnesses.py::test_browser_stop_leaves_nothing_running"
+
+
+def _run_pytest(tests: list[str], ci: str | None, **env: str) -> subprocess.CompletedProcess[str]:
+    """``tests`` in a pytest of their own, with ``$CI`` as given and ``env`` on top of ours."""
+    root = Path(__file__).resolve().parents[2]
+    run_env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
+    run_env.update(PYTHONPATH=str(root), **env, **({"CI": ci} if ci else {}))
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-rs", *tests], cwd=root, env=run_env, capture_output=True,
+                          text=True, timeout=120)
 
 
 @pytest.mark.parametrize(("ci", "outcome", "code"), [("1", "1 error", 1), (None, "1 skipped", 0)],
@@ -235,13 +247,24 @@ def test_a_pulseaudio_test_without_pulseaudio_errors_under_ci_and_skips_elsewher
         tmp_path: Path, ci: str | None, outcome: str, code: int) -> None:
     """The PulseAudio tests run with a PATH on which no PulseAudio program is found (an empty
     folder; this interpreter is named by its full path)."""
-    root = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
-    env.update(PATH=str(tmp_path), PYTHONPATH=str(root), **({"CI": ci} if ci else {}))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-rs", PULSE_TEST], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = _run_pytest([PULSE_TEST], ci, PATH=str(tmp_path))
     assert done.returncode == code, done.stdout + done.stderr
     last = done.stdout.strip().splitlines()[-1]
     assert outcome in last and "passed" not in last, done.stdout
     assert "PulseAudio is not installed" in done.stdout
+
+
+def test_a_postgresql_or_chromium_test_without_it_is_an_error_under_ci(tmp_path: Path) -> None:
+    """Under ``CI=1`` a test that needs PostgreSQL, and one that needs Chromium, where it is
+    missing, error instead of passing as skips. Missing: the variable that chooses each names
+    a folder that does not exist, and nothing else is then tried (one pytest runs both)."""
+    gone = tmp_path / "missing"
+    done = _run_pytest([POSTGRES_TEST, BROWSER_TEST], "1", POSTGRES_BINDIR=str(gone),
+                       CHROMIUM=str(gone))
+    assert done.returncode == 1, done.stdout + done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert "2 errors" in last and "passed" not in last and "skipped" not in last, done.stdout
+    assert f"PostgreSQL server programs (initdb, pg_ctl, postgres) not found in {gone}" \
+        in done.stdout, done.stdout
+    assert f"no Chromium at {gone}" in done.stdout, done.stdout
+    assert done.stdout.count("CI is set, so this is an error, not a skip") == 2, done.stdout

@@ -147,3 +147,31 @@ def test_the_headset_stream_closes_when_the_headset_goes_and_reopens_when_it_is_
     assert len(loud(headset, 0.01)) / RATE == pytest.approx(
         len(loud(samples, 0.01)) / OUTPUT_RATE_HZ, abs=0.05)
     assert [np.abs(line).max() for line in lines] == [0, 0]
+
+
+def test_a_hint_playing_when_the_headset_goes_never_reaches_the_call_line(pulse, cfg, tmp_path):
+    """The headset is unplugged in the middle of a long hint, with the device watch at its
+    configured interval and the player checked every 20 ms as the hint sink does. PulseAudio
+    must end the stream rather than move it onto the default sink (the agent's call line):
+    until the watch next looks, whatever it moved there would be heard by the customer."""
+    headset = f"pulse:{HEADSET}"
+    watch = DeviceWatch([headset], cfg.live.watch_s)
+    player = HeadsetPlayer(headset, cfg.hints.output_latency_s, watch)
+    try:
+        lines = record(pulse, tmp_path, *CALL_LINES)
+        assert player.play(tone(700, 3.0, amp=0.4, rate=OUTPUT_RATE_HZ))
+        time.sleep(0.3)
+        assert player.started_at is not None and my_sink_inputs(pulse) == [HEADSET]
+        pulse.remove_sink(HEADSET)
+        moved_to = my_sink_inputs(pulse)  # before the player or the device watch looks
+        deadline = time.monotonic() + cfg.live.watch_s + 0.3
+        while time.monotonic() < deadline:
+            player.check()
+            time.sleep(0.02)
+        leaked_ms = [1000 * int(np.count_nonzero(line)) / RATE for line in heard(lines)]
+        assert leaked_ms == [0, 0], f"hint audio on the call lines (ms): {leaked_ms}"
+        assert moved_to == []  # PulseAudio ended the stream with its sink
+        assert not player.play(tone(700, 0.2, rate=OUTPUT_RATE_HZ)) and player.missed == 1
+    finally:
+        player.close()
+        watch.close()

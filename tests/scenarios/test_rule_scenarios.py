@@ -29,9 +29,6 @@ SCENARIOS = [
 # (scenario, index of its [[expect]]) -> why that one expected alert is not raised on time.
 KNOWN_MISSES = {
     ("forbidden_b", 3): "Whisper base hears 你肯定弄混了 as 梦婚了, so that taboo is not caught",
-    ("filler_excess", 0): "6 of the 7 fillers are counted (Whisper base writes 嗯 as 文 and 啊 "
-                          "as 爱 or leaves it out), so the count passes 4 only at the last 嗯, "
-                          "2.4 s before the end of the turn where the alert is due",
     ("en_filler", 0): "Whisper base writes two of the three um and none of the three uh, and "
                       "the sound adds none: 2 of the 6 fillers, so the alert never fires",
 }
