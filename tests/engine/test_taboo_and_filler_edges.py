@@ -227,3 +227,11 @@ def test_fillers_in_a_phrase_cut_while_the_agent_talks_on_are_per_minute_of_that
     assert filler_count(out) == fillers
     assert [(a.t, a.evidence["per_min"]) for a in alerts(out, "filler.excess")] == (
         [(15.0, 8.0)] if fillers == 2 else [])
+
+
+def test_a_short_agent_filler_in_silence_is_a_filler():
+    # Only a 嗯 while the caller speaks is a backchannel: the same short recognised 嗯 (no
+    # sound filler heard) after the caller has finished is a filler, counted once.
+    events = [*talk("customer", 0.0, 4.0), *talk("agent", 5.0, 5.0 + BC_MAX_S, "嗯")]
+    out = feed(Engine(CFG, ("agent", "customer")), events, 7.0)
+    assert filler_count(out) == 1

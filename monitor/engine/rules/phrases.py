@@ -114,14 +114,14 @@ class FillerExcess(Rule):
         self._written: list[tuple[float, float]] = []
 
     def on_event(self, ev: EngineEvent) -> list[Record]:
-        if isinstance(ev, Filler) and ev.channel == "agent" and not self._backchannel(ev):
+        if isinstance(ev, Filler) and ev.channel == "agent" and not self._backchannel(ev.start):
             if not _claim(self._written, ev.start, ev.end):
                 return []  # the recogniser already counted it
             self._heard.append((ev.start, ev.end))
             return self._judge(ev.end, 1, ev.end - ev.start, "", ev.end)
         if not isinstance(ev, Utterance) or ev.channel != "agent":
             return []
-        if ev.end - ev.start <= self._bc_max_s:
+        if ev.end - ev.start <= self._bc_max_s and self._backchannel(ev.start):
             return []  # a backchannel (嗯 while the caller talks), not a filler
         fillers = [m for m in self._matcher.find(ev) if _claim(self._heard, m.start, m.end)]
         self._written += [(m.start, m.end) for m in fillers]
@@ -130,11 +130,11 @@ class FillerExcess(Rule):
         return self._judge(ev.end, len(fillers), ev.end - ev.start,
                            "".join(m.text for m in fillers), fillers[-1].end)
 
-    def _backchannel(self, ev: Filler) -> bool:
-        """The caller was speaking during the filler: an agent 嗯 there is listening."""
+    def _backchannel(self, start: float) -> bool:
+        """The caller was speaking during agent sound from ``start``: a 嗯 there is listening."""
         customer_end = self.state.last_end_of.get("customer")
         return "customer" in self.state.speaking or (customer_end is not None
-                                                     and customer_end > ev.start)
+                                                     and customer_end > start)
 
     def _judge(self, t: float, new: int, span_s: float, tokens: str,
                word_end: float) -> list[Record]:
