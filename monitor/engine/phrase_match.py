@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import product
 from typing import Literal
 
@@ -48,7 +48,8 @@ class Match:
     for; ``start``/``end`` are the audio times of the words covering it (the utterance's own
     times when its words cannot be lined up with its text); ``by`` says whether the characters
     (English: the words) matched, or only their sound (pinyin, phonetic) or spelling did;
-    ``cost`` is how far what was heard is from the pattern (0 for the exact text); ``units``
+    ``cost`` is how far what was heard is from the pattern (0 for the exact text), to three
+    decimals (a sum of costs loses its float noise: 0.1 + 0.2 is 0.3); ``units``
     the range of the text's units it covers, [first, last + 1), so matches of different
     matchers on one utterance can be told apart even where the words have no times.
     """
@@ -268,12 +269,18 @@ class _Heard:
     """One utterance's units prepared for every chain: text, sound, and found parts (cached)."""
 
     def __init__(self, text: Units, said: str, language: str, tolerance: Tolerance) -> None:
-        self.forms = forms = text.forms
+        self.forms = text.forms
         self.starts, self.ends = text.clause_starts(said), text.clause_ends(said)
         self.zh = language == "zh"
-        self.sound = pinyin(forms) if self.zh else tuple(_metaphone(f) for f in forms)
         self.tolerance = tolerance
         self._parts: dict[tuple[tuple[str, ...], float | None], list[_Found]] = {}
+
+    @cached_property
+    def sound(self) -> tuple[str, ...]:
+        """The heard units' toneless pinyin, which Mandarin parts are aligned over (English
+        aligns the words themselves, keyed by their Metaphone code): made once per utterance, and
+        only when a Mandarin part may be heard as a near-homophone."""
+        return pinyin(self.forms)
 
     def chain(self, chain: _Chain) -> list[_Found]:
         """Where the whole chain occurs: its parts in order, each within its gap of the last,
