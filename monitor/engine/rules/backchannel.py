@@ -4,7 +4,10 @@ The standard asks the agent to respond now and then while the customer talks. Th
 the time since the last sign of listening (the turn's start, or the agent's last backchannel)
 and fires when the customer's speech has certainly reached the limit (talking for exactly
 the limit is enough) while their turn goes on; a backchannel starts the count again. The
-agent taking the floor ends the customer's turn.
+agent taking the floor ends the customer's turn: an agent segment longer than a backchannel
+can last (``[engine] backchannel_max_s``), known as soon as the agent has certainly spoken
+longer than that (an open segment may have ended up to one VAD hangover ago, as for the
+interruption), or when the segment is handed over.
 """
 
 from __future__ import annotations
@@ -38,16 +41,15 @@ class BackchannelMissing(Rule):
             if self._listening_since is None or not self._paused_briefly(ev.t):
                 self._close_gap(ev.t)
                 self._listening_since = ev.t
-        elif isinstance(ev, Speech) and ev.channel == "agent" and (
-                ev.duration_s <= self._bc_max_s and self._listening_since is not None):
-            self._close_gap(ev.start)
-            self._listening_since = ev.end
+        elif isinstance(ev, Speech) and ev.channel == "agent" and self._listening_since is not None:
+            self._close_gap(ev.start)  # a backchannel, or the agent took the floor
+            self._listening_since = ev.end if ev.duration_s <= self._bc_max_s else None
         return []
 
     def on_tick(self, t: float) -> list[Record]:
         agent_since = self.state.speaking.get("agent")
-        if agent_since is not None and t - agent_since > self._bc_max_s:
-            self._close_gap(agent_since)  # the agent has taken the floor
+        if agent_since is not None and t - self._hangover_s - agent_since > self._bc_max_s:
+            self._close_gap(agent_since)  # the agent has certainly taken the floor
             self._listening_since = None
         since = self._listening_since
         heard = self._heard_until(t)
@@ -66,8 +68,8 @@ class BackchannelMissing(Rule):
         state = self.state
         since, due = self._listening_since, math.inf
         agent_since = state.speaking.get("agent")
-        if agent_since is not None and (since is not None or self._open_gap is not None):
-            due = agent_since + self._bc_max_s
+        if agent_since is not None and since is not None:  # (an open gap has a turn open)
+            due = agent_since + self._hangover_s + self._bc_max_s
         if since is not None and self._open_gap is None and "customer" in state.speaking:
             due = min(due, since + self._hangover_s + self._s.max_silent_listening_s)
         return due
@@ -81,13 +83,14 @@ class BackchannelMissing(Rule):
         return {"backchannel_gaps": list(self._gaps)}
 
     def _heard_until(self, t: float) -> float | None:
-        """How far the customer's turn is certain at ``t``, or None when no turn goes on: a
+        """How far the customer's speech is certain at ``t`` (None before they spoke): a
         segment still open may have ended up to one VAD hangover ago, so a turn that stopped
-        just short of the limit is not taken for one that reached it."""
+        just short of the limit is not taken for one that reached it; a segment handed over
+        ended where it says, even when that hangover was longer than a turn gap (the turn
+        reached its end's time before it ended)."""
         if "customer" in self.state.speaking:
             return t - self._hangover_s
-        end = self.state.last_end_of["customer"]
-        return end if end is not None and self._paused_briefly(t) else None
+        return self.state.last_end_of["customer"]
 
     def _paused_briefly(self, t: float) -> bool:
         """The customer's last speech ended less than a turn gap before ``t``: a pause
