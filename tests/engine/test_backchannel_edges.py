@@ -85,11 +85,11 @@ def test_the_agent_talking_over_the_caller_ends_their_turn_while_still_talking(a
         assert run(events, 31.0) == ([(LIMIT, 0.0)], [{"start": 0.0, "end": agent_start}])
 
 
-def test_the_count_and_its_gap_start_to_the_millisecond():
-    # Pins the rounding of the gap's start (and the alert's): a customer starting at 1.01234 s
-    # and talking to 30 s is flagged at 16.012 s, the gap from 1.012 s to their end.
-    assert run(talk("customer", 1.01234, 30.0), 31.0) == (
-        [(round(1.01234 + LIMIT, 3), 1.012)], [{"start": 1.012, "end": 30.0}])
+def test_the_count_and_its_gap_are_kept_to_the_millisecond():
+    # Pins the rounding of the gap (and of the alert's start): a customer talking from
+    # 1.01234 s to 30.05678 s is flagged at 16.012 s, the gap from 1.012 s to their end, 30.057.
+    assert run(talk("customer", 1.01234, 30.05678), 31.0) == (
+        [(round(1.01234 + LIMIT, 3), 1.012)], [{"start": 1.012, "end": 30.057}])
 
 
 @pytest.mark.parametrize("d", [-D, 0.0])
