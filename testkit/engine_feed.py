@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from monitor.config import Config
 from monitor.engine.core import Engine
-from monitor.engine.rules.base import EngineEvent
+from monitor.engine.rules import RULES
+from monitor.engine.rules.base import EngineEvent, Rule
 from monitor.frames import FRAME_S, Channel, Record, Speech, SpeechStart, Utterance
 
 HANDOVER_S = 0.3
@@ -38,6 +40,23 @@ def feed_steps(engine: Engine, events: Iterable[EngineEvent],
         yield t, out + engine.on_tick(t)
         step += 1
     yield t_end, engine.finish(t_end, {})
+
+
+def ticks(cfg: Config, cls: type[Rule], events: Iterable[EngineEvent],
+          t_end: float) -> list[float]:
+    """The steps (rounded to the ms) at which the engine ticks its rule ``cls`` in a
+    two-channel call of ``events`` (the other rules run as usual): what ``Rule.next_due``
+    lets the engine skip is only seen this way, as it changes no record."""
+    seen: list[float] = []
+
+    class Watched(cls):  # type: ignore[valid-type, misc]
+        def on_tick(self, t: float) -> list[Record]:
+            seen.append(round(t, 3))
+            return super().on_tick(t)
+
+    rules = tuple(Watched if c is cls else c for c in RULES)
+    feed(Engine(cfg, ("agent", "customer"), rules), events, t_end)
+    return seen
 
 
 def arrival(ev: EngineEvent) -> float:

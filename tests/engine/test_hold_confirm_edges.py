@@ -20,10 +20,9 @@ import pytest
 
 from monitor.config import load_config
 from monitor.engine.core import Engine
-from monitor.engine.rules import RULES
 from monitor.engine.rules.hold import HoldRule
-from monitor.frames import FRAME_S, HoldStart, Record
-from testkit.engine_feed import HANDOVER_S, feed, feed_steps, talk
+from monitor.frames import FRAME_S, HoldStart
+from testkit.engine_feed import HANDOVER_S, feed, feed_steps, talk, ticks
 
 CFG = load_config("zh-CN")
 HOLD = CFG.rules.hold_too_long
@@ -90,20 +89,6 @@ def test_a_silence_ended_with_thanks_is_on_the_record_as_an_unannounced_hold():
                                         "transfer": False}]
 
 
-def ticks_of_hold_rule(events, t_end: float) -> list[float]:
-    """The steps at which the engine ticks the hold rule (the other rules run as usual)."""
-    seen: list[float] = []
-
-    class Watched(HoldRule):
-        def on_tick(self, t: float) -> list[Record]:
-            seen.append(round(t, 3))
-            return super().on_tick(t)
-
-    rules = tuple(Watched if cls is HoldRule else cls for cls in RULES)
-    feed(Engine(CFG, ("agent", "customer"), rules), events, t_end)
-    return seen
-
-
 def between(steps: list[float], after: float, before: float) -> list[float]:
     return [s for s in steps if step_of(after) < s < step_of(before)]
 
@@ -115,7 +100,7 @@ def test_the_hold_rule_is_not_ticked_while_someone_speaks():
     # caller's segment handed over): no tick between the caller's start and that hand-over,
     # though the confirmation would be due 2 s after the announcement in a silence.
     events = [*talk("agent", 1.0, 3.0, HOLD_WORDS), *talk("customer", 3.5, 12.0)]
-    got = ticks_of_hold_rule(events, 13.0)
+    got = ticks(CFG, HoldRule, events, 13.0)
     assert between(got, 3.5, 12.0 + HANDOVER_S) == []
 
 
@@ -129,5 +114,5 @@ def test_a_silence_too_late_for_the_announcement_is_not_ticked_for_its_confirmat
     assert HOLD.limit_s - HOLD.warn_before_s > 9.0
     events = [*talk("agent", 1.0, 3.0, HOLD_WORDS), *talk("customer", 3.5, silent_from),
               *talk("agent", back, back + 1.0)]
-    got = ticks_of_hold_rule(events, back + 2.0)
+    got = ticks(CFG, HoldRule, events, back + 2.0)
     assert between(got, silent_from + HANDOVER_S + D, back) == []
