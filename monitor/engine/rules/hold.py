@@ -106,14 +106,12 @@ class HoldRule(Rule):
         return min(self._confirm_due(), self._silence_due())
 
     def finish(self, t_end: float) -> list[Record]:
-        out: list[Record] = []
+        """The call's end ends the silence or hold still on; a hold just returned from has
+        had all the time it will get to be thanked. (Only ``summary`` is called after this.)"""
         self._end_silence(t_end)
         if self._hold is not None:
             self._hold.end = t_end
-            self._hold = None
-        if self._returned is not None:
-            out += self._judge_thanks(self._returned, t_end)
-        return out
+        return [] if self._returned is None else self._judge_thanks(self._returned, t_end)
 
     def summary(self) -> dict[str, Any]:
         return {"holds": [h.record() for h in self._holds]}

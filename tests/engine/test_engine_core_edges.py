@@ -1,0 +1,46 @@
+"""The engine's tick loop on exact events (mutation survivors of core.py's ``Engine.on_tick``,
+issue #16).
+
+``Engine.on_tick`` ticks, in their order, every rule whose ``next_due`` has come, and gives
+what all of them found: two rules acting at the same 20 ms step both give their records
+(README's rule table: a hold nearing its limit warns; the agent talking over the caller for
+more than the threshold is an interruption, fired as soon as the overlap is certain).
+Limits come from the shipped configuration.
+"""
+
+from __future__ import annotations
+
+import math
+
+from monitor.config import load_config
+from monitor.engine.core import Engine
+from monitor.frames import FRAME_S, Alert, CallEvent
+from testkit.engine_feed import feed_steps, talk
+
+CFG = load_config("zh-CN")
+
+
+def step_of(t: float) -> float:
+    """The 20 ms step in which audio time ``t`` falls (the first step ending at or after it)."""
+    return round(math.ceil(t / FRAME_S - 1e-9) * FRAME_S, 3)
+
+
+def test_two_rules_acting_at_one_step_both_give_their_alerts():
+    # Pins that a step's records are gathered over all rules ticked in it, not only the last:
+    # the softphone puts the caller on a transfer hold at `held`; the caller speaks up during
+    # it and the agent talks over them from `cut_in`, placed so that the interruption becomes
+    # certain in the very step the hold's warning is due. That step gives both alerts.
+    hold, vad = CFG.rules.hold_too_long, CFG.vad
+    held = 6.51234
+    warn_at = held + hold.transfer_limit_s - hold.warn_before_s
+    need = max(CFG.engine.backchannel_max_s, CFG.rules.interruption.min_overlap_s)
+    cut_in = warn_at - vad.hangover_s - need - 0.002  # certain 2 ms before the warning
+    assert step_of(cut_in + vad.hangover_s + need) == step_of(warn_at)
+    events = [*talk("customer", 1.0, 3.0, "我想查一下上个月的话费"),
+              *talk("agent", 3.5, 6.0, "请您稍等，我帮您查一下"),
+              CallEvent(held, "hold", transfer=True),
+              *talk("customer", 9.0, 20.0), *talk("agent", cut_in, 15.0)]
+    steps = feed_steps(Engine(CFG, ("agent", "customer")), events, step_of(warn_at) + 0.5)
+    got = [(r.rule, r.severity) for t, out in steps if round(t, 3) == step_of(warn_at)
+           for r in out if isinstance(r, Alert)]
+    assert got == [("hold.too_long", "warn"), ("interruption", "warn")]
