@@ -77,7 +77,10 @@ class CallMetrics:
         }
         if "customer" in self._channels:
             total = sum(talk.values())
-            out["talk_ratio_agent"] = round(talk.get("agent", 0.0) / total, 3) if total else None
+            # A leg of the caller alone (tap) did not hear the agent: no share, not 0.
+            agent = talk.get("agent")
+            if total and agent is not None:
+                out["talk_ratio_agent"] = round(agent / total, 3)
             turns = build_turns(self._segments["customer"], self._segments.get("agent", []),
                                 eng.turn_gap_s, eng.backchannel_max_s)
             out["longest_customer_turn_s"] = round(max((t.span_s for t in turns), default=0.0), 3)

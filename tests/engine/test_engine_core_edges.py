@@ -44,3 +44,12 @@ def test_two_rules_acting_at_one_step_both_give_their_alerts():
     got = [(r.rule, r.severity) for t, out in steps if round(t, 3) == step_of(warn_at)
            for r in out if isinstance(r, Alert)]
     assert got == [("hold.too_long", "warn"), ("interruption", "warn")]
+
+
+def test_the_summary_gives_the_audio_processed_to_the_millisecond_and_the_callers_fields():
+    # Pins Engine.finish's summary: duration_s is the audio processed, t_end, to the
+    # millisecond (docs/contract.md), and the fields the caller of finish adds (the
+    # pipeline's status, source ...) are in it; without any, finish still closes the call.
+    fields = Engine(CFG, ("agent", "customer")).finish(6.01234, {"status": "complete"})[-1].fields
+    assert fields["duration_s"] == 6.012 and fields["status"] == "complete"
+    assert Engine(CFG, ("agent", "customer")).finish(6.0)[-1].fields["duration_s"] == 6.0
