@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.frames import Channel, Speech
+from monitor.frames import Speech
 
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    channel: Channel
+    """From the start of a turn's first segment to the end of its last (all that is read)."""
+
     start: float
     end: float
-    segments: tuple[Speech, ...]
 
     @property
     def span_s(self) -> float:
@@ -51,4 +51,4 @@ def _continues(prev: Speech, seg: Speech, floor_takers: Sequence[Speech],
 
 
 def _turn(group: list[Speech]) -> Turn:
-    return Turn(group[0].channel, group[0].start, group[-1].end, tuple(group))
+    return Turn(group[0].start, group[-1].end)

@@ -53,3 +53,12 @@ def test_the_summary_gives_the_audio_processed_to_the_millisecond_and_the_caller
     fields = Engine(CFG, ("agent", "customer")).finish(6.01234, {"status": "complete"})[-1].fields
     assert fields["duration_s"] == 6.012 and fields["status"] == "complete"
     assert Engine(CFG, ("agent", "customer")).finish(6.0)[-1].fields["duration_s"] == 6.0
+
+
+def test_a_softphone_answer_is_on_the_timeline_with_the_pickup_it_makes():
+    # Pins Engine.on_event with an event that answers the call: it returns the event (a call
+    # event belongs on the timeline, README) and then the pickup it caused.
+    engine = Engine(CFG, ("agent", "customer"))
+    out = engine.on_event(CallEvent(2.5, "answer"))
+    assert [r.type for r in out[:2]] == ["call_event", "pickup"]
+    assert out[0] == CallEvent(2.5, "answer") and out[1].t == 2.5

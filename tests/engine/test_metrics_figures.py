@@ -97,3 +97,30 @@ def test_the_score_is_the_weighted_share_of_checks_passed_to_one_decimal():
     score, checks = qa_score({"greeting.incomplete": 1.0, "dead_air": 2.0}, {"dead_air": 1})
     assert score == 33.3
     assert [c["passed"] for c in checks] == [True, False]
+
+
+def test_an_agent_turn_of_exactly_rate_min_turn_s_is_long_enough_to_judge_a_pace_by():
+    # Pins agent_rate's "at least rate_min_turn_s": the agent's one turn lasts exactly that
+    # from 1 s, with 10 characters (300 a minute with the shipped 2 s).
+    events = talk("agent", 1.0, 1.0 + ENG.rate_min_turn_s, "您好诚美客服我是小王")
+    assert summary_of(events, 2.0 + ENG.rate_min_turn_s)["agent_rate_cpm"] == round(
+        60.0 * 10 / ENG.rate_min_turn_s, 1)
+
+
+def test_a_turn_too_short_to_judge_does_not_stop_the_later_ones_counting():
+    # Pins agent_rate skipping, not stopping at, a short turn: 好的 (1 s) first, the caller
+    # talks, then 10 characters in a 4 s turn: 150 a minute.
+    events = [*talk("agent", 1.0, 2.0, "好的"), *talk("customer", 2.5, 5.0),
+              *talk("agent", 6.0, 10.0, "您好诚美客服我是小王")]
+    assert summary_of(events, 11.0)["agent_rate_cpm"] == 150.0
+
+
+def test_an_agent_segment_exactly_a_backchannel_long_does_not_end_the_customers_turn():
+    # Pins build_turns' "longer than a backchannel takes the floor": in the customer's 1.3 s
+    # pause the agent says something exactly backchannel_max_s long (4-5 s): the customer's
+    # turn goes on, 1-7 s.
+    said, pause = 5.0 - 4.0, 5.2 - 3.9
+    assert said == ENG.backchannel_max_s and pause < ENG.turn_gap_s
+    events = [*talk("customer", 1.0, 3.9), *talk("agent", 4.0, 5.0, "对"),
+              *talk("customer", 5.2, 7.0)]
+    assert summary_of(events, 8.0)["longest_customer_turn_s"] == 6.0
