@@ -20,7 +20,7 @@ class CallMetrics:
     """Accumulates the measurements as events arrive; ``summary`` reads them out."""
 
     def __init__(self, cfg: Config, channels: tuple[Channel, ...], state: CallState,
-                 mixed: bool = False) -> None:
+                 mixed: bool) -> None:
         self._cfg = cfg
         self._channels = channels
         # Both sides in the one channel: rings are heard there, but its words are not the

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from monitor.config import load_config
 from monitor.engine.core import Engine
+from monitor.engine.rules.base import Rule
+from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, Alert, CallEvent
 from testkit.engine_feed import feed_steps, talk
 
@@ -62,3 +66,16 @@ def test_a_softphone_answer_is_on_the_timeline_with_the_pickup_it_makes():
     out = engine.on_event(CallEvent(2.5, "answer"))
     assert [r.type for r in out[:2]] == ["call_event", "pickup"]
     assert out[0] == CallEvent(2.5, "answer") and out[1].t == 2.5
+
+
+def test_a_rule_without_a_score_weight_is_a_configuration_error_naming_it():
+    # Pins Engine's check of the score weights (every check made has a weight under
+    # [score.weights]): a rule whose id has none stops the engine with an error the user can
+    # fix, naming the id and where to add it, not a bare KeyError.
+    class Unweighted(Rule):
+        id = "demo.unweighted"
+
+    with pytest.raises(CallmonitorError) as err:
+        Engine(CFG, ("agent", "customer"), (Unweighted,))
+    assert err.value.problem == "no score weight for demo.unweighted"
+    assert "[score.weights]" in err.value.fix
