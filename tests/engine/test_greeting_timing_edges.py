@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from monitor.config import load_config
 from monitor.engine.core import Engine
-from monitor.frames import FRAME_S, Alert, PartialUtterance, Speech, SpeechStart, Utterance
-from testkit.engine_feed import feed_steps, talk
+from monitor.frames import FRAME_S, Alert, PartialUtterance, Speech, SpeechStart, Utterance, Word
+from testkit.engine_feed import feed, feed_steps, talk
 
 CFG = load_config("zh-CN", {"company": "诚美", "agent_name": "小王"})
 WINDOW_S = CFG.rules.greeting_incomplete.window_s
@@ -73,14 +73,30 @@ def test_agreed_words_short_of_the_agents_speech_wait_for_the_phrase():
 def test_agreed_words_judged_alone_are_stamped_within_their_phrase():
     # Pins the stamp of a judgement on agreed words: the agent's first sound (the pickup)
     # has no words; the greeting's phrase is still going on when the caller starts and its
-    # settled words so far lack the agent's name. The alert ends where those words were heard
-    # up to, not at the end of the earlier sound, before the greeting was said.
+    # settled words lack the agent's name. Words agreed up to just before the caller's start
+    # do not cover the speech before it (the name may be in between): the judgement waits
+    # for words heard past the caller's start, and the alert ends where those were heard up
+    # to, not at the end of the earlier sound, before the greeting was said.
     phrase = 2.5 + GAP + 0.3
     heard = phrase + 2.0
     events = [*talk("agent", 2.0, 2.5),
               SpeechStart("agent", phrase),
               PartialUtterance("agent", phrase, heard, "您好，诚美客服", (), settled=True),
-              *talk("customer", heard + 0.2, heard + 2.0)]
+              *talk("customer", heard + 0.2, heard + 2.0),
+              PartialUtterance("agent", phrase, heard + 0.3, "您好，诚美客服", (), settled=True)]
     found, _ = greeting_steps(events, heard + 3.0)
     assert [(step, a.t, a.evidence["missing"]) for step, a in found] == [
-        (round(heard + 0.2, 3), round(heard, 3), "agent_name")]
+        (round(heard + 0.3, 3), round(heard + 0.3, 3), "agent_name")]
+
+
+def test_agreed_words_short_of_an_agent_segment_still_open_as_the_caller_starts_wait():
+    # The agent greets from 2 s to 6 s; decodes agreed on 您好 up to 3 s (settled), and the
+    # caller starts at 4 s while the agent still talks. The words before the caller's start
+    # are not all in: the greeting waits for the phrase's words, and is complete.
+    events = [*talk("agent", 2.0, 6.0, "您好，诚美客服，我是小王"),
+              PartialUtterance("agent", 2.0, 3.0, "您好", (Word(2.0, 3.0, "您好", 0.9),), True),
+              *talk("customer", 4.0, 6.0)]
+    out = feed(Engine(load_config("zh-CN", {"company": "诚美", "agent_name": "小王"}),
+                      ("agent", "customer")), events, 8.0)
+    assert [a for a in out if isinstance(a, Alert) and a.rule == "greeting.incomplete"] == []
+    assert out[-1].fields["greeting_ok"] is True
