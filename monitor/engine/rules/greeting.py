@@ -113,9 +113,16 @@ class GreetingRule(Rule):
 
     def _judge_when_ready(self) -> list[Record]:
         """The caller has spoken and the words of the agent's speech before it are in."""
-        if self._caller_spoke is None:
+        caller = self._caller_spoke
+        if caller is None:
             return []
-        covered = min(self.state.last_end_of["agent"] or 0.0, self._caller_spoke) - 1e-6
+        # The agent's speech before the caller started: up to the caller's start while a
+        # segment begun before it is still open (its end, once handed over, may come earlier).
+        open_since = self.state.speaking.get("agent")
+        agent_end = self.state.last_end_of["agent"]
+        until = caller if open_since is not None and open_since < caller else min(
+            agent_end if agent_end is not None else 0.0, caller)
+        covered = until - 1e-6
         if self._words and self._words[-1].end >= covered:
             return self._judge()
         partial = self._partial

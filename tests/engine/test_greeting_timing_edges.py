@@ -1,0 +1,102 @@
+"""When the greeting is judged and where its alert is stamped (mutation survivors of
+greeting.py's timing, issue #16).
+
+From the rule's docstring: the greeting is judged when the caller starts to speak, once the
+recogniser has delivered the words of everything the agent said before; with words and no
+caller, once its window (``window_s``) and a phrase gap (``[asr] phrase_gap_s``) after it have
+passed. The agreed words of an open phrase count when, settled, they cover the agent's speech.
+These look at the step each alert comes in (``feed_steps``), which a live hint follows.
+"""
+
+from __future__ import annotations
+
+from monitor.config import load_config
+from monitor.engine.core import Engine
+from monitor.frames import FRAME_S, Alert, PartialUtterance, Speech, SpeechStart, Utterance, Word
+from testkit.engine_feed import feed, feed_steps, talk
+
+CFG = load_config("zh-CN", {"company": "诚美", "agent_name": "小王"})
+WINDOW_S = CFG.rules.greeting_incomplete.window_s
+GAP = CFG.asr.phrase_gap_s
+
+
+def greeting_steps(events, t_end):
+    """(step, alert) of each greeting.incomplete alert and the summary's greeting_ok."""
+    steps = list(feed_steps(Engine(CFG, ("agent", "customer")), events, t_end))
+    found = [(round(t, 3), r) for t, records in steps for r in records
+             if isinstance(r, Alert) and r.rule == "greeting.incomplete"]
+    return found, steps[-1][1][-1].fields["greeting_ok"]
+
+
+def test_with_no_caller_the_greeting_is_judged_the_step_after_its_window_and_a_gap():
+    # Pins the tick's judgement: the agent greets without the agent's name and the caller
+    # never speaks. At the step ending exactly window_s + phrase_gap_s after pickup nothing
+    # is judged yet ("once ... have passed"); at the next step the greeting is judged,
+    # stamped where its words end.
+    pickup = 2.0
+    due = pickup + WINDOW_S + GAP
+    k = round(due / FRAME_S)
+    assert k * FRAME_S == due  # a step ends exactly there
+    found, ok = greeting_steps(talk("agent", pickup, pickup + 2.0, "您好，诚美客服"), due + 1.0)
+    assert [(step, a.t, a.evidence["missing"]) for step, a in found] == [
+        (round(due + FRAME_S, 3), pickup + 2.0, "agent_name")]
+    assert ok is False
+
+
+def test_the_greeting_is_judged_as_the_caller_starts_when_its_words_are_in():
+    # Pins the judgement at the caller's start: the words of all the agent said are in
+    # (its segment ended at 5 s, the words with it), so the alert comes at the caller's step,
+    # not later.
+    caller = 7.0
+    events = [*talk("agent", 2.0, 5.0, "您好，诚美客服"), *talk("customer", caller, 9.0)]
+    found, _ = greeting_steps(events, 10.0)
+    assert [(step, a.t) for step, a in found] == [(caller, 5.0)]
+
+
+def test_agreed_words_short_of_the_agents_speech_wait_for_the_phrase():
+    # Pins "settled words cover the agent's speech": the agent's second phrase has a segment
+    # heard (ending at `b_end`) but its agreed words reach only `heard` < b_end, then
+    # the caller starts. Judging now would miss the agent's name said after `heard`; the
+    # greeting waits for the phrase's utterance, which has it: complete, no alert.
+    second = 4.0 + GAP + 0.2
+    heard, b_end = second + 0.4, second + 0.6
+    events = [*talk("agent", 2.0, 4.0, "您好，诚美客服"),
+              SpeechStart("agent", second), Speech("agent", second, b_end),
+              PartialUtterance("agent", second, heard, "我是", (), settled=True),
+              SpeechStart("agent", b_end + 0.2), Speech("agent", b_end + 0.2, b_end + 1.0),
+              Utterance("agent", second, b_end + 1.0, "我是小王"),
+              *talk("customer", b_end + 0.5, b_end + 2.0)]
+    found, ok = greeting_steps(events, b_end + 3.0)
+    assert found == [] and ok is True
+
+
+def test_agreed_words_judged_alone_are_stamped_within_their_phrase():
+    # Pins the stamp of a judgement on agreed words: the agent's first sound (the pickup)
+    # has no words; the greeting's phrase is still going on when the caller starts and its
+    # settled words lack the agent's name. Words agreed up to just before the caller's start
+    # do not cover the speech before it (the name may be in between): the judgement waits
+    # for words heard past the caller's start, and the alert ends where those were heard up
+    # to, not at the end of the earlier sound, before the greeting was said.
+    phrase = 2.5 + GAP + 0.3
+    heard = phrase + 2.0
+    events = [*talk("agent", 2.0, 2.5),
+              SpeechStart("agent", phrase),
+              PartialUtterance("agent", phrase, heard, "您好，诚美客服", (), settled=True),
+              *talk("customer", heard + 0.2, heard + 2.0),
+              PartialUtterance("agent", phrase, heard + 0.3, "您好，诚美客服", (), settled=True)]
+    found, _ = greeting_steps(events, heard + 3.0)
+    assert [(step, a.t, a.evidence["missing"]) for step, a in found] == [
+        (round(heard + 0.3, 3), round(heard + 0.3, 3), "agent_name")]
+
+
+def test_agreed_words_short_of_an_agent_segment_still_open_as_the_caller_starts_wait():
+    # The agent greets from 2 s to 6 s; decodes agreed on 您好 up to 3 s (settled), and the
+    # caller starts at 4 s while the agent still talks. The words before the caller's start
+    # are not all in: the greeting waits for the phrase's words, and is complete.
+    events = [*talk("agent", 2.0, 6.0, "您好，诚美客服，我是小王"),
+              PartialUtterance("agent", 2.0, 3.0, "您好", (Word(2.0, 3.0, "您好", 0.9),), True),
+              *talk("customer", 4.0, 6.0)]
+    out = feed(Engine(load_config("zh-CN", {"company": "诚美", "agent_name": "小王"}),
+                      ("agent", "customer")), events, 8.0)
+    assert [a for a in out if isinstance(a, Alert) and a.rule == "greeting.incomplete"] == []
+    assert out[-1].fields["greeting_ok"] is True
