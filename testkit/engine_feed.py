@@ -8,6 +8,7 @@ replay of audio with those segments would give.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 from monitor.config import Config
@@ -57,6 +58,11 @@ def ticks(cfg: Config, cls: type[Rule], events: Iterable[EngineEvent],
     rules = tuple(Watched if c is cls else c for c in RULES)
     feed(Engine(cfg, ("agent", "customer"), rules), events, t_end)
     return seen
+
+
+def step_of(t: float) -> float:
+    """The 20 ms step in which audio time ``t`` falls (the first step ending at or after it)."""
+    return round(math.ceil(t / FRAME_S - 1e-9) * FRAME_S, 3)
 
 
 def arrival(ev: EngineEvent) -> float:

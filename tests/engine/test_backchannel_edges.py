@@ -16,16 +16,13 @@ agent turning into the floor, or the customer's open segment reaching the limit.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from monitor.config import load_config
 from monitor.engine.core import Engine
-from monitor.engine.rules import RULES
 from monitor.engine.rules.backchannel import BackchannelMissing
-from monitor.frames import FRAME_S, Alert, Record
-from testkit.engine_feed import arrival, feed, feed_steps, talk
+from monitor.frames import FRAME_S, Alert
+from testkit.engine_feed import arrival, feed, feed_steps, step_of, talk, ticks
 
 CFG = load_config("zh-CN")
 LIMIT = CFG.rules.backchannel_missing.max_silent_listening_s
@@ -49,11 +46,6 @@ def found(out):
 
 def run(events, t_end, cfg=CFG):
     return found(feed(Engine(cfg, CHANNELS), events, t_end))
-
-
-def step_of(t: float) -> float:
-    """The 20 ms step in which audio time ``t`` falls (the first step ending at or after it)."""
-    return round(math.ceil(t / FRAME_S - 1e-9) * FRAME_S, 3)
 
 
 @pytest.mark.parametrize("length", [BC - 0.1, BC, BC + D])
@@ -151,20 +143,6 @@ def test_an_agent_turning_into_the_floor_at_the_limit_does_not_stop_the_alert():
                                                         round(customer, 3))])]
 
 
-def ticks(events, t_end: float) -> list[float]:
-    """The steps at which the engine ticked backchannel.missing (the other rules run too)."""
-    seen: list[float] = []
-
-    class Watched(BackchannelMissing):
-        def on_tick(self, t: float) -> list[Record]:
-            seen.append(round(t, 3))
-            return super().on_tick(t)
-
-    rules = tuple(Watched if c is BackchannelMissing else c for c in RULES)
-    feed(Engine(CFG, CHANNELS, rules), events, t_end)
-    return seen
-
-
 def after_events(events, acts: list[float]) -> list[float]:
     """The steps the rule must be ticked at: the first of the call (every rule starts due), the
     first after each event, and where it acts."""
@@ -185,6 +163,6 @@ def test_the_rule_is_ticked_only_after_events_and_where_it_acts(case):
             "floor": [a + H + BC], "agent_alone": []}[case]
     if case in ("backchannel", "floor", "agent_alone"):
         events += talk("agent", a, a + (0.5 if case == "backchannel" else 8.0))
-    got = ticks(events, 25.0)
+    got = ticks(CFG, BackchannelMissing, events, 25.0)
     assert got == after_events([ev for ev in events if arrival(ev) < 25.0],
                                [step_of(t) for t in acts])

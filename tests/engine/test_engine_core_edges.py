@@ -10,23 +10,16 @@ Limits come from the shipped configuration.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from monitor.config import load_config
 from monitor.engine.core import Engine
 from monitor.engine.rules.base import Rule
 from monitor.errors import CallmonitorError
-from monitor.frames import FRAME_S, Alert, CallEvent
-from testkit.engine_feed import feed_steps, talk
+from monitor.frames import Alert, CallEvent
+from testkit.engine_feed import feed_steps, step_of, talk
 
 CFG = load_config("zh-CN")
-
-
-def step_of(t: float) -> float:
-    """The 20 ms step in which audio time ``t`` falls (the first step ending at or after it)."""
-    return round(math.ceil(t / FRAME_S - 1e-9) * FRAME_S, 3)
 
 
 def test_two_rules_acting_at_one_step_both_give_their_alerts():

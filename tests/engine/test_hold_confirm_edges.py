@@ -14,26 +14,19 @@ come from the shipped configuration.
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from monitor.config import load_config
 from monitor.engine.core import Engine
 from monitor.engine.rules.hold import HoldRule
 from monitor.frames import FRAME_S, HoldStart
-from testkit.engine_feed import HANDOVER_S, feed, feed_steps, talk, ticks
+from testkit.engine_feed import HANDOVER_S, feed, feed_steps, step_of, talk, ticks
 
 CFG = load_config("zh-CN")
 HOLD = CFG.rules.hold_too_long
 D = FRAME_S
 HOLD_WORDS = "请您稍等，我帮您查一下"
 TRANSFER_WORDS = "我帮您转接到技术部，请您稍等"
-
-
-def step_of(t: float) -> float:
-    """The 20 ms step in which audio time ``t`` falls (the first step ending at or after it)."""
-    return round(math.ceil(t / FRAME_S - 1e-9) * FRAME_S, 3)
 
 
 def hold_starts(events, t_end: float) -> list[tuple[float, HoldStart]]:

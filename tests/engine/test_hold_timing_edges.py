@@ -17,22 +17,15 @@ shipped configuration.
 
 from __future__ import annotations
 
-import math
-
 from monitor.config import load_config
 from monitor.engine.core import Engine
 from monitor.engine.rules.hold import HoldRule
-from monitor.frames import FRAME_S, Alert, CallEvent, HoldStart
-from testkit.engine_feed import HANDOVER_S, feed, talk, ticks
+from monitor.frames import Alert, CallEvent, HoldStart
+from testkit.engine_feed import HANDOVER_S, feed, step_of, talk, ticks
 
 CFG = load_config("zh-CN")
 HOLD = CFG.rules.hold_too_long
 ASK = talk("customer", 1.0, 3.0, "我想查一下上个月的话费")
-
-
-def step_of(t: float) -> float:
-    """The 20 ms step in which audio time ``t`` falls (the first step ending at or after it)."""
-    return round(math.ceil(t / FRAME_S - 1e-9) * FRAME_S, 3)
 
 
 def run(events, t_end: float):

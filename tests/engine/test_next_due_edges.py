@@ -12,21 +12,14 @@ step).
 
 from __future__ import annotations
 
-import math
-
 from monitor.config import load_config
 from monitor.engine.rules.hold import HoldRule
 from monitor.engine.rules.overlap import Interruption
 from monitor.engine.rules.silence import DeadAir
-from monitor.frames import FRAME_S, CallEvent
-from testkit.engine_feed import HANDOVER_S, talk, ticks
+from monitor.frames import CallEvent
+from testkit.engine_feed import HANDOVER_S, step_of, talk, ticks
 
 CFG = load_config("zh-CN")
-
-
-def step_of(t: float) -> float:
-    """The 20 ms step in which audio time ``t`` falls (the first step ending at or after it)."""
-    return round(math.ceil(t / FRAME_S - 1e-9) * FRAME_S, 3)
 
 
 def after(steps: list[float], t: float) -> list[float]:
