@@ -100,3 +100,20 @@ def test_agreed_words_short_of_an_agent_segment_still_open_as_the_caller_starts_
                       ("agent", "customer")), events, 8.0)
     assert [a for a in out if isinstance(a, Alert) and a.rule == "greeting.incomplete"] == []
     assert out[-1].fields["greeting_ok"] is True
+
+
+def test_the_agents_speech_end_handed_over_after_the_callers_start_lets_agreed_words_judge():
+    # The agent stops at 3.9 s, the caller starts at 4.0 s while the agent's segment is still
+    # open (it is handed over one hangover later, at 4.2 s). Words agreed up to 3.95 s do not
+    # reach the caller's start, so the greeting waits; once the segment's end (3.9 s) is in,
+    # they cover all the agent said before the caller, and the greeting is judged then,
+    # without waiting for the phrase's utterance (none comes here).
+    said = "您好，诚美客服，我是小王"
+    events = [*talk("agent", 2.0, 3.9),
+              PartialUtterance("agent", 2.0, 3.95, said, (Word(2.0, 3.9, said, 0.9),), True),
+              *talk("customer", 4.0, 6.0)]
+    steps = list(feed_steps(Engine(load_config("zh-CN", {"company": "诚美", "agent_name": "小王"}),
+                                   ("agent", "customer")), events, 8.0))
+    judged = [t for t, records in steps if any(isinstance(r, Alert) for r in records)]
+    assert judged == []
+    assert steps[-1][1][-1].fields["greeting_ok"] is True
