@@ -16,17 +16,11 @@ import dataclasses
 import pytest
 
 from monitor.config import load_config
-from monitor.engine.phrase_match import PhraseMatcher, Tolerance, taboo_matchers
+from monitor.engine.phrase_match import PhraseMatcher, taboo_matchers
 from monitor.frames import Utterance
+from testkit.matcher_tolerance import fixed_tolerance
 
-
-def _another_sound(said: str, heard: str) -> float:
-    return 0.0 if said == heard else 1.0
-
-
-TOL = Tolerance(max_gap_units=4, max_cost_per_unit=0.15, homophone_min_units=2,
-                fuzzy_min_units=3, phonetic_cost=0.3, joined_spelling_similarity=0.6,
-                syllable_cost=_another_sound)
+TOL = fixed_tolerance()
 
 
 def said(text: str) -> Utterance:

@@ -17,17 +17,9 @@ import pytest
 
 from monitor.engine.phrase_match import PhraseMatcher, Tolerance
 from monitor.frames import Utterance
+from testkit.matcher_tolerance import fixed_tolerance
 
-
-def _another_sound(said: str, heard: str) -> float:
-    """Every other syllable is another sound (no learned confusion), so only the text or an
-    alias can match a Mandarin phrase of other syllables."""
-    return 0.0 if said == heard else 1.0
-
-
-PLAIN = Tolerance(max_gap_units=4, max_cost_per_unit=0.15, homophone_min_units=2,
-                  fuzzy_min_units=3, phonetic_cost=0.3, joined_spelling_similarity=0.6,
-                  syllable_cost=_another_sound)
+PLAIN = fixed_tolerance()
 ALIASED = dataclasses.replace(PLAIN, aliases=(
     ("do not", "don't", "dont"), ("do not know", "don't know", "dunno"),
     ("you are", "you're"), ("we are", "we're")))

@@ -12,19 +12,18 @@ import pytest
 
 from monitor.config import load_config
 from monitor.engine.phrase_align import spelled_like
-from monitor.engine.phrase_match import Match, PhraseMatcher, Tolerance, family_matchers
+from monitor.engine.phrase_match import Match, PhraseMatcher, family_matchers
 from monitor.frames import Utterance
 from monitor.pinyin import PinyinCosts
 from monitor.text import count_units, word_units
+from testkit.matcher_tolerance import fixed_tolerance
 
 T0, STEP = 10.0, 0.25
 # Known costs, so each test's truth does not move when the learned table is regenerated: the
 # confusions Mandarin speakers and recognisers are known for, 0.3 each (0.15 a syllable).
 COSTS = PinyinCosts({("z", "zh"): 0.3, ("c", "ch"): 0.3, ("s", "sh"): 0.3, ("l", "n"): 0.3},
                     {("an", "ang"): 0.3, ("en", "eng"): 0.3, ("in", "ing"): 0.3}, 0.5, 0.5)
-TOL = Tolerance(max_gap_units=4, max_cost_per_unit=0.15, homophone_min_units=2,
-                fuzzy_min_units=3, phonetic_cost=0.3, joined_spelling_similarity=0.6,
-                syllable_cost=COSTS.syllable)
+TOL = fixed_tolerance(COSTS.syllable)
 
 
 def pm(patterns: list[str], language: str, **options: object) -> PhraseMatcher:
