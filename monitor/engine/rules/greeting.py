@@ -119,9 +119,10 @@ class GreetingRule(Rule):
         # The agent's speech before the caller started: up to the caller's start while a
         # segment begun before it is still open (its end, once handed over, may come earlier).
         open_since = self.state.speaking.get("agent")
-        agent_end = self.state.last_end_of["agent"]
-        until = caller if open_since is not None and open_since < caller else min(
-            agent_end if agent_end is not None else 0.0, caller)
+        if open_since is not None and open_since < caller:
+            until = caller
+        else:
+            until = min(self.state.last_end_of["agent"] or 0.0, caller)
         covered = until - 1e-6
         if self._words and self._words[-1].end >= covered:
             return self._judge()
