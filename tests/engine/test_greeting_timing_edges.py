@@ -12,8 +12,17 @@ from __future__ import annotations
 
 from monitor.config import load_config
 from monitor.engine.core import Engine
-from monitor.frames import FRAME_S, Alert, PartialUtterance, Speech, SpeechStart, Utterance, Word
-from testkit.engine_feed import feed, feed_steps, talk
+from monitor.frames import (
+    FRAME_S,
+    Alert,
+    CallEvent,
+    PartialUtterance,
+    Speech,
+    SpeechStart,
+    Utterance,
+    Word,
+)
+from testkit.engine_feed import HANDOVER_S, feed, feed_steps, step_of, talk
 
 CFG = load_config("zh-CN", {"company": "诚美", "agent_name": "小王"})
 WINDOW_S = CFG.rules.greeting_incomplete.window_s
@@ -117,3 +126,52 @@ def test_the_agents_speech_end_handed_over_after_the_callers_start_lets_agreed_w
     judged = [t for t, records in steps if any(isinstance(r, Alert) for r in records)]
     assert judged == []
     assert steps[-1][1][-1].fields["greeting_ok"] is True
+
+
+def test_the_agents_speech_end_handed_over_after_the_callers_start_is_what_judges():
+    # As above, but the agreed words lack the agent's name, so the judgement shows: it comes
+    # at the step the agent's segment end is handed over (3.9 s + one hangover), stamped
+    # where the agent stopped, not when the caller's segment ends two seconds later.
+    said = "您好，诚美客服"
+    events = [*talk("agent", 2.0, 3.9),
+              PartialUtterance("agent", 2.0, 3.95, said, (Word(2.0, 3.9, said, 0.9),), True),
+              *talk("customer", 4.0, 6.0)]
+    found, ok = greeting_steps(events, 8.0)
+    assert [(step, a.t, a.evidence["missing"]) for step, a in found] == [
+        (step_of(3.9 + HANDOVER_S), 3.9, "agent_name")]
+    assert ok is False
+
+
+def test_an_agent_segment_starting_with_the_caller_is_not_speech_before_the_caller():
+    # The agent greets from 2 s to 4 s (without the name) and starts again at 6 s, at the
+    # very instant the caller does. Only the first segment was said before the caller, and
+    # its words are in: the greeting is judged as the caller starts.
+    events = [*talk("agent", 2.0, 4.0, "您好，诚美客服"),
+              SpeechStart("agent", 6.0), SpeechStart("customer", 6.0),
+              Speech("agent", 6.0, 7.0), Speech("customer", 6.0, 7.5)]
+    found, _ = greeting_steps(events, 9.0)
+    assert [(step, a.t) for step, a in found] == [(6.0, 4.0)]
+
+
+def test_a_caller_heard_before_the_agents_first_sound_has_not_answered_a_greeting():
+    # The softphone answers at 1 s and the caller says 喂？ before the agent makes a sound;
+    # the agent then greets without the name, and the caller replies at 5 s. The greeting
+    # is what the agent said before that reply: judged as the caller replies, stamped where
+    # the greeting's words end.
+    events = [CallEvent(1.0, "answer"), *talk("customer", 1.3, 1.8),
+              *talk("agent", 2.2, 4.5, "您好，诚美客服"), *talk("customer", 5.0, 7.0)]
+    found, ok = greeting_steps(events, 9.0)
+    assert [(step, a.t, a.evidence["missing"]) for step, a in found] == [
+        (5.0, 4.5, "agent_name")]
+    assert ok is False
+
+
+def test_a_caller_starting_with_the_agents_first_sound_has_not_answered_a_greeting():
+    # The agent's first sound (the pickup) and the caller's start come at the same instant:
+    # the caller did not hear a greeting first. The greeting said then counts, and is
+    # judged at the caller's next start.
+    events = [SpeechStart("agent", 2.0), *talk("customer", 2.0, 2.5),
+              Speech("agent", 2.0, 4.0), Utterance("agent", 2.0, 4.0, "您好，诚美客服，我是小王"),
+              *talk("customer", 5.0, 6.0)]
+    found, ok = greeting_steps(events, 8.0)
+    assert found == [] and ok is True

@@ -2,7 +2,9 @@
 
 The greeting is what the agent says before the caller first speaks (at most ``window_s`` after
 pickup): it must greet (您好), name the company and the agent, and must not open with 喂 or
-你找谁. After more than ``max_rings`` rings the late pickup is whispered at once (请先致歉), and
+你找谁. The caller's first speech is counted from after the agent's first sound: a 喂？ heard
+as the softphone answers, before the agent made any sound, has not answered a greeting yet.
+After more than ``max_rings`` rings the late pickup is whispered at once (请先致歉), and
 the same greeting must also apologise (对不起，让您久等了).
 
 The greeting is judged when the caller starts to speak, once the recogniser has delivered the
@@ -59,11 +61,11 @@ class GreetingRule(Rule):
             return []
         if isinstance(ev, Pickup):
             return self._on_pickup(ev)
-        pickup_t = self.state.pickup_t
-        if pickup_t is None:
+        if not self.state.answered:
             return []
-        if isinstance(ev, SpeechStart) and ev.channel == "customer" and ev.t > pickup_t:
-            self._caller_spoke = self._caller_spoke or ev.t
+        if isinstance(ev, SpeechStart) and ev.channel == "customer":
+            if self._caller_spoke is None and self._agent_began_before(ev.t):
+                self._caller_spoke = ev.t
         elif isinstance(ev, Utterance | PartialUtterance) and ev.channel == "agent":
             self._take_words(ev)
         elif not (isinstance(ev, Speech) and ev.channel == "agent"):
@@ -122,7 +124,10 @@ class GreetingRule(Rule):
         if open_since is not None and open_since < caller:
             until = caller
         else:
-            until = min(self.state.last_end_of["agent"] or 0.0, caller)
+            # Not open since before the caller: the agent's segment begun before has ended.
+            agent_end = self.state.last_end_of["agent"]
+            assert agent_end is not None
+            until = min(agent_end, caller)
         covered = until - 1e-6
         if self._words and self._words[-1].end >= covered:
             return self._judge()
@@ -135,6 +140,13 @@ class GreetingRule(Rule):
                    else partial.t)
             return self._judge([*self._words, partial.utterance(end)])
         return []
+
+    def _agent_began_before(self, t: float) -> bool:
+        """Whether the agent had begun to speak before ``t`` (the agent's first sound is the
+        pickup, or follows the softphone's answer)."""
+        open_since = self.state.speaking.get("agent")
+        return self.state.last_end_of["agent"] is not None or (
+            open_since is not None and open_since < t)
 
     def _judge(self, words: list[Utterance] | None = None) -> list[Record]:
         pickup_t, rings = self.state.pickup_t, self.state.rings
