@@ -3,9 +3,10 @@ becomes ``PhoneEvent``s on a queue, whatever the session is doing.
 
 baresip accepts one ctrl_tcp client at a time (a new connection closes the one before), so
 the monitor must be the only one. A softphone that is not there yet, or goes away (restarted,
-crashed), is tried again every ``reconnect_s``; each outage is one warning line. On every
-(re)connection and every SDP event the calls' states are asked for (``listcalls``): that is
-how holds, and calls that ended while the connection was down, are learnt.
+crashed), is tried again every ``reconnect_s``; each outage is one warning line, and it ends
+when baresip answers (a connection a starting baresip drops unanswered is the same outage).
+On every (re)connection and every SDP event the calls' states are asked for (``listcalls``):
+that is how holds, and calls that ended while the connection was down, are learnt.
 """
 
 from __future__ import annotations
@@ -45,30 +46,37 @@ class BaresipLink:
         self._thread.join()
 
     def _run(self) -> None:
-        reported = False  # one line per outage, not one per try
+        outage = False  # a line was written and baresip has not answered since
         while not self._stop.is_set():
             try:
                 sock = socket.create_connection((self._host, self._port),
                                                 timeout=self._cfg.reconnect_s)
             except OSError as exc:
-                if not reported:
+                if not outage:
                     self._warn(f"softphone: cannot reach baresip's ctrl_tcp at {self.address} "
                                f"({exc.strerror or exc}); trying every {self._cfg.reconnect_s:g} s")
-                reported = True
+                outage = True
                 self._stop.wait(self._cfg.reconnect_s)
                 continue
-            if reported:
-                self._warn(f"softphone: connected to baresip at {self.address}")
             with contextlib.closing(sock):
-                why = self._serve(sock)
-            reported = why is not None
-            if why is not None:
-                self._warn(f"softphone: lost baresip at {self.address} ({why}); reconnecting")
+                why, answered = self._serve(sock, outage)
+            outage = outage and not answered
+            if why is None:
+                continue
+            if outage:
+                # Dropped before baresip said anything (a softphone still starting): the same
+                # outage, tried again in a while.
+                self._stop.wait(self._cfg.reconnect_s)
+                continue
+            self._warn(f"softphone: lost baresip at {self.address} ({why}); reconnecting")
+            outage = True
 
-    def _serve(self, sock: socket.socket) -> str | None:
-        """Read until the connection ends (returns why) or the link is closed (None)."""
+    def _serve(self, sock: socket.socket, outage: bool) -> tuple[str | None, bool]:
+        """Read until the connection ends (returns why) or the link is closed (None), and
+        whether baresip answered: only an answer ends an outage, so "connected" is said then."""
         reader = NetstringReader(self._cfg.max_message_bytes)
         sock.settimeout(READ_TIMEOUT_S)
+        answered = False
         try:
             sock.sendall(LISTCALLS)
             while not self._stop.is_set():
@@ -77,12 +85,15 @@ class BaresipLink:
                 except TimeoutError:
                     continue
                 if not data:
-                    return "connection closed"
+                    return "connection closed", answered
+                if outage and not answered:
+                    self._warn(f"softphone: connected to baresip at {self.address}")
+                answered = True
                 for item in reader.feed(data):
                     self._take(sock, item)
         except OSError as exc:
-            return exc.strerror or str(exc)
-        return None
+            return exc.strerror or str(exc), answered
+        return None, answered
 
     def _take(self, sock: socket.socket, item: bytes | NetstringError) -> None:
         if isinstance(item, NetstringError):

@@ -89,8 +89,34 @@ def test_a_softphone_not_there_yet_is_one_line_however_long_it_takes():
             s.settimeout(5)
             conn, _ = s.accept()
             assert read_exactly(conn, len(LISTCALLS)) == LISTCALLS
+            time.sleep(0.1)
+            assert len(warnings) == 1  # connected, but baresip has not answered yet
+            conn.sendall(encode(LISTED_NONE))
             wait_for(lambda: len(warnings) == 2, "connected is said")
             conn.close()
     finally:
         link.close()
     assert "cannot reach" in warnings[0] and "connected" in warnings[1]
+
+
+def test_a_connection_dropped_before_baresip_answers_is_the_same_outage(server):
+    # baresip goes away (one line), then a connection to it, still starting, is dropped
+    # before it answers: still the same outage, no second line; the next one it answers.
+    warnings: list[str] = []
+    link = BaresipLink("127.0.0.1", server.getsockname()[1], CFG, warnings.append)
+    link.start()
+    try:
+        for answer in (True, False, True):
+            conn, _ = server.accept()
+            assert read_exactly(conn, len(LISTCALLS)) == LISTCALLS
+            if answer:
+                conn.sendall(encode(LISTED_NONE))
+                wait_for(lambda: link.events.qsize() > 0, "the answer is taken")
+                link.events.get_nowait()
+            conn.close()
+        conn, _ = server.accept()  # the link is still trying
+        conn.close()
+    finally:
+        link.close()
+    assert ["lost baresip" in w for w in warnings] == [True, False, True]
+    assert "connected" in warnings[1]
