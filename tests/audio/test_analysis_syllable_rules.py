@@ -1,0 +1,91 @@
+"""The syllable counter's confirmation rules (``SyllableCounter._confirm``) on syllables whose
+nuclei are known by construction.
+
+Each synthetic syllable is a vowel-like burst (harmonics at 300 and 600 Hz in the first-formant
+band, 1200 and 1800 Hz in the second) under a 160 ms Hann envelope, set off by 120 ms of digital
+silence: its envelope has one peak, at the burst's centre, and falls to the floor between
+bursts. The clip library checks the counting on real speech (test_syllables.py); these check
+the rules its docstrings state, which speech alone leaves untested at their edges: a nucleus
+needs the VAD's "voiced", and it must lie within ``max_below_loudest_db`` of the loudest recent
+one, whose level falls by ``loudest_decay_db_per_s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from monitor.analysis.syllables import SyllableCounter
+from monitor.config import SyllableConfig, load_config
+from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
+
+CFG = load_config().syllables
+SYLLABLE_S = 0.16
+GAP_S = 0.12
+PERIOD_S = SYLLABLE_S + GAP_S  # 14 frames: every burst meets the frames and hops alike
+
+
+def syllable(level_dbfs: float) -> np.ndarray:
+    """One burst, its peak amplitude set by ``level_dbfs`` (levels in dB scale exactly)."""
+    n = round(SYLLABLE_S * SAMPLE_RATE_HZ)
+    t = np.arange(n) / SAMPLE_RATE_HZ
+    wave = sum(np.sin(2 * np.pi * f * t) for f in (300.0, 600.0, 1200.0, 1800.0)) / 2.0
+    return 32768.0 * 10 ** (level_dbfs / 20) * wave * np.hanning(n)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(round(seconds * SAMPLE_RATE_HZ))
+
+
+def voice(levels_dbfs: list[float]) -> tuple[np.ndarray, list[float]]:
+    """Bursts at these levels one period apart after a gap, and their centres (the nuclei)."""
+    parts = [silence(GAP_S)]
+    for level in levels_dbfs:
+        parts += [syllable(level), silence(GAP_S)]
+    centres = [GAP_S + SYLLABLE_S / 2 + i * PERIOD_S for i in range(len(levels_dbfs))]
+    return np.concatenate([*parts, silence(0.5)]), centres
+
+
+def nuclei(audio: np.ndarray, cfg: SyllableConfig = CFG, voiced: bool = True) -> list[float]:
+    """Frame by frame, as the pipeline feeds the counter, every frame judged ``voiced``."""
+    counter = SyllableCounter(cfg)
+    pcm = np.round(audio)
+    return [t for i in range(len(pcm) // FRAME_SAMPLES)
+            for t in counter.process(pcm[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES],
+                                     i * FRAME_S, voiced)]
+
+
+def test_each_burst_is_one_nucleus_at_its_centre():
+    audio, centres = voice([-20.0] * 5)
+    assert nuclei(audio) == pytest.approx(centres, abs=0.011)
+
+
+def test_a_peak_the_vad_does_not_call_voiced_is_no_nucleus():
+    """"The peak is a nucleus if the VAD heard speech there": loud vowels the VAD rejects (a
+    voice on the line it judged noise) count nothing."""
+    audio, _ = voice([-20.0] * 5)
+    assert nuclei(audio, voiced=False) == []
+
+
+def test_a_nucleus_as_loud_as_the_loudest_is_within_any_margin():
+    """Within ``max_below_loudest_db`` of the loudest is at most that far below it: with a
+    margin of 0 dB a steady voice, every syllable as loud as the loudest, still counts in
+    full (the first syllable is the loudest itself)."""
+    cfg = dataclasses.replace(CFG, max_below_loudest_db=0.0, loudest_decay_db_per_s=0.0)
+    audio, centres = voice([-20.0] * 5)
+    assert nuclei(audio, cfg) == pytest.approx(centres, abs=0.011)
+
+
+def test_a_loud_peak_is_forgotten_at_the_decay_rate():
+    """A cough 28 dB above the voice: the syllables after it are more than 25 dB below the
+    loudest and are not counted until its reference has fallen by 3 dB, at 3 dB a second,
+    i.e. 1 s after it; from then on they count (bursts every 0.28 s: the third after it,
+    0.84 s on, is the last one left out)."""
+    audio, centres = voice([-10.0] + [-38.0] * 12)
+    decay, below = CFG.loudest_decay_db_per_s, CFG.max_below_loudest_db
+    assert (decay, below) == (3.0, 25.0)  # the figures above
+    expected = [centres[0], *centres[4:]]
+    assert centres[3] - centres[0] < (28.0 - below) / decay < centres[4] - centres[0]
+    assert nuclei(audio) == pytest.approx(expected, abs=0.011)
