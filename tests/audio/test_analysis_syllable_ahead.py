@@ -75,3 +75,12 @@ def test_a_block_that_does_not_follow_the_last_one_changes_no_nucleus(block):
     handed = [b for n, b in enumerate(every(frames, block)) if n % 3 != 1]
     alone = feed(frames, taken, [])
     assert feed(frames, taken, handed) == alone
+
+
+def test_one_block_handed_over_part_way_into_the_audio_changes_no_nucleus():
+    """The first 10 frames fed one by one, then the rest handed over in one block from 0.2 s
+    on: each frame takes its own row of the block."""
+    frames = bursts()
+    taken = list(range(len(frames)))
+    alone = feed(frames, taken, [])
+    assert feed(frames, taken, [(10, len(frames))]) == alone

@@ -89,3 +89,35 @@ def test_a_loud_peak_is_forgotten_at_the_decay_rate():
     expected = [centres[0], *centres[4:]]
     assert centres[3] - centres[0] < (28.0 - below) / decay < centres[4] - centres[0]
     assert nuclei(audio) == pytest.approx(expected, abs=0.011)
+
+
+def steady(level_dbfs: float, seconds: float) -> np.ndarray:
+    """A held vowel of known band levels: 400 Hz in the first-formant band, 1000 and 2000 Hz in
+    the second, each band's RMS ``level_dbfs`` below full scale. Every period divides the 5 ms
+    hop, so each hop's window holds the same samples and the envelope's top is flat."""
+    t = np.arange(round(seconds * SAMPLE_RATE_HZ)) / SAMPLE_RATE_HZ
+    rms = 32768.0 * 10 ** (level_dbfs / 20)
+    low = rms * np.sqrt(2.0) * np.sin(2 * np.pi * 400.0 * t)
+    high = rms * (np.sin(2 * np.pi * 1000.0 * t) + np.sin(2 * np.pi * 2000.0 * t))
+    return low + high
+
+
+@pytest.mark.parametrize("level_dbfs", [-30.0, -50.0])
+def test_the_envelope_reads_the_bands_level_in_dbfs(level_dbfs):
+    """"A band holding audio of RMS FULL_SCALE reads 0 dB" (``_band_matrix``), and the envelope
+    is their weighted mean: a vowel whose bands are both at L dBFS peaks at L, so it is a
+    nucleus when ``min_level_dbfs`` is half a decibel under L and none when half a decibel
+    over."""
+    audio = np.concatenate([silence(0.2), steady(level_dbfs, 0.3), silence(0.5)])
+    under = dataclasses.replace(CFG, min_level_dbfs=level_dbfs - 0.5)
+    over = dataclasses.replace(CFG, min_level_dbfs=level_dbfs + 0.5)
+    assert len(nuclei(audio, under)) == 1
+    assert nuclei(audio, over) == []
+
+
+def test_a_window_longer_than_a_frame_and_a_hop_counts_the_same():
+    """With a 30 ms window a hop's window reaches back more than a whole frame (into the two
+    frames before the newest): the bursts are still one nucleus each, at their centres."""
+    cfg = dataclasses.replace(CFG, window_ms=30.0)
+    audio, centres = voice([-20.0] * 5)
+    assert nuclei(audio, cfg) == pytest.approx(centres, abs=0.011)
