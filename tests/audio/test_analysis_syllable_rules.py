@@ -58,8 +58,23 @@ def nuclei(audio: np.ndarray, cfg: SyllableConfig = CFG, voiced: bool = True) ->
 
 
 def test_each_burst_is_one_nucleus_at_its_centre():
+    """The envelope is centred (an odd Hann kernel, each window stamped at its middle), so a
+    burst symmetric about a hop's time peaks exactly there."""
     audio, centres = voice([-20.0] * 5)
-    assert nuclei(audio) == pytest.approx(centres, abs=0.011)
+    assert nuclei(audio) == pytest.approx(centres, abs=1e-6)
+
+
+@pytest.mark.parametrize(("setting", "lag_s"), [
+    ({}, 0.025),  # "25 ms with the defaults"
+    ({"window_ms": 30.0}, 0.015 + 0.015),
+    ({"smooth_ms": 5.0}, 0.01),  # smoothed over one hop: not at all
+    ({"smooth_ms": 2.0}, 0.01),  # less than a hop: one tap still
+    ({"smooth_ms": 40.0, "hop_ms": 10.0}, 0.01 + 0.02),  # 4 hops: 5 taps, an odd number
+])
+def test_the_lag_is_half_a_window_plus_half_the_smoothing_span(setting, lag_s):
+    """``lag_s``: "half an analysis window plus half the smoothing span", the span being an
+    odd number of hops (at least one) so that it has a centre."""
+    assert SyllableCounter(dataclasses.replace(CFG, **setting)).lag_s == pytest.approx(lag_s)
 
 
 def test_a_peak_the_vad_does_not_call_voiced_is_no_nucleus():
@@ -121,3 +136,16 @@ def test_a_window_longer_than_a_frame_and_a_hop_counts_the_same():
     cfg = dataclasses.replace(CFG, window_ms=30.0)
     audio, centres = voice([-20.0] * 5)
     assert nuclei(audio, cfg) == pytest.approx(centres, abs=0.011)
+
+
+def test_audio_above_the_high_band_is_not_counted():
+    """The second-formant band ends at ``band_high_hz``: a loud whistle at 3050 Hz all along
+    (faded in and out over 0.15 s, so it has no onset to splash into the band), with the band
+    ending at 2975 Hz, leaves the vowel's level as it was."""
+    cfg = dataclasses.replace(CFG, band_high_hz=2975.0)
+    audio = np.concatenate([silence(0.4), steady(-40.0, 0.3), silence(0.7)])
+    t = np.arange(audio.size) / SAMPLE_RATE_HZ
+    fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.15)
+    audio += 32768.0 * 0.1 * np.sqrt(2.0) * np.sin(2 * np.pi * 3050.0 * t) * fade  # -20 dBFS
+    assert len(nuclei(audio, dataclasses.replace(cfg, min_level_dbfs=-40.5))) == 1
+    assert nuclei(audio, dataclasses.replace(cfg, min_level_dbfs=-39.5)) == []
