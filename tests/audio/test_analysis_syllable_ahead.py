@@ -10,11 +10,13 @@ from hop to hop and the envelope after it is smoothed over them.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from monitor.analysis.syllables import SyllableCounter
-from monitor.config import load_config
+from monitor.config import SyllableConfig, load_config
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
 
 CFG = load_config().syllables
@@ -36,10 +38,11 @@ def bursts() -> np.ndarray:
     return audio[: audio.size // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
 
 
-def feed(frames: np.ndarray, taken: list[int], blocks: list[tuple[int, int]]) -> list[float]:
+def feed(frames: np.ndarray, taken: list[int], blocks: list[tuple[int, int]],
+         cfg: SyllableConfig = CFG) -> list[float]:
     """The nuclei of the frames ``taken`` (indices, rising), with ``blocks`` (first, stop) of
     frames prepared when the first of a block is reached."""
-    counter = SyllableCounter(CFG)
+    counter = SyllableCounter(cfg)
     starts = dict(blocks)
     out = []
     for i in range(len(frames)):
@@ -54,16 +57,20 @@ def every(frames: np.ndarray, block: int) -> list[tuple[int, int]]:
     return [(i, min(i + block, len(frames))) for i in range(0, len(frames), block)]
 
 
+@pytest.mark.parametrize("smooth_ms", [30.0, 50.0])
 @pytest.mark.parametrize("block", [1, 3, 7, 50])
-def test_frames_skipped_mid_burst_change_no_nucleus(block):
-    """Frames left out in runs of 1 to 4, each cut a few frames into a burst or its fall."""
+def test_frames_skipped_mid_burst_change_no_nucleus(block, smooth_ms):
+    """Frames left out in runs of 1 to 4, each cut a few frames into a burst or its fall; the
+    envelope smoothed over the shipped 30 ms, and over 50 ms, which reaches three frames back
+    (a frame after a gap can then take its row only from the third frame on)."""
+    cfg = dataclasses.replace(CFG, smooth_ms=smooth_ms)
     frames = bursts()
     skipped = {f for first in range(9, len(frames), 23)
                for f in range(first, first + 1 + first % 4)}
     taken = [i for i in range(len(frames)) if i not in skipped]
-    alone = feed(frames, taken, [])
+    alone = feed(frames, taken, [], cfg)
     assert len(alone) >= 10
-    assert feed(frames, taken, every(frames, block)) == alone
+    assert feed(frames, taken, every(frames, block), cfg) == alone
 
 
 @pytest.mark.parametrize("block", [3, 10])
