@@ -67,6 +67,7 @@ def test_each_burst_is_one_nucleus_at_its_centre():
 @pytest.mark.parametrize(("setting", "lag_s"), [
     ({}, 0.025),  # "25 ms with the defaults"
     ({"window_ms": 30.0}, 0.015 + 0.015),
+    ({"window_ms": 40.0}, 0.02 + 0.015),  # 640 samples
     ({"smooth_ms": 5.0}, 0.01),  # smoothed over one hop: not at all
     ({"smooth_ms": 2.0}, 0.01),  # less than a hop: one tap still
     ({"smooth_ms": 40.0, "hop_ms": 10.0}, 0.01 + 0.02),  # 4 hops: 5 taps, an odd number
