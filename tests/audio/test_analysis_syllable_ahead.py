@@ -57,13 +57,17 @@ def every(frames: np.ndarray, block: int) -> list[tuple[int, int]]:
     return [(i, min(i + block, len(frames))) for i in range(0, len(frames), block)]
 
 
-@pytest.mark.parametrize("smooth_ms", [30.0, 50.0])
+@pytest.mark.parametrize("setting", [
+    {},
+    {"smooth_ms": 50.0},  # 11 taps of 5 ms: the envelope reaches three frames back
+    {"hop_ms": 20.0, "window_ms": 40.0, "smooth_ms": 60.0},  # 3 taps of a frame: two back
+])
 @pytest.mark.parametrize("block", [1, 3, 7, 50])
-def test_frames_skipped_mid_burst_change_no_nucleus(block, smooth_ms):
-    """Frames left out in runs of 1 to 4, each cut a few frames into a burst or its fall; the
-    envelope smoothed over the shipped 30 ms, and over 50 ms, which reaches three frames back
-    (a frame after a gap can then take its row only from the third frame on)."""
-    cfg = dataclasses.replace(CFG, smooth_ms=smooth_ms)
+def test_frames_skipped_mid_burst_change_no_nucleus(block, setting):
+    """Frames left out in runs of 1 to 4, each cut a few frames into a burst or its fall; with
+    the shipped smoothing, and with smoothings that reach further back (a frame after a gap
+    can then take its row only once the frames its envelope reaches were all fed)."""
+    cfg = dataclasses.replace(CFG, **setting)
     frames = bursts()
     skipped = {f for first in range(9, len(frames), 23)
                for f in range(first, first + 1 + first % 4)}

@@ -64,6 +64,14 @@ def test_each_burst_is_one_nucleus_at_its_centre():
     assert nuclei(audio) == pytest.approx(centres, abs=1e-6)
 
 
+def test_a_syllable_at_the_very_start_of_the_audio_is_counted():
+    """The envelope before the first frame is silence (the floor, -120 dB): a burst from the
+    first sample on is one nucleus at its centre, like any other."""
+    audio, centres = voice([-20.0] * 3)
+    start = round(GAP_S * SAMPLE_RATE_HZ)
+    assert nuclei(audio[start:]) == pytest.approx([c - GAP_S for c in centres], abs=1e-6)
+
+
 @pytest.mark.parametrize(("setting", "lag_s"), [
     ({}, 0.025),  # "25 ms with the defaults"
     ({"window_ms": 30.0}, 0.015 + 0.015),
