@@ -66,10 +66,14 @@ def test_each_burst_is_one_nucleus_at_its_centre():
 
 def test_a_syllable_at_the_very_start_of_the_audio_is_counted():
     """The envelope before the first frame is silence (the floor, -120 dB): a burst from the
-    first sample on is one nucleus at its centre, like any other."""
+    first sample on is one nucleus at its centre, like any other, and so is a vowel already
+    at full level on the first sample (held 0.3 s)."""
     audio, centres = voice([-20.0] * 3)
     start = round(GAP_S * SAMPLE_RATE_HZ)
     assert nuclei(audio[start:]) == pytest.approx([c - GAP_S for c in centres], abs=1e-6)
+    held = nuclei(np.concatenate([steady(-20.0, 0.3), silence(0.5)]))
+    assert len(held) == 1
+    assert 0.0 <= held[0] <= 0.3
 
 
 @pytest.mark.parametrize(("setting", "lag_s"), [
