@@ -19,6 +19,7 @@ import pytest
 
 from monitor.analysis.syllables import SyllableCounter
 from monitor.config import SyllableConfig, load_config
+from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ
 
 CFG = load_config().syllables
@@ -162,3 +163,28 @@ def test_audio_above_the_high_band_is_not_counted():
     audio += 32768.0 * 0.1 * np.sqrt(2.0) * np.sin(2 * np.pi * 3050.0 * t) * fade  # -20 dBFS
     assert len(nuclei(audio, dataclasses.replace(cfg, min_level_dbfs=-40.5))) == 1
     assert nuclei(audio, dataclasses.replace(cfg, min_level_dbfs=-39.5)) == []
+
+
+@pytest.mark.parametrize(("setting", "problem"), [
+    ({"hop_ms": 0.01}, "do not fit 20 ms frames"),  # rounds to no sample at all
+    ({"hop_ms": 5.0, "window_ms": 4.0}, "do not fit 20 ms frames"),
+    ({"band_low_hz": 800.0}, "the bands must rise"),  # low = split
+    ({"band_high_hz": 800.0}, "the bands must rise"),  # split = high
+    ({"band_high_hz": 8001.0}, "the bands must rise"),  # above the Nyquist frequency
+])
+def test_settings_the_analysis_cannot_honour_are_refused_with_their_fix(setting, problem):
+    with pytest.raises(CallmonitorError) as refused:
+        SyllableCounter(dataclasses.replace(CFG, **setting))
+    assert problem in refused.value.problem
+    assert refused.value.fix == ("use a hop that divides 20 ms and a window at least one hop long"
+                                 if "frames" in problem else "fix the band edges")
+
+
+@pytest.mark.parametrize("setting", [
+    {"hop_ms": 1000.0 / SAMPLE_RATE_HZ},  # a hop of one sample
+    {"hop_ms": 20.0, "window_ms": 20.0},  # a window exactly one hop long
+    {"band_low_hz": 0.0},  # from 0 Hz
+    {"band_high_hz": 8000.0},  # up to the Nyquist frequency
+])
+def test_settings_at_the_edges_of_what_it_can_honour_are_taken(setting):
+    SyllableCounter(dataclasses.replace(CFG, **setting))
