@@ -175,6 +175,7 @@ def test_audio_above_the_high_band_is_not_counted():
 def test_settings_the_analysis_cannot_honour_are_refused_with_their_fix(setting, problem):
     with pytest.raises(CallmonitorError) as refused:
         SyllableCounter(dataclasses.replace(CFG, **setting))
+    assert refused.value.problem.startswith("[syllables] ")  # names the section to fix
     assert problem in refused.value.problem
     assert refused.value.fix == ("use a hop that divides 20 ms and a window at least one hop long"
                                  if "frames" in problem else "fix the band edges")
