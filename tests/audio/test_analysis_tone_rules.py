@@ -60,3 +60,61 @@ def test_a_frame_exactly_as_loud_as_required_is_loud_enough(block):
     assert {d.level_dbfs for d in frames[10:60]} == {level}
     assert len(rings(frames, dataclasses.replace(CFG, min_level_dbfs=level), block)) == 1
     assert rings(frames, dataclasses.replace(CFG, min_level_dbfs=level + 0.01), block) == []
+
+
+def burst(n: int, freq_hz: float = 450.0) -> np.ndarray:
+    """``n`` frames of loud tone between 20 frames of the same tone 34 dB quieter (under
+    ``min_level_dbfs``): the window is all tone when the loud frames begin, and a frame of
+    them is tonal by its loudness alone."""
+    quiet = tone(freq_hz, 20, 40.0)
+    return np.concatenate([quiet, tone(freq_hz, n), quiet])
+
+
+def judged(frames: list[DecodedFrame], cfg: ToneConfig = CFG) -> tuple[list[bool], list[Ring]]:
+    """Each frame's "is this frame tone?", and the rings, frame by frame."""
+    detector = ToneDetector(cfg)
+    flags, out = [], []
+    for d in frames:
+        is_tone, ended = detector.process(d)
+        flags.append(is_tone)
+        out += ended
+    return flags, out + detector.flush()
+
+
+def test_a_ring_is_a_tone_run_at_least_min_ring_s_long():
+    """"A burst shorter than this is not a ring": runs of tonal frames from 11 to 17 frames
+    (0.22-0.34 s) around ``min_ring_s`` 0.3 s; those of 15 frames or more ring, exactly as long
+    as the run."""
+    assert CFG.min_ring_s == 0.3
+    lengths = []
+    for n in range(12, 19):
+        flags, found = judged(decoded(burst(n)))
+        run = sum(flags)
+        lengths.append(run)
+        assert flags[20 + n:] == [False] * 20  # the run ends with the loud frames
+        if run * FRAME_S >= CFG.min_ring_s - 1e-9:
+            assert len(found) == 1
+            assert found[0].end - found[0].start == pytest.approx(run * FRAME_S, abs=1e-9)
+        else:
+            assert found == []
+    assert min(lengths) < 15 <= max(lengths)
+
+
+def test_a_ring_is_stamped_in_audio_time_to_the_millisecond():
+    """docs/contract.md: times to the millisecond. Frames stamped from 12.3456789 s (a stream
+    that began mid-recording): the ring ends where the loud tone ends, rounded, and starts on a
+    frame's start, rounded."""
+    t0 = 12.3456789
+    frames = decoded(burst(25), t0)
+    flags, found = judged(frames)
+    first = flags.index(True)
+    assert found == [Ring(round(t0 + first * FRAME_S, 3), round(t0 + 45 * FRAME_S, 3), 450.0)]
+    assert first in (20, 21)  # on the loud tone's first frame, or its second
+
+
+def test_a_ring_has_the_frequency_it_holds_most():
+    """A ring that steps from 440 Hz (0.4 s) to 450 Hz (0.6 s) is a 450 Hz ring: the
+    frequency it holds most, one of ``freqs_hz``, not a frequency between the two."""
+    silence = np.zeros(10 * FRAME_SAMPLES)
+    found = rings(decoded(np.concatenate([silence, tone(440.0, 20), tone(450.0, 30), silence])))
+    assert [r.freq_hz for r in found] == [450.0]
