@@ -12,6 +12,8 @@ at least ``min_level_dbfs``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import webrtcvad
 
@@ -53,3 +55,94 @@ def test_the_configured_aggressiveness_judges_the_frames():
     assert sum(lenient) > 80
     assert sum(strict) <= 5
     assert sum(s.end - s.start for s in segments(frames)) <= 5 * FRAME_S + 1e-9
+
+
+def tone(frames: int, dbfs: float = -24.0, freq_hz: float = 450.0) -> np.ndarray:
+    """A tone of RMS ``dbfs`` (webrtcvad calls a steady tone speech), a whole number of cycles
+    per frame, so every frame of it has the same level."""
+    t = np.arange(frames * FRAME_SAMPLES) / SAMPLE_RATE_HZ
+    return 32768.0 * np.sqrt(2.0) * 10 ** (dbfs / 20) * np.sin(2 * np.pi * freq_hz * t)
+
+
+def gap(frames: int) -> np.ndarray:
+    return np.zeros(frames * FRAME_SAMPLES)
+
+
+def test_a_segment_runs_from_its_first_to_the_end_of_its_last_voiced_frame():
+    """A 1 s tone from frame 25, in frames stamped from 7.0123456 s: one segment on the tone,
+    times rounded to the millisecond, level the tone's to 0.1 dB (webrtcvad's own hangover
+    after the tone is silence under ``min_level_dbfs``, which no frame passes)."""
+    t0 = 7.0123456
+    frames = frames_of(np.concatenate([gap(25), tone(50), gap(30)]), t0)
+    assert webrtc(frames, 3)[24:26] == [False, True]
+    level = frames[30].level_dbfs
+    assert segments(frames) == [Speech("agent", round(t0 + 0.5, 3), round(t0 + 1.5, 3),
+                                       round(level, 1))]
+    assert round(level, 1) == -24.0
+
+
+def buzz(frames: int, dbfs: float) -> np.ndarray:
+    """A voice-like buzz of RMS ``dbfs``: 19 harmonics of 150 Hz falling as 1/k (webrtcvad
+    calls it speech at every frame from -30 dBFS up, where it stops calling a tone speech)."""
+    t = np.arange(frames * FRAME_SAMPLES) / SAMPLE_RATE_HZ
+    wave = sum(np.sin(2 * np.pi * 150.0 * k * t) / k for k in range(1, 20))
+    return 32768.0 * 10 ** (dbfs / 20) * wave / np.sqrt(np.mean(wave**2))
+
+
+def test_its_level_is_the_mean_power_of_its_voiced_frames():
+    """Half a second at -20 dBFS, half a second at -30: the mean of the powers, -22.6 dBFS,
+    not the mean of the levels (-25)."""
+    frames = frames_of(np.concatenate([gap(25), buzz(25, -20.0), buzz(25, -30.0), gap(30)]))
+    assert all(webrtc(frames, 3)[25:75])
+    assert [(s.start, s.end, s.level_dbfs) for s in segments(frames)] == [(0.5, 1.5, -22.6)]
+
+
+def test_speech_needs_onset_frames_voiced_of_the_onset_window():
+    """A click of three voiced frames is no speech; four frames are."""
+    assert (CFG.onset_frames, CFG.onset_window_frames) == (4, 6)
+    assert segments(frames_of(np.concatenate([gap(25), tone(3), gap(30)]))) == []
+    assert segments(frames_of(np.concatenate([gap(25), tone(4), gap(30)]))) == [
+        Speech("agent", 0.5, 0.58, -24.0)]
+
+
+def test_a_segment_closes_after_hangover_s_of_unvoiced_audio():
+    """A pause of 0.28 s stays inside the segment; one of ``hangover_s`` (0.3 s) ends it."""
+    assert CFG.hangover_s == 0.3
+    short = frames_of(np.concatenate([gap(25), tone(30), gap(14), tone(30), gap(30)]))
+    assert [(s.start, s.end) for s in segments(short)] == [(0.5, 1.98)]
+    long = frames_of(np.concatenate([gap(25), tone(30), gap(15), tone(30), gap(30)]))
+    assert [(s.start, s.end) for s in segments(long)] == [(0.5, 1.1), (1.4, 2.0)]
+
+
+def test_masked_frames_count_as_unvoiced():
+    """Frames the tone detector masked are no speech, however loud: a tone masked for its
+    first 20 frames is speech from its 21st."""
+    frames = frames_of(np.concatenate([gap(25), tone(50), gap(30)]))
+    assert segments(frames, masked=frozenset(range(25, 75))) == []
+    assert [(s.start, s.end) for s in segments(frames, masked=frozenset(range(25, 45)))] == [
+        (0.9, 1.5)]
+
+
+def test_a_frame_must_be_min_level_dbfs_loud():
+    """"Frames quieter than this are never speech, however clean the line": after digital
+    silence the floor is far down, so ``min_level_dbfs`` alone decides; set to -25 dBFS, a buzz
+    at -24 is speech, one at -26 is not (webrtcvad calls both speech)."""
+    cfg = dataclasses.replace(CFG, min_level_dbfs=-25.0)
+    loud = frames_of(np.concatenate([gap(25), buzz(50, -24.0), gap(30)]))
+    quiet = frames_of(np.concatenate([gap(25), buzz(50, -26.0), gap(30)]))
+    assert all(webrtc(loud, 3)[25:75]) and all(webrtc(quiet, 3)[25:75])
+    assert [(s.start, s.end) for s in segments(loud, cfg)] == [(0.5, 1.5)]
+    assert segments(quiet, cfg) == []
+
+
+def test_a_frame_must_stand_energy_margin_db_above_the_noise_floor():
+    """A hum at -40 dBFS all along (the floor; it rises by ``floor_rise_db_per_s``, 3 dB over
+    the 3 s) and a tone added for 0.5 s from 2 s: the hum alone is never speech, the tone is
+    when it lifts the level 15 dB above the hum, not when 8 dB."""
+    def call(tone_dbfs: float) -> list[Speech]:
+        hum = tone(150, -40.0, 1000.0)
+        added = np.concatenate([gap(100), tone(25, tone_dbfs), gap(25)])
+        return segments(frames_of(hum + added))
+    # The two tones' powers add: -40 and -32.6 dBFS make -31.9, 8 dB over the hum.
+    assert call(-32.6) == []
+    assert [(s.start, s.end) for s in call(-25.1)] == [(2.0, 2.5)]
