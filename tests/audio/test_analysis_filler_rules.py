@@ -139,3 +139,12 @@ def test_the_pauses_must_be_within_pause_within_s_of_the_filler(after):
     assert CFG.pause_within_s == 0.2
     assert len(fillers(around(0.1))) == 1
     assert fillers(around(0.3)) == []
+
+
+def test_a_steady_run_before_any_pause_is_no_filler():
+    """With ``max_unsteady_frames`` spanning a whole pause (10 frames, 0.2 s) every loud frame
+    is analysed, also before the first pause: a buzz at the very start, then speech, has no
+    pause before it and is no filler; the same buzz after a pause is one."""
+    cfg = dataclasses.replace(CFG, max_unsteady_frames=10)
+    assert fillers(np.concatenate([buzz(0.5), speech(0.5), silence(0.5)]), cfg) == []
+    assert len(fillers(np.concatenate([silence(0.5), buzz(0.5), silence(0.5)]), cfg)) == 1
