@@ -146,3 +146,12 @@ def test_a_frame_must_stand_energy_margin_db_above_the_noise_floor():
     # The two tones' powers add: -40 and -32.6 dBFS make -31.9, 8 dB over the hum.
     assert call(-32.6) == []
     assert [(s.start, s.end) for s in call(-25.1)] == [(2.0, 2.5)]
+
+
+def test_a_frame_is_unmasked_unless_the_caller_says_so():
+    """``masked`` defaults to False: frames handed over alone (no tone detector on the
+    channel) are judged on their sound."""
+    vad = ChannelVad("agent", CFG)
+    frames = frames_of(np.concatenate([gap(25), tone(50), gap(30)]))
+    events = [e for d in frames for e in vad.process(d)]
+    assert [(e.start, e.end) for e in events if isinstance(e, Speech)] == [(0.5, 1.5)]
