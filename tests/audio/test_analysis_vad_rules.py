@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 import webrtcvad
 
 from monitor.analysis.vad import ChannelVad
@@ -81,20 +82,33 @@ def test_a_segment_runs_from_its_first_to_the_end_of_its_last_voiced_frame():
     assert round(level, 1) == -24.0
 
 
-def buzz(frames: int, dbfs: float) -> np.ndarray:
-    """A voice-like buzz of RMS ``dbfs``: 19 harmonics of 150 Hz falling as 1/k (webrtcvad
+def buzz(frames: int, dbfs: float, f0_hz: float = 150.0) -> np.ndarray:
+    """A voice-like buzz of RMS ``dbfs``: 19 harmonics of ``f0_hz`` falling as 1/k (webrtcvad
     calls it speech at every frame from -30 dBFS up, where it stops calling a tone speech)."""
     t = np.arange(frames * FRAME_SAMPLES) / SAMPLE_RATE_HZ
-    wave = sum(np.sin(2 * np.pi * 150.0 * k * t) / k for k in range(1, 20))
+    wave = sum(np.sin(2 * np.pi * f0_hz * k * t) / k for k in range(1, 20))
     return 32768.0 * 10 ** (dbfs / 20) * wave / np.sqrt(np.mean(wave**2))
 
 
-def test_its_level_is_the_mean_power_of_its_voiced_frames():
+@pytest.mark.parametrize(("second_dbfs", "level_dbfs"), [(-30.0, -22.6), (-26.0, -22.0)])
+def test_its_level_is_the_mean_power_of_its_voiced_frames(second_dbfs, level_dbfs):
     """Half a second at -20 dBFS, half a second at -30: the mean of the powers, -22.6 dBFS,
-    not the mean of the levels (-25)."""
-    frames = frames_of(np.concatenate([gap(25), buzz(25, -20.0), buzz(25, -30.0), gap(30)]))
+    not the mean of the levels (-25); with -26, 10 log10((0.01 + 0.00251) / 2) = -22.04, to
+    0.1 dB -22.0."""
+    frames = frames_of(np.concatenate([gap(25), buzz(25, -20.0), buzz(25, second_dbfs),
+                                       gap(30)]))
     assert all(webrtc(frames, 3)[25:75])
-    assert [(s.start, s.end, s.level_dbfs) for s in segments(frames)] == [(0.5, 1.5, -22.6)]
+    assert [(s.start, s.end, s.level_dbfs) for s in segments(frames)] == [(0.5, 1.5, level_dbfs)]
+
+
+def test_a_segment_of_one_voiced_frame_has_that_frame_s_level():
+    """With an onset of one frame in one, a click of one voiced frame is a segment; its level
+    is that frame's."""
+    cfg = dataclasses.replace(CFG, onset_frames=1, onset_window_frames=1)
+    frames = frames_of(np.concatenate([gap(25), buzz(1, -20.0), gap(30)]))
+    assert webrtc(frames, 3)[25]
+    assert [(s.start, s.end, s.level_dbfs) for s in segments(frames, cfg)] == [
+        (0.5, 0.52, round(frames[25].level_dbfs, 1))]
 
 
 def test_speech_needs_onset_frames_voiced_of_the_onset_window():
@@ -106,12 +120,18 @@ def test_speech_needs_onset_frames_voiced_of_the_onset_window():
 
 
 def test_a_segment_closes_after_hangover_s_of_unvoiced_audio():
-    """A pause of 0.28 s stays inside the segment; one of ``hangover_s`` (0.3 s) ends it."""
+    """A pause of 0.28 s stays inside the segment; one of ``hangover_s`` (0.3 s) ends it. The
+    same right after the onset's fourth voiced frame, where the silence is counted from the
+    end of that frame."""
     assert CFG.hangover_s == 0.3
     short = frames_of(np.concatenate([gap(25), tone(30), gap(14), tone(30), gap(30)]))
     assert [(s.start, s.end) for s in segments(short)] == [(0.5, 1.98)]
     long = frames_of(np.concatenate([gap(25), tone(30), gap(15), tone(30), gap(30)]))
     assert [(s.start, s.end) for s in segments(long)] == [(0.5, 1.1), (1.4, 2.0)]
+    onset = frames_of(np.concatenate([gap(25), tone(4), gap(1), tone(30), gap(30)]))
+    assert [(s.start, s.end) for s in segments(onset)] == [(0.5, 1.2)]
+    onset = frames_of(np.concatenate([gap(25), tone(4), gap(15), tone(30), gap(30)]))
+    assert [(s.start, s.end) for s in segments(onset)] == [(0.5, 0.58), (0.88, 1.48)]
 
 
 def test_masked_frames_count_as_unvoiced():
@@ -119,26 +139,36 @@ def test_masked_frames_count_as_unvoiced():
     first 20 frames is speech from its 21st."""
     frames = frames_of(np.concatenate([gap(25), tone(50), gap(30)]))
     assert segments(frames, masked=frozenset(range(25, 75))) == []
-    assert [(s.start, s.end) for s in segments(frames, masked=frozenset(range(25, 45)))] == [
-        (0.9, 1.5)]
+    # The onset window of its first voiced frames still holds masked ones: they add no power.
+    assert [(s.start, s.end, s.level_dbfs)
+            for s in segments(frames, masked=frozenset(range(25, 45)))] == [(0.9, 1.5, -24.0)]
 
 
 def test_a_frame_must_be_min_level_dbfs_loud():
     """"Frames quieter than this are never speech, however clean the line": after digital
     silence the floor is far down, so ``min_level_dbfs`` alone decides; set to -25 dBFS, a buzz
-    at -24 is speech, one at -26 is not (webrtcvad calls both speech)."""
+    at -24 is speech, one at -26 is not (webrtcvad calls both speech). A buzz whose frames are
+    all exactly at ``min_level_dbfs`` (200 Hz: four whole periods a frame; the threshold set
+    to their level) is loud enough."""
     cfg = dataclasses.replace(CFG, min_level_dbfs=-25.0)
     loud = frames_of(np.concatenate([gap(25), buzz(50, -24.0), gap(30)]))
     quiet = frames_of(np.concatenate([gap(25), buzz(50, -26.0), gap(30)]))
     assert all(webrtc(loud, 3)[25:75]) and all(webrtc(quiet, 3)[25:75])
     assert [(s.start, s.end) for s in segments(loud, cfg)] == [(0.5, 1.5)]
     assert segments(quiet, cfg) == []
+    exact = frames_of(np.concatenate([gap(25), buzz(50, -25.0, 200.0), gap(30)]))
+    level = exact[25].level_dbfs
+    assert {d.level_dbfs for d in exact[25:75]} == {level}
+    assert all(webrtc(exact, 3)[25:75])
+    at_level = dataclasses.replace(CFG, min_level_dbfs=level)
+    assert [(s.start, s.end) for s in segments(exact, at_level)] == [(0.5, 1.5)]
 
 
 def test_a_frame_must_stand_energy_margin_db_above_the_noise_floor():
-    """A hum at -40 dBFS all along (the floor; it rises by ``floor_rise_db_per_s``, 3 dB over
-    the 3 s) and a tone added for 0.5 s from 2 s: the hum alone is never speech, the tone is
-    when it lifts the level 15 dB above the hum, not when 8 dB."""
+    """A hum at -40 dBFS all along (the floor: it follows the quietest frames at once, and the
+    hum's level pulls it back after every frame's rise) and a tone added for 0.5 s from 2 s:
+    the hum alone is never speech, the tone is when it lifts the level 15 dB above the hum,
+    not when 8 dB."""
     def call(tone_dbfs: float) -> list[Speech]:
         hum = tone(150, -40.0, 1000.0)
         added = np.concatenate([gap(100), tone(25, tone_dbfs), gap(25)])
