@@ -118,3 +118,23 @@ def test_a_ring_has_the_frequency_it_holds_most():
     silence = np.zeros(10 * FRAME_SAMPLES)
     found = rings(decoded(np.concatenate([silence, tone(440.0, 20), tone(450.0, 30), silence])))
     assert [r.freq_hz for r in found] == [450.0]
+
+
+def test_one_block_handed_over_part_way_into_the_audio_changes_nothing():
+    """``prepare`` only batches the judging: the first 10 frames judged one by one, then the
+    rest handed over in one block, give every frame the flag and the rings that judging them
+    one by one gives (each frame takes its own row of the block)."""
+    silence = np.zeros(10 * FRAME_SAMPLES)
+    frames = decoded(np.concatenate([silence, burst(25), silence, burst(40, 400.0), silence]))
+    alone = judged(frames)
+    detector = ToneDetector(CFG)
+    flags, found = [], []
+    for i, d in enumerate(frames):
+        if i == 10:
+            rest = frames[10:]
+            detector.prepare(np.array([r.samples for r in rest]), [r.level_dbfs for r in rest])
+        is_tone, ended = detector.process(d)
+        flags.append(is_tone)
+        found += ended
+    assert (flags, found + detector.flush()) == alone
+    assert len(alone[1]) == 2
