@@ -138,3 +138,18 @@ def test_one_block_handed_over_part_way_into_the_audio_changes_nothing():
         found += ended
     assert (flags, found + detector.flush()) == alone
     assert len(alone[1]) == 2
+
+
+@pytest.mark.parametrize("block", [1, 50])
+def test_a_window_without_power_is_no_tone(block):
+    """A click on the last sample of a frame after silence: the frame is loud (-26 dBFS), but
+    the window's taper is zero there, so the window holds no power at all, and no power is no
+    tone."""
+    samples = np.zeros(30 * FRAME_SAMPLES)
+    samples[20 * FRAME_SAMPLES - 1] = 30000.0
+    frames = decoded(samples)
+    assert frames[19].level_dbfs > CFG.min_level_dbfs
+    detector = ToneDetector(CFG)
+    if block > 1:
+        detector.prepare(np.array([d.samples for d in frames]), [d.level_dbfs for d in frames])
+    assert [detector.process(d)[0] for d in frames] == [False] * 30
