@@ -148,3 +148,12 @@ def test_a_steady_run_before_any_pause_is_no_filler():
     cfg = dataclasses.replace(CFG, max_unsteady_frames=10)
     assert fillers(np.concatenate([buzz(0.5), speech(0.5), silence(0.5)]), cfg) == []
     assert len(fillers(np.concatenate([silence(0.5), buzz(0.5), silence(0.5)]), cfg)) == 1
+
+
+def test_a_detector_hears_the_agent_unless_told_otherwise():
+    """The detector is for the agent's audio: without a channel its fillers are the agent's."""
+    detector = FillerDetector(CFG)
+    pcm = np.round(np.concatenate([silence(0.5), buzz(0.5), silence(1.0)]))
+    found = [f for i in range(pcm.size // FRAME_SAMPLES)
+             for f in detector.process(pcm[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES], i * FRAME_S)]
+    assert [f.channel for f in found] == ["agent"]
