@@ -124,6 +124,9 @@ def test_the_pause_before_must_last_min_pause_s():
     long = np.concatenate([speech(0.5), silence(0.22), buzz(0.5), silence(0.5)])
     assert fillers(short) == []
     assert len(fillers(long)) == 1
+    # The same at the start of the audio, where the pause is the silence from its first frame.
+    assert fillers(np.concatenate([silence(0.18), buzz(0.5), silence(0.5)])) == []
+    assert len(fillers(np.concatenate([silence(0.22), buzz(0.5), silence(0.5)]))) == 1
 
 
 @pytest.mark.parametrize("after", [False, True])
