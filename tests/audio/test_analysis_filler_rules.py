@@ -160,3 +160,19 @@ def test_a_detector_hears_the_agent_unless_told_otherwise():
     found = [f for i in range(pcm.size // FRAME_SAMPLES)
              for f in detector.process(pcm[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES], i * FRAME_S)]
     assert [f.channel for f in found] == ["agent"]
+
+
+def test_one_block_handed_over_part_way_into_the_audio_changes_no_filler():
+    """``prepare`` only batches the analysis: the first 10 frames fed one by one, then the rest
+    handed over in one block, give the fillers of feeding them all one by one."""
+    audio = np.concatenate([silence(0.5), buzz(0.5), silence(0.5), buzz(0.4), silence(1.0)])
+    rows = np.round(audio).reshape(-1, FRAME_SAMPLES)
+    alone = fillers(audio[: len(rows) * FRAME_SAMPLES - SAMPLE_RATE_HZ])
+    detector = FillerDetector(CFG)
+    found = []
+    for i, row in enumerate(rows):
+        if i == 10:
+            detector.prepare(rows[10:])
+        found += [(f.start, f.end) for f in detector.process(row, i * FRAME_S)]
+    assert len(alone) == 2
+    assert found == alone
