@@ -176,3 +176,18 @@ def test_one_block_handed_over_part_way_into_the_audio_changes_no_filler():
         found += [(f.start, f.end) for f in detector.process(row, i * FRAME_S)]
     assert len(alone) == 2
     assert found == alone
+
+
+def test_a_quiet_filler_over_quiet_dbfs_is_found_and_one_under_it_is_pause():
+    """``quiet_dbfs`` (-40): the buzz at -38 dBFS is a filler, found as the loud one is
+    (within 20 ms of its ends); at -42 dBFS it is pause."""
+    assert CFG.quiet_dbfs == -40.0
+
+    def at(dbfs: float) -> list[tuple[float, float]]:
+        quiet = buzz(0.5) * 10 ** ((dbfs + 20.0) / 20)
+        return fillers(np.concatenate([silence(0.5), quiet, silence(0.5)]))
+
+    [(start, end)] = at(-38.0)
+    assert 0.5 <= start <= 0.52
+    assert 0.98 <= end <= 1.0
+    assert at(-42.0) == []
