@@ -208,3 +208,13 @@ def test_the_pitch_of_a_glitch_inside_a_run_is_not_its_pitch_span():
     audio = np.concatenate([silence(0.5), buzz(1.0, glitch=(0.04, 8.0)), silence(0.5)])
     [(start, end)] = fillers(audio, cfg)
     assert (0.5 <= start <= 0.52, 1.48 <= end <= 1.5) == (True, True)
+
+
+def test_a_pause_after_of_exactly_min_pause_s_confirms_the_filler():
+    """A pause after the buzz that lasts ``min_pause_s`` (ten quiet windows, 0.22 s of
+    silence) and is followed by speech confirms the filler; a shorter one (0.16 s) does not."""
+    def then(pause_s: float) -> list[tuple[float, float]]:
+        return fillers(np.concatenate([silence(0.5), buzz(0.5), silence(pause_s), speech(0.5)]))
+
+    assert len(then(0.22)) == 1
+    assert then(0.16) == []
