@@ -218,3 +218,10 @@ def test_a_pause_after_of_exactly_min_pause_s_confirms_the_filler():
 
     assert len(then(0.22)) == 1
     assert then(0.16) == []
+
+
+def test_a_pitch_floor_under_the_window_s_reach_is_searched_to_half_the_window():
+    """``pitch_min_hz`` 40 Hz asks for lags past half the 40 ms window (320 samples, 50 Hz):
+    the search stops there, and the buzz is still a filler."""
+    cfg = dataclasses.replace(CFG, pitch_min_hz=40.0)
+    assert len(fillers(np.concatenate([silence(0.5), buzz(0.5), silence(0.5)]), cfg)) == 1
