@@ -27,10 +27,11 @@ test-fast: lint
 bench: setup
 	.venv/bin/python scripts/bench_replay.py
 
-# Mutation testing of the engine (docs/mutants.md): not part of `make test`, it takes long.
-# mutmut mutates monitor/engine (settings in pyproject's [tool.mutmut]) and runs for each mutant
-# the fast engine tests that reach it; results are kept in mutants/, so a second run only
-# checks what is new or changed. Then the score and the survivors.
+# Mutation testing of the engine and the audio analysis (docs/mutants.md): not part of
+# `make test`, it takes long. mutmut mutates monitor/engine and monitor/analysis (settings in
+# pyproject's [tool.mutmut]) and runs for each mutant the fast engine and audio tests that reach
+# it; results are kept in mutants/, so a second run only checks what is new or changed. Then
+# the score of each package and the survivors.
 mutants: setup
 	nice -n 10 .venv/bin/mutmut run
 	.venv/bin/python scripts/mutation_score.py

@@ -1,9 +1,12 @@
-"""The mutation score of ``monitor/engine`` from the last ``mutmut run`` (``make mutants``).
+"""The mutation score of ``monitor/engine`` and ``monitor/analysis`` from the last ``mutmut run``
+(``make mutants``).
 
-Prints, per module and in total, how many mutants the fast engine tests killed out of those
-checked, how many are still unchecked (an interrupted run gives a partial score, and says so),
-and lists the survivors by module, so each one can be killed by a test or explained as
-equivalent in docs/mutants.md.
+Prints, per module and in a total for each of the two packages (the engine's rules and the audio
+analysis are tested apart, by tests/engine and tests/audio, so one total would hide either), how
+many mutants the fast tests killed out of those checked, how many are still unchecked (an
+interrupted run, or one given a few mutants by name, gives a partial score, and says so), and
+lists the survivors by module, so each one can be killed by a test or explained as equivalent
+in docs/mutants.md.
 
     .venv/bin/python scripts/mutation_score.py [--mutants-dir mutants]
 
@@ -22,6 +25,8 @@ from mutmut.stats import status_by_exit_code
 
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 UNCHECKED = {"not checked", "check was interrupted by user"}
+PACKAGES = ("monitor/engine", "monitor/analysis")
+"""The mutated packages (pyproject's ``only_mutate``), each with its own total."""
 
 
 def module_results(meta: Path) -> dict[str, str]:
@@ -48,9 +53,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutants-dir", type=Path, default=Path("mutants"))
     args = parser.parse_args()
-    metas = sorted((args.mutants_dir / "monitor" / "engine").rglob("*.py.meta"))
-    results = {str(m.relative_to(args.mutants_dir))[: -len(".meta")]: module_results(m)
-               for m in metas}
+    results: dict[str, dict[str, str]] = {}
+    for package in PACKAGES:
+        metas = sorted((args.mutants_dir / package).rglob("*.py.meta"))
+        results |= {str(m.relative_to(args.mutants_dir))[: -len(".meta")]: module_results(m)
+                    for m in metas}
+    for package in PACKAGES:
+        print_package(package, {module: statuses for module, statuses in results.items()
+                                if module.startswith(f"{package}/")})
+    for module, statuses in results.items():
+        survivors = sorted(n for n, s in statuses.items() if s not in KILLED | UNCHECKED)
+        if survivors:
+            print(f"\n{module}: {len(survivors)} not killed")
+            print("\n".join(f"  {name} ({statuses[name]})" for name in survivors))
+
+
+def print_package(package: str, results: dict[str, dict[str, str]]) -> None:
+    """One line per module of the package that has mutants, then the package's total."""
     totals = [0, 0, 0]
     for module, statuses in results.items():
         if not statuses:
@@ -58,14 +77,8 @@ def main() -> None:
         counts = summary(statuses)
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
         print(score_line(module, *counts))
-    print(score_line("monitor/engine (total)", *totals)
+    print(score_line(f"{package} (total)", *totals)
           + ("  PARTIAL: run `make mutants` again to finish" if totals[2] else ""))
-    for module, statuses in results.items():
-        survivors = sorted(n for n, s in statuses.items() if s not in KILLED | UNCHECKED)
-        if survivors:
-            print(f"\n{module}: {len(survivors)} not killed")
-            print("\n".join(f"  {name} ({statuses[name]})" for name in survivors))
-
 
 if __name__ == "__main__":
     main()

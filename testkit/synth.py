@@ -62,10 +62,16 @@ import numpy as np
 import soxr
 
 REPO_DIR = Path(__file__).resolve().parent.parent
-SCENARIOS_DIR = REPO_DIR / "scenarios"
-DEMO_DIR = REPO_DIR / "demo"
-# The clip library lives next to the checkout; CALLMONITOR_ZH_CLIPS points elsewhere if needed.
-ZH_CLIPS_DIR = Path(os.environ.get("CALLMONITOR_ZH_CLIPS", REPO_DIR.parent / "shared/audio/zh"))
+# The checkout this copy of testkit belongs to: mutmut (``make mutants``) runs the tests on a copy
+# of the code in the checkout's mutants/, which holds no scenarios and has no shared folder beside
+# it, so the test data are read from the checkout itself.
+CHECKOUT_DIR = REPO_DIR.parent if REPO_DIR.name == "mutants" else REPO_DIR
+SCENARIOS_DIR = CHECKOUT_DIR / "scenarios"
+DEMO_DIR = CHECKOUT_DIR / "demo"
+SHARED_DIR = CHECKOUT_DIR.parent / "shared"
+"""The clip library and the design notes, next to the checkout."""
+# CALLMONITOR_ZH_CLIPS points elsewhere if needed.
+ZH_CLIPS_DIR = Path(os.environ.get("CALLMONITOR_ZH_CLIPS", SHARED_DIR / "audio/zh"))
 
 CHANNELS = ("agent", "customer")
 FULL_SCALE = 32768.0

@@ -79,8 +79,10 @@ class SyllableCounter:
         self._high_weight = 1.0 - cfg.low_band_weight
         kernel = _smoothing_kernel(cfg.smooth_ms / cfg.hop_ms)
         self._kernel = kernel.tolist()
-        # Frames before a frame whose levels its envelope reaches back to.
-        self._reach = math.ceil((len(kernel) - 1) / hops)
+        # Frames before a frame whose audio its envelope reaches back to: the kernel's taps
+        # before the frame's first hop, and the window of the earliest of them (with the
+        # defaults 6 hops and 15 ms: into the third frame before).
+        self._reach = math.ceil(((len(kernel) - 1) * hop + keep) / FRAME_SAMPLES)
         # The unsmoothed levels the kernel spans, oldest first.
         self._levels_db = deque([10.0 * math.log10(_FLOOR_POWER)] * len(kernel),
                                 maxlen=len(kernel))
@@ -163,7 +165,7 @@ class SyllableCounter:
         row = round((t - self._ahead_t) / FRAME_S)
         if (not self._ahead_first <= row < len(self._ahead_levels)
                 or abs(t - FRAME_S - self._last_t) >= _NEAR
-                or self._in_a_row < max(len(self._recent), self._reach)):
+                or self._in_a_row < self._reach):
             return None
         return row
 

@@ -23,8 +23,9 @@ from monitor.config import SyllableConfig, load_config
 from monitor.errors import CallmonitorError
 from monitor.frames import FRAME_S, FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Frame
 from monitor.sources.wavfile import WavSource
+from testkit import synth
 
-AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
+AUDIO = synth.SHARED_DIR / "audio"
 ZH = json.loads((AUDIO / "zh" / "manifest.json").read_text(encoding="utf-8"))
 HUMAN = json.loads((AUDIO / "human" / "manifest.json").read_text(encoding="utf-8"))
 

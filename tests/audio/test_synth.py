@@ -385,7 +385,7 @@ def test_cli_writes_the_three_files(tmp_path: Path) -> None:
 
 
 RULES_DIR = synth.SCENARIOS_DIR / "rules"
-DESIGN_MD = synth.REPO_DIR.parent / "shared" / "DESIGN.md"
+DESIGN_MD = synth.SHARED_DIR / "DESIGN.md"
 
 
 def expecting(expect: list[dict[str, Any]] | None = None, after: float = 0.4,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ import pytest
 from monitor.analysis.tones import ToneDetector
 from monitor.config import load_config
 from monitor.frames import FRAME_SAMPLES, SAMPLE_RATE_HZ, DecodedFrame, Frame
+from testkit import synth
 
-CLIPS = Path(__file__).resolve().parents[3] / "shared" / "audio" / "zh"
+CLIPS = synth.SHARED_DIR / "audio" / "zh"
 CADENCES = {  # frequencies, then (on, off) bursts of one cadence
     "CN": ((450.0,), [(1.0, 4.0)]),
     "US": ((440.0, 480.0), [(2.0, 4.0)]),

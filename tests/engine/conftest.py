@@ -11,32 +11,26 @@ test is not mapped to the compiling code at all.
 So, only under mutmut (it names what runs in ``MUTANT_UNDER_TEST``): while it maps ("stats"),
 every test starts with the caches empty; in a mutant's run they are emptied once, at the
 start, and then fill with what the mutated code gives. Emptying before every test in plain
-runs would cost the fast tests about 20 s.
+runs would cost the fast tests about 20 s. The emptying is testkit.cold_caches', shared with
+tests/audio.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
+from testkit.cold_caches import empty_caches, mapping_tests, mutant_run
 
-def _empty_engine_caches() -> None:
-    for name, module in list(sys.modules.items()):
-        if name.startswith("monitor.engine"):
-            for value in vars(module).values():
-                if callable(getattr(value, "cache_clear", None)):
-                    value.cache_clear()
+ENGINE = ("monitor.engine",)
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _engine_caches_cold_for_each_mutant() -> None:
-    if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
-        _empty_engine_caches()
+    if mutant_run():
+        empty_caches(ENGINE)
 
 
 @pytest.fixture(autouse=True)
 def _engine_caches_cold_for_each_test_while_mutmut_maps_tests() -> None:
-    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
-        _empty_engine_caches()
+    if mapping_tests():
+        empty_caches(ENGINE)
