@@ -120,8 +120,7 @@ class GreetingRule(Rule):
             return []
         # The agent's speech before the caller started: up to the caller's start while a
         # segment begun before it is still open (its end, once handed over, may come earlier).
-        open_since = self.state.speaking.get("agent")
-        if open_since is not None and open_since < caller:
+        if self._agent_speaking_since_before(caller):
             until = caller
         else:
             # Not open since before the caller: the agent's segment begun before has ended.
@@ -144,9 +143,13 @@ class GreetingRule(Rule):
     def _agent_began_before(self, t: float) -> bool:
         """Whether the agent had begun to speak before ``t`` (the agent's first sound is the
         pickup, or follows the softphone's answer)."""
+        return (self.state.last_end_of["agent"] is not None
+                or self._agent_speaking_since_before(t))
+
+    def _agent_speaking_since_before(self, t: float) -> bool:
+        """Whether an agent segment begun before ``t`` is still open."""
         open_since = self.state.speaking.get("agent")
-        return self.state.last_end_of["agent"] is not None or (
-            open_since is not None and open_since < t)
+        return open_since is not None and open_since < t
 
     def _judge(self, words: list[Utterance] | None = None) -> list[Record]:
         pickup_t, rings = self.state.pickup_t, self.state.rings
