@@ -56,11 +56,10 @@ def main() -> None:
     results: dict[str, dict[str, str]] = {}
     for package in PACKAGES:
         metas = sorted((args.mutants_dir / package).rglob("*.py.meta"))
-        results |= {str(m.relative_to(args.mutants_dir))[: -len(".meta")]: module_results(m)
-                    for m in metas}
-    for package in PACKAGES:
-        print_package(package, {module: statuses for module, statuses in results.items()
-                                if module.startswith(f"{package}/")})
+        modules = {str(m.relative_to(args.mutants_dir))[: -len(".meta")]: module_results(m)
+                   for m in metas}
+        print_package(package, modules)
+        results |= modules
     for module, statuses in results.items():
         survivors = sorted(n for n, s in statuses.items() if s not in KILLED | UNCHECKED)
         if survivors:
